@@ -1,0 +1,61 @@
+/* Policy files: one INI file per protected library, parsed with libinih
+ * into a validated structure.  Every problem is reported as FILE:LINE. */
+#ifndef LIBPROTECT_POLICY_H
+#define LIBPROTECT_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum policy_mode {
+    POLICY_INTEGRITY,    /* the application may read the library's memory, not write it */
+    POLICY_CONFIDENTIAL, /* the application may neither read nor write it */
+};
+
+enum policy_heap {
+    HEAP_DOMAIN, /* allocations made inside the entry belong to the library */
+    HEAP_APP,    /* ... to the application (e.g. sqlite3_malloc) */
+};
+
+#define POLICY_MAX_ARGS 16 /* callback positions are 1..POLICY_MAX_ARGS */
+
+struct policy_entry {
+    char *name;
+    int line;
+    enum policy_heap heap;
+    unsigned callbacks; /* bit (N-1) set: argument N is a callback */
+};
+
+struct policy {
+    char *file;
+    char *library;      /* as written */
+    char *library_path; /* resolved absolute path */
+    int library_line;
+    enum policy_mode mode;
+    char **export_globs;
+    size_t n_export_globs;
+    char **deny_globs;
+    size_t n_deny_globs;
+    struct policy_entry *entries;
+    size_t n_entries;
+};
+
+/* Parses and validates FILE.  Every error is one line "FILE:LINE: message"
+ * written to ERRORS (which may be NULL); returns the number of errors, and
+ * on 0 fills *P (free it with policy_free). */
+int policy_load(const char *file, struct policy *p, FILE *errors);
+void policy_free(struct policy *p);
+
+/* Whether export NAME (without version) is gated / denied by P. */
+bool policy_exports(const struct policy *p, const char *name);
+bool policy_denies(const struct policy *p, const char *name);
+const struct policy_entry *policy_entry_for(const struct policy *p, const char *name);
+
+const char *policy_mode_name(enum policy_mode mode);
+
+/* Finds a library as the dynamic loader would (absolute path, or a file name
+ * searched in LD_LIBRARY_PATH, /etc/ld.so.conf directories and the default
+ * ones).  Returns a malloc'd path or NULL. */
+char *policy_find_library(const char *name);
+
+#endif

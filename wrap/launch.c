@@ -1,0 +1,91 @@
+/* Run mode.  The shim is found next to protect-wrap, so that an installed
+ * tree can be moved; policies are passed as absolute paths, because the
+ * program may change its working directory before the shim reads them. */
+#define _GNU_SOURCE
+#include "launch.h"
+
+#include "policy.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef PROTECT_INSTALL_LIBDIR
+#define PROTECT_INSTALL_LIBDIR "lib"
+#endif
+
+int validate_policies(char **files, int n, FILE *errors)
+{
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        struct policy p;
+        if (policy_load(files[i], &p, errors) != 0) {
+            bad++;
+            continue;
+        }
+        policy_free(&p);
+    }
+    return bad;
+}
+
+char *find_shim(void)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return NULL;
+    self[n] = 0;
+    const char *dir = dirname(self);
+    const char *candidates[] = {"../" PROTECT_INSTALL_LIBDIR, "../lib"};
+    for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/%s/libprotect.so", dir, candidates[i]);
+        char *real = realpath(path, NULL);
+        if (real)
+            return real;
+    }
+    return NULL;
+}
+
+int launch(char **policies, int n_policies, bool verbose, char **argv)
+{
+    if (validate_policies(policies, n_policies, stderr))
+        return 1;
+    char *shim = find_shim();
+    if (!shim) {
+        fprintf(stderr, "protect-wrap: libprotect.so not found next to this protect-wrap\n");
+        return 2;
+    }
+    size_t len = 1;
+    for (int i = 0; i < n_policies; i++)
+        len += PATH_MAX + 1;
+    char *list = calloc(1, len);
+    for (int i = 0; i < n_policies; i++) {
+        char *abs = realpath(policies[i], NULL);
+        if (i)
+            strcat(list, ":");
+        strcat(list, abs ? abs : policies[i]);
+        free(abs);
+    }
+    const char *old = getenv("LD_PRELOAD");
+    char *preload;
+    if (old && *old) {
+        if (asprintf(&preload, "%s:%s", shim, old) < 0)
+            return 2;
+    } else {
+        preload = shim;
+    }
+    setenv("LD_PRELOAD", preload, 1);
+    setenv("PROTECT_POLICY", list, 1);
+    if (verbose) {
+        setenv("PROTECT_VERBOSE", "1", 1);
+        fprintf(stderr, "protect-wrap: LD_PRELOAD=%s PROTECT_POLICY=%s\n", preload, list);
+    }
+    execvp(argv[0], argv);
+    int e = errno;
+    fprintf(stderr, "protect-wrap: %s: %s\n", argv[0], strerror(e));
+    return e == ENOENT ? 127 : 126;
+}

@@ -1,0 +1,21 @@
+/* protect-wrap's run mode: validate policies, preload the shim, exec. */
+#ifndef LIBPROTECT_LAUNCH_H
+#define LIBPROTECT_LAUNCH_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Validates FILES; prints each error as FILE:LINE: message to ERRORS.
+ * Returns the number of files with errors. */
+int validate_policies(char **files, int n, FILE *errors);
+
+/* Runs ARGV with libprotect.so preloaded and the policies in PROTECT_POLICY.
+ * Returns only on failure: 1 (invalid policy), 2 (shim not found),
+ * 126/127 (program not executable / not found). */
+int launch(char **policies, int n_policies, bool verbose, char **argv);
+
+/* The libprotect.so that belongs to this protect-wrap, found relative to
+ * its own executable (build tree or installed tree).  Malloc'd, or NULL. */
+char *find_shim(void);
+
+#endif

@@ -1,0 +1,116 @@
+/* protect-wrap: run a program with protected libraries, and the tools that
+ * go with it (policy validation, policy generation, library checks). */
+#include "check_report.h"
+#include "gen_policy.h"
+#include "launch.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef PROTECT_VERSION
+#define PROTECT_VERSION "unknown"
+#endif
+
+static const char usage[] =
+    "Usage: protect-wrap --policy FILE [--policy FILE]... [--verbose] [--] PROGRAM [ARG]...\n"
+    "       protect-wrap --validate FILE...\n"
+    "       protect-wrap --gen-policy LIBRARY\n"
+    "       protect-wrap --check [--json] LIBRARY...\n"
+    "\n"
+    "Runs PROGRAM, unmodified, with each library named by a policy moved into its own\n"
+    "memory protection key (PKU): its exported functions run behind gates, and the\n"
+    "program's own code can no longer write (or, in confidential mode, read) its memory.\n"
+    "The same as: LD_PRELOAD=libprotect.so PROTECT_POLICY=FILE[:FILE]... PROGRAM\n"
+    "\n"
+    "  -p, --policy FILE   protect the library that FILE describes (repeatable, up to 15)\n"
+    "  -v, --verbose       say what is protected and how\n"
+    "      --validate      check policy files and exit: 0 valid, 1 invalid\n"
+    "      --gen-policy    print a commented starting policy for LIBRARY\n"
+    "      --check         report which exports can be gated and any instruction that\n"
+    "                      could change PKRU (WRPKRU, XRSTOR); --json for one JSON document\n"
+    "  -h, --help          this text\n"
+    "      --version       the version\n"
+    "\n"
+    "Exit status: PROGRAM's own; 1 invalid policy; 2 bad usage or unreadable library;\n"
+    "126 PROGRAM not executable; 127 PROGRAM not found.\n";
+
+enum mode { RUN, VALIDATE, GEN_POLICY, CHECK };
+
+static int bad_usage(const char *msg)
+{
+    fprintf(stderr, "protect-wrap: %s\nTry 'protect-wrap --help'.\n", msg);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_VALIDATE = 256, OPT_GEN, OPT_CHECK, OPT_JSON, OPT_VERSION };
+    static const struct option options[] = {
+        {"policy", required_argument, NULL, 'p'}, {"verbose", no_argument, NULL, 'v'},
+        {"validate", no_argument, NULL, OPT_VALIDATE}, {"gen-policy", no_argument, NULL, OPT_GEN},
+        {"check", no_argument, NULL, OPT_CHECK}, {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    enum mode mode = RUN;
+    bool verbose = false, json = false, mode_set = false;
+    char **policies = calloc((size_t)argc + 1, sizeof *policies);
+    int n_policies = 0, opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+p:vh", options, NULL)) != -1) {
+        enum mode chosen = RUN;
+        switch (opt) {
+        case 'p': policies[n_policies++] = optarg; continue;
+        case 'v': verbose = true; continue;
+        case OPT_JSON: json = true; continue;
+        case 'h': fputs(usage, stdout); return 0;
+        case OPT_VERSION: printf("protect-wrap %s\n", PROTECT_VERSION); return 0;
+        case OPT_VALIDATE: chosen = VALIDATE; break;
+        case OPT_GEN: chosen = GEN_POLICY; break;
+        case OPT_CHECK: chosen = CHECK; break;
+        default: {
+            char msg[128];
+            if (optopt == 'p' || (optopt == 0 && argv[optind - 1][1] == '-' && strncmp(argv[optind - 1], "--policy", 8) == 0))
+                snprintf(msg, sizeof msg, "--policy needs a FILE");
+            else
+                snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
+            return bad_usage(msg);
+        }
+        }
+        if (mode_set && chosen != mode)
+            return bad_usage("--validate, --gen-policy and --check exclude each other");
+        mode = chosen;
+        mode_set = true;
+    }
+    char **rest = argv + optind;
+    int n_rest = argc - optind;
+    if (json && mode != CHECK)
+        return bad_usage("--json goes with --check");
+    if (mode != RUN && n_policies)
+        return bad_usage("--policy is for running a program");
+    switch (mode) {
+    case VALIDATE:
+        if (n_rest == 0)
+            return bad_usage("--validate needs at least one policy FILE");
+        return validate_policies(rest, n_rest, stderr) ? 1 : 0;
+    case GEN_POLICY:
+        if (n_rest != 1)
+            return bad_usage("--gen-policy takes exactly one LIBRARY");
+        return gen_policy(rest[0]);
+    case CHECK:
+        if (n_rest == 0)
+            return bad_usage("--check needs at least one LIBRARY");
+        return check_libraries(rest, n_rest, json);
+    case RUN:
+        break;
+    }
+    if (n_rest == 0)
+        return bad_usage("no PROGRAM to run");
+    if (n_policies == 0)
+        return bad_usage("no --policy given: nothing to protect");
+    if (n_policies > 15)
+        return bad_usage("at most 15 policies (one protection key each)");
+    return launch(policies, n_policies, verbose, rest);
+}
