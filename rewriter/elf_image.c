@@ -69,7 +69,9 @@ static int fail(char *err, size_t errlen, const char *msg)
     return -1;
 }
 
-static int check_header(const struct elf_image *img, Elf *elf, char *err, size_t errlen)
+/* Byte-level checks, before libelf sees the file (it rejects short files
+ * without saying why). */
+static int check_ident(const struct elf_image *img, char *err, size_t errlen)
 {
     if (img->file_size < 4 || memcmp(img->file, ELFMAG, SELFMAG) != 0)
         return fail(err, errlen, "not an ELF file");
@@ -81,6 +83,11 @@ static int check_header(const struct elf_image *img, Elf *elf, char *err, size_t
         return fail(err, errlen, "ELF file of unknown class");
     if (img->file_size < sizeof(Elf64_Ehdr))
         return fail(err, errlen, "truncated ELF file (no complete header)");
+    return 0;
+}
+
+static int check_header(const struct elf_image *img, Elf *elf, char *err, size_t errlen)
+{
     GElf_Ehdr eh;
     if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh))
         return fail(err, errlen, "not an ELF file");
@@ -249,6 +256,8 @@ int elf_image_open(const char *path, struct elf_image *img, char *err, size_t er
         return -1;
     }
     img->file = map;
+    if (check_ident(img, err, errlen) != 0)
+        return -1;
     elf_version(EV_CURRENT);
     /* elf_memory keeps libelf on our mapping instead of reading a second copy. */
     Elf *elf = elf_memory((char *)img->file, img->file_size);

@@ -114,14 +114,16 @@ static void json_groups(const struct lib_analysis *a, enum patch_kind kind)
     }
 }
 
-static void json_dangers(const struct lib_analysis *a, enum danger_kind kind)
+/* KINDS: bit mask of enum danger_kind values to list. */
+static void json_dangers(const struct lib_analysis *a, unsigned kinds)
 {
     bool first = true;
     for (size_t i = 0; i < a->n_dangers; i++) {
         const struct danger_site *d = &a->dangers[i];
-        if (d->kind != kind)
+        if (!(kinds & 1u << d->kind))
             continue;
-        printf("%s{\"offset\":%llu,\"symbol\":", first ? "" : ",", (unsigned long long)d->vaddr);
+        printf("%s{\"kind\":\"%s\",\"offset\":%llu,\"symbol\":", first ? "" : ",",
+               danger_kind_name(d->kind), (unsigned long long)d->vaddr);
         if (d->symbol)
             json_string(stdout, d->symbol->name);
         else
@@ -149,10 +151,9 @@ static void json_report(const struct lib_analysis *a)
     printf("],\"trap\":[");
     json_groups(a, PATCH_TRAP);
     printf("],\"wrpkru\":[");
-    json_dangers(a, DANGER_WRPKRU);
+    json_dangers(a, 1u << DANGER_WRPKRU);
     printf("],\"xrstor\":[");
-    json_dangers(a, DANGER_XRSTOR);
-    json_dangers(a, DANGER_XRSTORS);
+    json_dangers(a, 1u << DANGER_XRSTOR | 1u << DANGER_XRSTORS);
     printf("],\"tls_bytes\":%llu,\"init_array\":%zu,\"dt_init\":%s,\"bind_now\":%s,\"imports\":[",
            (unsigned long long)(img->has_tls ? img->tls_memsz : 0), img->n_init_array,
            img->has_dt_init ? "true" : "false", img->bind_now ? "true" : "false");
