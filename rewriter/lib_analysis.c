@@ -28,7 +28,8 @@ static uint64_t size_at(const struct elf_image *img, uint64_t addr)
     return 0;
 }
 
-static void plan_groups(struct lib_analysis *a, const uint64_t *resolved)
+static void plan_groups(struct lib_analysis *a, const uint64_t *resolved,
+                        const struct analysis_options *opt)
 {
     const struct elf_image *img = &a->img;
     struct keyed *k = calloc(img->n_exports + 1, sizeof *k);
@@ -36,7 +37,9 @@ static void plan_groups(struct lib_analysis *a, const uint64_t *resolved)
         k[i] = (struct keyed){img->exports[i].ifunc ? resolved[i] : img->exports[i].addr, i};
     qsort(k, img->n_exports, sizeof *k, keyed_order);
     a->groups = calloc(img->n_exports + 1, sizeof *a->groups);
-    uint64_t tramp = patch_plan_default_trampoline(img);
+    uint64_t tramp = opt->trampoline_base ? opt->trampoline_base
+                                          : patch_plan_default_trampoline(img) + opt->load_bias;
+    const uint64_t first_tramp = tramp;
     for (size_t i = 0; i < img->n_exports;) {
         size_t j = i;
         while (j < img->n_exports && k[j].addr == k[i].addr)
@@ -55,7 +58,7 @@ static void plan_groups(struct lib_analysis *a, const uint64_t *resolved)
         } else {
             const struct elf_export *first = &img->exports[g->members[0]];
             uint64_t size = g->ifunc ? size_at(img, g->addr) : first->size;
-            patch_plan_make(img, g->addr, size, tramp, &g->plan);
+            patch_plan_make(img, g->addr, size, opt->load_bias, tramp, &g->plan);
             if (g->ifunc && g->plan.kind == PATCH_NONE && !elf_image_code_at(img, g->addr, &(size_t){1}))
                 snprintf(g->plan.reason, sizeof g->plan.reason,
                          "IFUNC resolves to code outside this library (the vDSO?)");
@@ -65,6 +68,7 @@ static void plan_groups(struct lib_analysis *a, const uint64_t *resolved)
         tramp += (g->plan.reloc.len + 15) & ~(size_t)15;
         i = j;
     }
+    a->trampoline_bytes = tramp - first_tramp;
     free(k);
 }
 
@@ -90,15 +94,26 @@ static void scan_dangers(struct lib_analysis *a)
     }
 }
 
-int lib_analyze(const char *path, struct lib_analysis *a, char *err, size_t errlen)
+static int resolve_in_child(const struct elf_image *img, uint64_t *resolved, void *ctx, char *err,
+                            size_t errlen)
 {
+    return ifunc_resolve(img, resolved, err, errlen);
+}
+
+int lib_analyze(const char *path, const struct analysis_options *options, struct lib_analysis *a,
+                char *err, size_t errlen)
+{
+    static const struct analysis_options link_time = {0};
+    const struct analysis_options *opt = options ? options : &link_time;
     memset(a, 0, sizeof *a);
     if (elf_image_open(path, &a->img, err, errlen) != 0)
         return -1;
     uint64_t *resolved = calloc(a->img.n_exports + 1, sizeof *resolved);
-    if (ifunc_resolve(&a->img, resolved, a->ifunc_error, sizeof a->ifunc_error) != 0)
+    int (*resolve)(const struct elf_image *, uint64_t *, void *, char *, size_t) =
+        opt->resolve_ifuncs ? opt->resolve_ifuncs : resolve_in_child;
+    if (resolve(&a->img, resolved, opt->ctx, a->ifunc_error, sizeof a->ifunc_error) != 0)
         memset(resolved, 0, (a->img.n_exports + 1) * sizeof *resolved);
-    plan_groups(a, resolved);
+    plan_groups(a, resolved, opt);
     free(resolved);
     scan_dangers(a);
     return 0;

@@ -75,9 +75,17 @@ enum patch_kind patch_plan_bytes(const uint8_t *code, size_t code_len, uint64_t 
     return p->kind = PATCH_TRAP;
 }
 
+struct biased_image {
+    const struct elf_image *img;
+    uint64_t bias;
+};
+
 static bool export_starts_in(const void *ctx, uint64_t lo, uint64_t hi)
 {
-    const struct elf_image *img = ctx;
+    const struct biased_image *bi = ctx;
+    const struct elf_image *img = bi->img;
+    lo -= bi->bias;
+    hi -= bi->bias;
     size_t a = 0, b = img->n_exports; /* first export at or above lo */
     while (a < b) {
         size_t mid = (a + b) / 2;
@@ -90,7 +98,7 @@ static bool export_starts_in(const void *ctx, uint64_t lo, uint64_t hi)
 }
 
 enum patch_kind patch_plan_make(const struct elf_image *img, uint64_t addr, uint64_t size,
-                                uint64_t trampoline, struct patch_plan *plan)
+                                uint64_t bias, uint64_t trampoline, struct patch_plan *plan)
 {
     uint64_t start, end;
     if (size == 0 && elf_image_function_range(img, addr, &start, &end) == 0 && start == addr)
@@ -101,12 +109,13 @@ enum patch_kind patch_plan_make(const struct elf_image *img, uint64_t addr, uint
     const uint8_t *code = elf_image_code_at(img, addr, &len);
     if (!code) {
         memset(plan, 0, sizeof *plan);
-        plan->addr = addr;
+        plan->addr = addr + bias;
         plan->size = size;
         snprintf(plan->reason, sizeof plan->reason, "not in an executable segment");
         return plan->kind = PATCH_NONE;
     }
-    return patch_plan_bytes(code, len, addr, size, trampoline, export_starts_in, img, plan);
+    struct biased_image bi = {img, bias};
+    return patch_plan_bytes(code, len, addr + bias, size, trampoline, export_starts_in, &bi, plan);
 }
 
 uint64_t patch_plan_default_trampoline(const struct elf_image *img)

@@ -25,12 +25,13 @@ struct patch_plan {
     char reason[192];       /* why not PATCH_JMP, or why not gateable */
 };
 
-/* Plans a gate for the function at ADDR (SIZE bytes, 0 if unknown) in IMG,
- * with its relocated first instructions placed at TRAMPOLINE (which must
- * be within +-2 GB of the library for rel32 re-encoding).  Never plans a
- * write past ADDR+SIZE.  Always fills PLAN; returns its kind. */
+/* Plans a gate for the function at link-time address ADDR (SIZE bytes, 0 if
+ * unknown) in IMG, loaded BIAS bytes above its link-time addresses, with its
+ * relocated first instructions placed at TRAMPOLINE (within +-2 GB of the
+ * library for rel32 re-encoding).  The plan's addresses are live (biased).
+ * Never plans a write past the function.  Always fills PLAN; returns its kind. */
 enum patch_kind patch_plan_make(const struct elf_image *img, uint64_t addr, uint64_t size,
-                                uint64_t trampoline, struct patch_plan *plan);
+                                uint64_t bias, uint64_t trampoline, struct patch_plan *plan);
 
 /* Planning works on file bytes; the runtime plans against live memory.  This
  * variant takes the function's bytes directly (CODE, CODE_LEN readable) and

@@ -179,7 +179,7 @@ int check_libraries(char **paths, int n, bool json)
     for (int i = 0; i < n; i++) {
         struct lib_analysis a;
         char err[256];
-        if (lib_analyze(paths[i], &a, err, sizeof err) != 0) {
+        if (lib_analyze(paths[i], NULL, &a, err, sizeof err) != 0) {
             fprintf(stderr, "protect-wrap: %s: %s\n", paths[i], err);
             lib_analysis_free(&a);
             rc = 2;

@@ -28,7 +28,7 @@ int gen_policy(const char *lib)
         fprintf(stderr, "protect-wrap: %s: library not found\n", lib);
         return 2;
     }
-    if (lib_analyze(path, &a, err, sizeof err) != 0) {
+    if (lib_analyze(path, NULL, &a, err, sizeof err) != 0) {
         fprintf(stderr, "protect-wrap: %s: %s\n", path, err);
         lib_analysis_free(&a);
         free(path);

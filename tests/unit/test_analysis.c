@@ -18,7 +18,7 @@ static struct lib_analysis a;
 static int setup(void **state)
 {
     char err[256];
-    if (lib_analyze(FIXTURE_LIB, &a, err, sizeof err) != 0) {
+    if (lib_analyze(FIXTURE_LIB, NULL, &a, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", FIXTURE_LIB, err);
         return -1;
     }
@@ -110,7 +110,7 @@ static void expect_error(const void *bytes, size_t len, const char *want)
     close(fd);
     struct lib_analysis bad;
     char err[256] = "";
-    assert_int_equal(lib_analyze(path, &bad, err, sizeof err), -1);
+    assert_int_equal(lib_analyze(path, NULL, &bad, err, sizeof err), -1);
     lib_analysis_free(&bad);
     unlink(path);
     if (!strstr(err, want))

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what libprotect needs to build and test, from Debian's archive.
+set -euo pipefail
+packages=(
+  cmake make gcc pkg-config python3
+  libelf-dev libdw-dev libcapstone-dev libinih-dev libcmocka-dev
+  sqlite3 libsqlite3-dev lmdb-utils liblmdb-dev zlib1g-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
