@@ -1,0 +1,309 @@
+/* Attaching a domain to a loaded library: plan its gates, give it a key,
+ * tag its memory, write stubs and relocated prologues near it, publish it
+ * to the gates, and patch its exports. */
+#define _GNU_SOURCE
+#include "attach.h"
+
+#include "domain_heap.h"
+#include "faults.h"
+#include "gate_table.h"
+#include "lib_analysis.h"
+#include "log.h"
+#include "memory_tags.h"
+#include "near_map.h"
+#include "patcher.h"
+#include "pkru_sync.h"
+#include "pku.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define HEAP_REGION (16ul << 30)
+#define NEAR_RESERVE_PER_GATE (RELOC_MAX_CODE + STUB_SIZE)
+
+struct live_image {
+    uintptr_t base;
+    void *handle;
+};
+
+/* IFUNCs resolved by this process's own loader (dlsym runs the resolver). */
+static int resolve_live(const struct elf_image *img, uint64_t *resolved, void *ctx, char *err, size_t errlen)
+{
+    const struct live_image *live = ctx;
+    for (size_t i = 0; i < img->n_exports; i++) {
+        const struct elf_export *e = &img->exports[i];
+        resolved[i] = 0;
+        if (!e->ifunc || !live->handle)
+            continue;
+        void *p = e->version ? dlvsym(live->handle, e->name, e->version) : dlsym(live->handle, e->name);
+        if (p)
+            resolved[i] = (uintptr_t)p - live->base;
+    }
+    return 0;
+}
+
+static void add_func(struct domain *d, const char *name, uintptr_t entry, uintptr_t target)
+{
+    if (d->n_funcs == d->cap_funcs) {
+        d->cap_funcs = d->cap_funcs ? d->cap_funcs * 2 : 256;
+        d->funcs = realloc(d->funcs, d->cap_funcs * sizeof *d->funcs);
+        d->targets = realloc(d->targets, d->cap_funcs * sizeof *d->targets);
+    }
+    d->funcs[d->n_funcs] = (struct gated_func){.name = strdup(name), .entry = entry};
+    d->targets[d->n_funcs++] = target;
+}
+
+/* The policy's view of an export group: gated, denied, or left alone. */
+enum selection { LEAVE, GATE, DENY };
+
+static enum selection select_group(const struct domain *d, const struct lib_analysis *a,
+                                   const struct export_group *g, struct gated_func *f)
+{
+    enum selection s = LEAVE;
+    for (size_t m = 0; m < g->n_members; m++) {
+        const char *name = a->img.exports[g->members[m]].name;
+        if (policy_denies(&d->policy, name))
+            return DENY;
+        if (!policy_exports(&d->policy, name))
+            continue;
+        s = GATE;
+        const struct policy_entry *e = policy_entry_for(&d->policy, name);
+        if (e) {
+            f->heap_app |= e->heap == HEAP_APP;
+            f->callbacks |= e->callbacks;
+        }
+    }
+    return s;
+}
+
+/* Live code must still be what the plan was made from. */
+static bool code_unchanged(const struct lib_analysis *a, const struct patch_plan *p, uintptr_t base)
+{
+    size_t len = p->patch_offset + p->reloc.copied;
+    const uint8_t *file = elf_image_code_at(&a->img, p->addr - base, &len);
+    return file && len == p->patch_offset + p->reloc.copied && memcmp(file, (void *)p->addr, len) == 0;
+}
+
+/* The loader calls a library's destructors with the application's rights:
+ * send DT_FINI and every DT_FINI_ARRAY entry through gates too. */
+static size_t gate_destructors(struct domain *d, uintptr_t base, const ElfW(Dyn) *dyn, uint8_t **stub_cursor,
+                               ElfW(Addr) **fini_slots, size_t max_slots)
+{
+    ElfW(Addr) *array = NULL;
+    size_t n_array = 0, n = 0;
+    for (; dyn && dyn->d_tag != DT_NULL; dyn++) {
+        if (dyn->d_tag == DT_FINI_ARRAY)
+            array = (ElfW(Addr) *)(base + dyn->d_un.d_ptr);
+        else if (dyn->d_tag == DT_FINI_ARRAYSZ)
+            n_array = dyn->d_un.d_val / sizeof(ElfW(Addr));
+    }
+    for (size_t i = 0; i < n_array && n < max_slots; i++) {
+        if (array[i] == 0 || array[i] == (ElfW(Addr))-1)
+            continue;
+        uint32_t id = (uint32_t)d->slot << GATE_ID_DOMAIN_SHIFT | (uint32_t)d->n_funcs;
+        add_func(d, "(destructor)", array[i], array[i]);
+        write_entry_stub(*stub_cursor, id, protect_gate_entry);
+        fini_slots[n++] = &array[i];
+        *stub_cursor += STUB_SIZE;
+    }
+    return n;
+}
+
+static void rewrite_fini_slots(ElfW(Addr) **slots, size_t n, uintptr_t first_stub)
+{
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t page = (uintptr_t)slots[i] & ~4095ul;
+        mprotect((void *)page, 4096, PROT_READ | PROT_WRITE);
+        *slots[i] = first_stub + i * STUB_SIZE;
+        mprotect((void *)page, 4096, PROT_READ);
+    }
+}
+
+/* The executable range of the object loaded at BASE with these headers. */
+static void text_range(const ElfW(Phdr) *ph, int n, uintptr_t base, uintptr_t *lo, uintptr_t *hi)
+{
+    *lo = UINTPTR_MAX;
+    *hi = 0;
+    for (int i = 0; i < n; i++) {
+        if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X))
+            continue;
+        if (base + ph[i].p_vaddr < *lo)
+            *lo = base + ph[i].p_vaddr;
+        if (base + ph[i].p_vaddr + ph[i].p_memsz > *hi)
+            *hi = base + ph[i].p_vaddr + ph[i].p_memsz;
+    }
+}
+
+static long tag_data(const ElfW(Phdr) *ph, int n, uintptr_t base, int key)
+{
+    long total = 0;
+    for (int i = 0; i < n; i++) {
+        if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_W))
+            continue;
+        uintptr_t lo = (base + ph[i].p_vaddr) & ~4095ul;
+        uintptr_t hi = (base + ph[i].p_vaddr + ph[i].p_memsz + 4095) & ~4095ul;
+        long t = tag_writable_mappings(lo, hi, key);
+        if (t < 0)
+            return -1;
+        total += t;
+    }
+    return total;
+}
+
+/* Publishes the domain to the gates and moves every thread to the new rights. */
+static void publish(struct domain *d, bool first_time)
+{
+    uint32_t app_bits = pku_key_bits(d->key, d->policy.mode == POLICY_CONFIDENTIAL);
+    uint32_t app = (app_rights() & ~pku_key_mask(d->key)) | app_bits;
+    gate_table_unlock();
+    struct gate_table *t = &protect_gate_page.t;
+    if (first_time)
+        for (int s = 0; s < MAX_DOMAINS; s++)
+            if (t->domain[s].pkru != GATE_UNUSED_PKRU)
+                t->domain[s].pkru = (t->domain[s].pkru & ~pku_key_mask(d->key)) | app_bits;
+    t->domain[d->slot].pkru = app & ~pku_key_mask(d->key);
+    t->domain[d->slot].index = (uint32_t)d->slot;
+    t->domain[d->slot].targets = d->targets;
+    t->domain[d->slot].n_funcs = d->n_funcs;
+    t->app_pkru = app;
+    gate_table_lock();
+    pku_write_checked((pku_read() & ~pku_key_mask(d->key)) | app_bits);
+    if (first_time)
+        pkru_sync_threads(d->key, app_bits);
+}
+
+static int first_attach(struct domain *d)
+{
+    d->key = pku_alloc(); /* open for this thread until publish() */
+    if (d->key < 0) {
+        protect_log("%s: no protection key left (at most 15 protected libraries)", d->name);
+        return -1;
+    }
+    void *heap = map_tagged(HEAP_REGION, d->key);
+    if (!heap || gate_blocks_init(d->slot, d->key) != 0) {
+        protect_log("%s: cannot reserve the domain's memory", d->name);
+        return -1;
+    }
+    d->heap = domain_heap_create(heap, HEAP_REGION);
+    d->heap_lo = (uintptr_t)heap;
+    d->heap_hi = d->heap_lo + HEAP_REGION;
+    return 0;
+}
+
+int domain_attach(struct domain *d, const struct dl_phdr_info *info)
+{
+    uintptr_t base = info->dlpi_addr;
+    bool first_time = d->key <= 0;
+    faults_install();
+    if (first_time && first_attach(d) != 0)
+        return -1;
+
+    struct live_image live = {.base = base, .handle = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD)};
+    text_range(info->dlpi_phdr, info->dlpi_phnum, base, &d->text_lo, &d->text_hi);
+    struct lib_analysis a;
+    char err[256];
+    /* Size the near region from the export count, then plan into it. */
+    struct elf_image probe;
+    if (elf_image_open(d->policy.library_path, &probe, err, sizeof err) != 0) {
+        protect_log("%s: %s", d->policy.library_path, err);
+        return -1;
+    }
+    size_t near_size = (probe.n_exports + 64) * NEAR_RESERVE_PER_GATE;
+    elf_image_close(&probe);
+    uint8_t *near = near_map(d->text_lo, d->text_hi, near_size);
+    if (!near) {
+        protect_log("%s: no free memory within 2 GB of the library for its gates", d->name);
+        return -1;
+    }
+    struct analysis_options opt = {.load_bias = base, .trampoline_base = (uintptr_t)near,
+                                   .resolve_ifuncs = resolve_live, .ctx = &live};
+    if (lib_analyze(d->policy.library_path, &opt, &a, err, sizeof err) != 0) {
+        protect_log("%s: %s", d->policy.library_path, err);
+        munmap(near, near_size);
+        return -1;
+    }
+    if (live.handle)
+        dlclose(live.handle);
+
+    d->n_funcs = 0;
+    d->base = base;
+    uint8_t *stubs = near + ((a.trampoline_bytes + 63) & ~63ul), *cursor = stubs;
+    struct patch_request *req = calloc(a.n_groups + 1, sizeof *req);
+    size_t n_req = 0, skipped = 0, not_gateable = 0;
+    for (size_t g = 0; g < a.n_groups; g++) {
+        const struct export_group *grp = &a.groups[g];
+        const struct patch_plan *p = &grp->plan;
+        struct gated_func f = {0};
+        enum selection sel = select_group(d, &a, grp, &f);
+        if (sel == LEAVE)
+            continue;
+        const char *name = a.img.exports[grp->members[0]].name;
+        if (p->kind == PATCH_NONE || !code_unchanged(&a, p, base)) {
+            protect_info("%s: %s is not gated: %s", d->name, name,
+                         p->kind == PATCH_NONE ? p->reason : "its code differs from the file");
+            not_gateable++;
+            continue;
+        }
+        uint32_t id = (uint32_t)d->slot << GATE_ID_DOMAIN_SHIFT | (uint32_t)d->n_funcs;
+        memcpy((void *)p->trampoline, p->reloc.code, p->reloc.len);
+        add_func(d, name, p->addr + p->patch_offset, p->trampoline);
+        d->funcs[d->n_funcs - 1].heap_app = f.heap_app;
+        d->funcs[d->n_funcs - 1].callbacks = f.callbacks;
+        d->funcs[d->n_funcs - 1].stub = (uintptr_t)cursor;
+        write_entry_stub(cursor, id,
+                         sel == DENY ? protect_gate_denied
+                         : f.callbacks ? protect_gate_entry_callbacks : protect_gate_entry);
+        req[n_req++] = (struct patch_request){p->addr + p->patch_offset, (uintptr_t)cursor, p->kind};
+        cursor += STUB_SIZE;
+        skipped += sel == DENY;
+    }
+    ElfW(Addr) *fini_slots[64];
+    uint8_t *fini_stubs = cursor;
+    const ElfW(Dyn) *dyn = NULL;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+            dyn = (const ElfW(Dyn) *)(base + info->dlpi_phdr[i].p_vaddr);
+    size_t n_fini = gate_destructors(d, base, dyn, &cursor, fini_slots, 64);
+    lib_analysis_free(&a);
+    mprotect(near, near_size, PROT_READ | PROT_EXEC);
+    d->near_lo = (uintptr_t)near;
+    d->near_size = near_size;
+    /* The gates read the targets from read-only memory. */
+    size_t tsize = (d->n_funcs * sizeof *d->targets + 4095) & ~4095ul;
+    uint64_t *targets = mmap(NULL, tsize ? tsize : 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memcpy(targets, d->targets, d->n_funcs * sizeof *d->targets);
+    mprotect(targets, tsize ? tsize : 4096, PROT_READ);
+    free(d->targets);
+    d->targets = targets;
+    d->cap_funcs = d->n_funcs;
+
+    long tagged = tag_data(info->dlpi_phdr, info->dlpi_phnum, base, d->key);
+    if (tagged < 0) {
+        protect_log("%s: cannot tag its memory with its protection key", d->name);
+        free(req);
+        return -1;
+    }
+    rewrite_fini_slots(fini_slots, n_fini, (uintptr_t)fini_stubs);
+    publish(d, first_time);
+    d->attached = true;
+    protect_active = true;
+    if (patch_entries(req, n_req, d->text_lo, d->text_hi) != 0)
+        protect_fatal("%s: cannot write its gates", d->name);
+    free(req);
+    protect_info("%s protected (%s, key %d): %zu gates, %zu denied, %zu not gateable, %ld bytes of data tagged",
+                 d->name, policy_mode_name(d->policy.mode), d->key, n_req - skipped, skipped, not_gateable, tagged);
+    return 0;
+}
+
+void domain_detach(struct domain *d)
+{
+    gate_table_unlock();
+    protect_gate_page.t.domain[d->slot].n_funcs = 0;
+    gate_table_lock();
+    d->attached = false;
+    protect_info("%s unloaded: its gates are gone, its key and heap are kept for a reload", d->name);
+}

@@ -1,0 +1,181 @@
+#define _GNU_SOURCE
+#include "callbacks.h"
+
+#include "log.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define STUBS_PER_BATCH 1024
+#define CALLBACK_STUB_SIZE 32
+#define MAX_BATCHES 256
+
+struct callback_set {
+    uint64_t *targets;                 /* read-only except while adding */
+    size_t count, capacity;
+    uint8_t *batch[MAX_BATCHES];       /* executable stubs, STUBS_PER_BATCH each */
+    uint64_t *hash_keys;               /* fn -> index + 1, open addressing */
+    uint32_t *hash_vals;
+    size_t hash_cap;
+};
+
+static struct callback_set sets[MAX_DOMAINS];
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint8_t *stub_address(const struct callback_set *s, size_t i)
+{
+    return s->batch[i / STUBS_PER_BATCH] + (i % STUBS_PER_BATCH) * CALLBACK_STUB_SIZE;
+}
+
+static bool is_stub(const struct callback_set *s, uintptr_t p)
+{
+    for (size_t b = 0; b < MAX_BATCHES && s->batch[b]; b++)
+        if (p >= (uintptr_t)s->batch[b] && p < (uintptr_t)s->batch[b] + STUBS_PER_BATCH * CALLBACK_STUB_SIZE)
+            return true;
+    return false;
+}
+
+/* A new page of stubs: written, then made executable before first use. */
+static bool add_batch(struct callback_set *s, int slot)
+{
+    size_t b = s->capacity / STUBS_PER_BATCH, size = STUBS_PER_BATCH * CALLBACK_STUB_SIZE;
+    if (b >= MAX_BATCHES)
+        return false;
+    uint8_t *page = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED)
+        return false;
+    static const uint8_t code[] = {
+        0x41, 0xba, 0, 0, 0, 0, /* mov r10d, slot */
+        0x41, 0xbb, 0, 0, 0, 0, /* mov r11d, index */
+        0xff, 0x25, 0, 0, 0, 0, /* jmp *0(%rip) */
+    };
+    uint64_t gate = (uint64_t)(uintptr_t)protect_callback_gate;
+    for (uint32_t i = 0; i < STUBS_PER_BATCH; i++) {
+        uint8_t *p = page + i * CALLBACK_STUB_SIZE;
+        uint32_t index = (uint32_t)(b * STUBS_PER_BATCH + i), dom = (uint32_t)slot;
+        memset(p, 0xcc, CALLBACK_STUB_SIZE);
+        memcpy(p, code, sizeof code);
+        memcpy(p + 2, &dom, 4);
+        memcpy(p + 8, &index, 4);
+        memcpy(p + sizeof code, &gate, 8);
+    }
+    mprotect(page, size, PROT_READ | PROT_EXEC);
+    s->batch[b] = page;
+    return true;
+}
+
+/* Grows the read-only target table; the old one stays mapped for gates
+ * that read it concurrently. */
+static bool grow(struct callback_set *s, int slot)
+{
+    size_t cap = s->capacity + STUBS_PER_BATCH;
+    uint64_t *t = mmap(NULL, cap * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (t == MAP_FAILED || !add_batch(s, slot))
+        return false;
+    if (s->count)
+        memcpy(t, s->targets, s->count * 8);
+    mprotect(t, cap * 8, PROT_READ);
+    s->targets = t;
+    s->capacity = cap;
+    gate_table_unlock();
+    protect_gate_page.t.domain[slot].cb_targets = t;
+    gate_table_lock();
+    return true;
+}
+
+static size_t hash_slot(const struct callback_set *s, uint64_t fn)
+{
+    uint64_t h = fn * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> 20) & (s->hash_cap - 1);
+}
+
+static void hash_put(struct callback_set *s, uint64_t fn, uint32_t index);
+
+static void hash_grow(struct callback_set *s)
+{
+    uint64_t *keys = s->hash_keys;
+    uint32_t *vals = s->hash_vals;
+    size_t old = s->hash_cap;
+    s->hash_cap = old ? old * 2 : 1024;
+    s->hash_keys = mmap(NULL, s->hash_cap * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    s->hash_vals = mmap(NULL, s->hash_cap * 4, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (size_t i = 0; i < old; i++)
+        if (keys[i])
+            hash_put(s, keys[i], vals[i]);
+    if (old) {
+        munmap(keys, old * 8);
+        munmap(vals, old * 4);
+    }
+}
+
+static void hash_put(struct callback_set *s, uint64_t fn, uint32_t index)
+{
+    size_t i = hash_slot(s, fn);
+    while (s->hash_keys[i])
+        i = (i + 1) & (s->hash_cap - 1);
+    s->hash_keys[i] = fn;
+    s->hash_vals[i] = index;
+}
+
+static long hash_get(const struct callback_set *s, uint64_t fn)
+{
+    if (!s->hash_cap)
+        return -1;
+    for (size_t i = hash_slot(s, fn); s->hash_keys[i]; i = (i + 1) & (s->hash_cap - 1))
+        if (s->hash_keys[i] == fn)
+            return s->hash_vals[i];
+    return -1;
+}
+
+uintptr_t callback_stub_for(struct domain *d, uintptr_t fn)
+{
+    struct callback_set *s = &sets[d->slot];
+    if (fn < 4096 || fn == (uintptr_t)-1 || (fn >= d->text_lo && fn < d->text_hi))
+        return fn;
+    pthread_mutex_lock(&lock);
+    if (is_stub(s, fn)) {
+        pthread_mutex_unlock(&lock);
+        return fn;
+    }
+    long index = hash_get(s, fn);
+    if (index < 0) {
+        if ((s->count == s->capacity && !grow(s, d->slot))) {
+            pthread_mutex_unlock(&lock);
+            protect_fatal("%s: out of callback stubs", d->name);
+        }
+        if ((s->count + 1) * 2 > s->hash_cap)
+            hash_grow(s);
+        index = (long)s->count;
+        uintptr_t page = (uintptr_t)&s->targets[index] & ~4095ul;
+        mprotect((void *)page, 4096, PROT_READ | PROT_WRITE);
+        s->targets[index] = fn;
+        mprotect((void *)page, 4096, PROT_READ);
+        hash_put(s, fn, (uint32_t)index);
+        s->count++;
+        gate_table_unlock();
+        protect_gate_page.t.domain[d->slot].cb_count = s->count;
+        gate_table_lock();
+    }
+    uintptr_t stub = (uintptr_t)stub_address(s, (size_t)index);
+    pthread_mutex_unlock(&lock);
+    return stub;
+}
+
+void protect_wrap_callback_args(struct saved_regs *regs, uint64_t *sp)
+{
+    unsigned id = (unsigned)regs->r11, slot = id >> GATE_ID_DOMAIN_SHIFT, f = id & GATE_ID_FUNC_MASK;
+    if (slot >= MAX_DOMAINS)
+        protect_gate_broken();
+    struct domain *d = &protect_domains[slot];
+    if (f >= d->n_funcs)
+        protect_gate_broken();
+    unsigned mask = d->funcs[f].callbacks;
+    uint64_t *reg_args = &regs->rdi; /* rdi, rsi, rdx, rcx, r8, r9 in order */
+    for (int n = 1; mask; n++, mask >>= 1) {
+        if (!(mask & 1))
+            continue;
+        uint64_t *arg = n <= 6 ? &reg_args[n - 1] : &sp[n - 6];
+        *arg = callback_stub_for(d, *arg);
+    }
+}

@@ -1,0 +1,22 @@
+/* Callback arguments: function pointers the application hands a library
+ * are replaced by stubs that run them with the application's rights (and
+ * bring the library's rights back when they return).  Stubs are never
+ * freed, so a library may keep and call them long after the entry returned. */
+#ifndef LIBPROTECT_CALLBACKS_H
+#define LIBPROTECT_CALLBACKS_H
+
+#include "domains.h"
+#include "gate_table.h"
+
+#include <stdint.h>
+
+/* The pointer to give the library of domain D in place of FN.  Null, -1,
+ * small integers (SQLITE_STATIC, SQLITE_TRANSIENT), the library's own code
+ * and existing stubs are passed through unchanged. */
+uintptr_t callback_stub_for(struct domain *d, uintptr_t fn);
+
+/* Called by the gate for exports with "callbacks =": rewrites the marked
+ * arguments in REGS, or on the caller's stack SP (SP[0] is the return address). */
+void protect_wrap_callback_args(struct saved_regs *regs, uint64_t *sp);
+
+#endif

@@ -1,0 +1,31 @@
+/* A domain's heap: every byte of it, bookkeeping included, lives inside one
+ * key-tagged region, so the application can neither change what the library
+ * allocated nor steer where its next allocation lands.  Every call must be
+ * made with the domain open. */
+#ifndef LIBPROTECT_DOMAIN_HEAP_H
+#define LIBPROTECT_DOMAIN_HEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct domain_heap;
+
+/* Sets up a heap over [REGION, REGION+SIZE) (already mapped read-write and
+ * tagged); it uses the 64 KiB-aligned part of it. */
+struct domain_heap *domain_heap_create(void *region, size_t size);
+
+#define DOMAIN_HEAP_CHUNK (64 * 1024)
+
+/* ALIGN is a power of two; 0 means the default (16).  NULL when full. */
+void *domain_heap_alloc(struct domain_heap *h, size_t size, size_t align);
+void domain_heap_free(struct domain_heap *h, void *p);
+/* Grows or shrinks in place when it can, else allocates, copies, frees. */
+void *domain_heap_realloc(struct domain_heap *h, void *p, size_t size);
+size_t domain_heap_usable_size(struct domain_heap *h, const void *p);
+
+/* Fork safety: hold the heap's lock across fork(). */
+void domain_heap_lock(struct domain_heap *h);
+void domain_heap_unlock(struct domain_heap *h);
+
+#endif

@@ -1,0 +1,57 @@
+/* The protected libraries of this process: one domain each, with its key,
+ * its policy, its heap and its gated functions. */
+#ifndef LIBPROTECT_DOMAINS_H
+#define LIBPROTECT_DOMAINS_H
+
+#include "gate_layout.h"
+#include "policy.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct domain_heap;
+
+/* One gated function: an export (or a destructor the loader calls). */
+struct gated_func {
+    const char *name;       /* for reports */
+    uintptr_t entry;        /* the patched address (after ENDBR64) */
+    uintptr_t stub;         /* where the entry jumps */
+    bool heap_app;          /* allocations inside belong to the application */
+    unsigned callbacks;     /* bit N-1: argument N is a callback */
+};
+
+struct domain {
+    int slot, key;
+    bool attached;
+    bool seen;              /* found loaded by the current rescan */
+    struct policy policy;
+    const char *name;       /* soname or file name, for messages */
+    dev_t dev;
+    ino_t ino;
+    uintptr_t base;         /* load bias of the attached object */
+    uintptr_t text_lo, text_hi; /* its executable segment(s) */
+    struct domain_heap *heap;
+    uintptr_t heap_lo, heap_hi;
+    struct gated_func *funcs;
+    size_t n_funcs, cap_funcs;
+    uint64_t *targets;      /* read-only after attach */
+    uintptr_t near_lo, near_size, near_used; /* stubs and trampolines */
+};
+
+extern struct domain protect_domains[MAX_DOMAINS];
+extern int protect_n_domains;
+extern bool protect_active; /* PKU in use: at least one domain attached */
+
+int domain_key(int slot);
+const char *domain_name(int slot);
+
+/* The domain whose rights RIGHTS are (the innermost library running on
+ * this thread), or NULL for the application's rights. */
+struct domain *domain_for_rights(uint32_t rights);
+/* The domain whose heap holds ADDR, or NULL. */
+struct domain *domain_of_heap(uintptr_t addr);
+/* The domain whose writable memory or heap holds ADDR (for reports), or NULL. */
+struct domain *domain_of_key(int key);
+
+#endif

@@ -1,0 +1,173 @@
+/* libprotect keeps SIGSEGV, SIGTRAP and SIGILL for itself and remembers
+ * what the application asks for them (sigaction and signal are interposed),
+ * so that the application's own handler still runs after the report. */
+#define _GNU_SOURCE
+#define UNW_LOCAL_ONLY
+#include "faults.h"
+
+#include "domains.h"
+#include "gate_table.h"
+#include "log.h"
+#include "patcher.h"
+#include "pku.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <libunwind.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#ifndef SEGV_PKUERR
+#define SEGV_PKUERR 4
+#endif
+
+static const int owned[] = {SIGSEGV, SIGTRAP, SIGILL};
+static struct sigaction app_action[3]; /* what the application asked for */
+static pthread_once_t installed = PTHREAD_ONCE_INIT;
+static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
+
+static int owned_index(int sig)
+{
+    for (int i = 0; i < 3; i++)
+        if (owned[i] == sig)
+            return i;
+    return -1;
+}
+
+/* "object!symbol+0xoff" for an address (symbol from libunwind's view of
+ * the symbol tables, object from the loader). */
+static void describe(uintptr_t ip, unw_cursor_t *cursor, char *out, size_t len)
+{
+    Dl_info info;
+    const char *object = "?";
+    if (dladdr((void *)ip, &info) && info.dli_fname) {
+        const char *slash = strrchr(info.dli_fname, '/');
+        object = slash ? slash + 1 : info.dli_fname;
+        if (!*object)
+            object = program_invocation_short_name;
+    }
+    char name[256];
+    unw_word_t off = 0;
+    if (cursor && unw_get_proc_name(cursor, name, sizeof name, &off) == 0)
+        snprintf(out, len, "%s!%s+%#lx", object, name, (unsigned long)off);
+    else if (info.dli_sname)
+        snprintf(out, len, "%s!%s+%#lx", object, info.dli_sname, (unsigned long)(ip - (uintptr_t)info.dli_saddr));
+    else
+        snprintf(out, len, "%s+%#lx", object, (unsigned long)(ip - (uintptr_t)info.dli_fbase));
+}
+
+static void backtrace_from(ucontext_t *uc)
+{
+    unw_cursor_t cursor;
+    if (unw_init_local2(&cursor, uc, UNW_INIT_SIGNAL_FRAME) != 0)
+        return;
+    for (int depth = 0; depth < 32; depth++) {
+        unw_word_t ip;
+        unw_get_reg(&cursor, UNW_REG_IP, &ip);
+        char where[320];
+        describe((uintptr_t)ip, &cursor, where, sizeof where);
+        protect_log("  #%d %s", depth, where);
+        if (unw_step(&cursor) <= 0)
+            break;
+    }
+}
+
+static void first_frame(ucontext_t *uc, char *out, size_t len)
+{
+    unw_cursor_t cursor;
+    uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    describe(ip, unw_init_local2(&cursor, uc, UNW_INIT_SIGNAL_FRAME) == 0 ? &cursor : NULL, out, len);
+}
+
+/* Hands the signal to the application's handler, or lets the default
+ * action happen: the faulting instruction runs again and the kernel kills. */
+static void pass_on(int sig, siginfo_t *si, void *ctx)
+{
+    int i = owned_index(sig);
+    if (i < 0)
+        return;
+    struct sigaction *app = &app_action[i];
+    if (app->sa_handler == SIG_IGN && sig != SIGSEGV && sig != SIGILL)
+        return;
+    if (app->sa_handler == SIG_DFL || app->sa_handler == SIG_IGN) {
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+        real_sigaction(sig, &dfl, NULL);
+        return;
+    }
+    if (app->sa_flags & SA_SIGINFO)
+        app->sa_sigaction(sig, si, ctx);
+    else
+        app->sa_handler(sig);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *ctx)
+{
+    ucontext_t *uc = ctx;
+    uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    if (sig == SIGTRAP && si->si_code == SI_KERNEL) {
+        uintptr_t stub = patch_trap_target(ip - 1);
+        if (stub) {
+            uc->uc_mcontext.gregs[REG_RIP] = (greg_t)stub;
+            return;
+        }
+    }
+    char where[320];
+    if (sig == SIGSEGV && si->si_code == SEGV_PKUERR) {
+        struct domain *d = domain_of_key(si->si_pkey);
+        if (d) {
+            bool write = uc->uc_mcontext.gregs[REG_ERR] & 2;
+            first_frame(uc, where, sizeof where);
+            protect_log("blocked %s of %s (%s) at %p by %s", write ? "write" : "read", d->name,
+                        policy_mode_name(d->policy.mode), si->si_addr, where);
+            backtrace_from(uc);
+        }
+    } else if (sig == SIGILL && ip == (uintptr_t)protect_gate_broken) {
+        first_frame(uc, where, sizeof where);
+        protect_log("gate check failed (a forged gate entry or corrupted gate state)");
+        backtrace_from(uc);
+    }
+    pass_on(sig, si, ctx);
+}
+
+static void install(void)
+{
+    if (!real_sigaction)
+        real_sigaction = dlsym(RTLD_NEXT, "sigaction");
+    for (int i = 0; i < 3; i++) {
+        struct sigaction sa = {.sa_sigaction = on_fault, .sa_flags = SA_SIGINFO | SA_NODEFER};
+        sigemptyset(&sa.sa_mask);
+        real_sigaction(owned[i], &sa, &app_action[i]);
+    }
+}
+
+void faults_install(void)
+{
+    pthread_once(&installed, install);
+}
+
+int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (!real_sigaction)
+        real_sigaction = dlsym(RTLD_NEXT, "sigaction");
+    int i = owned_index(sig);
+    if (i < 0 || !protect_active)
+        return real_sigaction(sig, act, old);
+    if (old)
+        *old = app_action[i];
+    if (act)
+        app_action[i] = *act;
+    return 0;
+}
+
+sighandler_t signal(int sig, sighandler_t handler)
+{
+    struct sigaction sa = {.sa_handler = handler, .sa_flags = SA_RESTART}, old;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(sig, &sa, &old) != 0)
+        return SIG_ERR;
+    return old.sa_handler;
+}

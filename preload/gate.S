@@ -1,0 +1,375 @@
+/* The PKU gates.
+ *
+ * protect_gate_entry: application -> library.  Reached from a patched
+ * export through its stub, with r11d = domain << 20 | function index and
+ * everything else as the caller left it (arguments in rdi..r9, xmm0..7,
+ * %al for varargs, stack arguments above the return address).
+ *
+ * protect_callback_gate: library -> application function pointer and back.
+ * Reached from a callback stub with r10d = domain and r11d = callback index.
+ *
+ * Rules that make the WRPKRUs useless to an attacker who jumps to them:
+ * after every WRPKRU the written value is compared with trusted data, and
+ * everything the gate trusts while a domain is open (targets, blocks,
+ * stacks) is read after the WRPKRU, from read-only or domain memory, with
+ * the per-thread block pointer checked for range, alignment and owner. */
+#include "gate_layout.h"
+
+    .intel_syntax noprefix
+    .section .note.GNU-stack, "", @progbits
+    .text
+
+/* Park rax, rcx and rdx (RDPKRU/WRPKRU need them) below the caller's stack
+ * pointer: at a function entry that space belongs to the callee. */
+.macro SPILL
+    mov [rsp - 8], rax
+    mov [rsp - 16], rcx
+    mov [rsp - 24], rdx
+.endm
+
+.macro UNSPILL base
+    mov rax, [\base - 8]
+    mov rdx, [\base - 24]
+    mov rcx, [\base - 16]
+.endm
+
+/* rdx = &protect_gate_page.domain[(reg >> 20) & 15], from an untrusted id */
+.macro DOMAIN_FROM_ID id32, tmp32, tmp
+    mov \tmp32, \id32
+    shr \tmp32, GATE_ID_DOMAIN_SHIFT
+    and \tmp32, MAX_DOMAINS - 1
+    shl \tmp32, DG_SHIFT
+    lea rdx, [rip + protect_gate_page]
+    add rdx, \tmp
+.endm
+
+/* \blk = this thread's block of domain \dom (record), checked; clobbers \tmp */
+.macro CHECKED_BLOCK dom, blk, tmp, tmp32
+    mov \tmp32, [\dom + DG_INDEX]
+    mov \blk, [rip + protect_blocks@GOTTPOFF]
+    mov \blk, fs:[\blk + \tmp * 8]
+    mov \tmp, \blk
+    sub \tmp, [\dom + DG_BLOCKS_LO]
+    cmp \tmp, [\dom + DG_BLOCKS_SIZE]
+    jae protect_gate_broken
+    test \tmp32, (1 << GB_SHIFT) - 1
+    jnz protect_gate_broken
+    rdfsbase \tmp
+    cmp \tmp, [\blk + GB_OWNER]
+    jne protect_gate_broken
+.endm
+
+/* Slow paths save every argument register in a struct saved_regs at rsp
+ * (rsp must be as at the function entry, the spills already made). */
+.macro SAVE_ARGS
+    sub rsp, SAVED_SIZE + 24
+    mov [rsp + SAVED_RDI], rdi
+    mov [rsp + SAVED_RSI], rsi
+    mov [rsp + SAVED_R8], r8
+    mov [rsp + SAVED_R9], r9
+    mov [rsp + SAVED_R11], r11
+    mov rdi, [rsp + SAVED_SIZE + 16]
+    mov [rsp + SAVED_RAX], rdi
+    mov rdi, [rsp + SAVED_SIZE + 8]
+    mov [rsp + SAVED_RCX], rdi
+    mov rdi, [rsp + SAVED_SIZE]
+    mov [rsp + SAVED_RDX], rdi
+    movdqu [rsp + SAVED_XMM + 0 * 16], xmm0
+    movdqu [rsp + SAVED_XMM + 1 * 16], xmm1
+    movdqu [rsp + SAVED_XMM + 2 * 16], xmm2
+    movdqu [rsp + SAVED_XMM + 3 * 16], xmm3
+    movdqu [rsp + SAVED_XMM + 4 * 16], xmm4
+    movdqu [rsp + SAVED_XMM + 5 * 16], xmm5
+    movdqu [rsp + SAVED_XMM + 6 * 16], xmm6
+    movdqu [rsp + SAVED_XMM + 7 * 16], xmm7
+.endm
+
+.macro RESTORE_ARGS
+    movdqu xmm0, [rsp + SAVED_XMM + 0 * 16]
+    movdqu xmm1, [rsp + SAVED_XMM + 1 * 16]
+    movdqu xmm2, [rsp + SAVED_XMM + 2 * 16]
+    movdqu xmm3, [rsp + SAVED_XMM + 3 * 16]
+    movdqu xmm4, [rsp + SAVED_XMM + 4 * 16]
+    movdqu xmm5, [rsp + SAVED_XMM + 5 * 16]
+    movdqu xmm6, [rsp + SAVED_XMM + 6 * 16]
+    movdqu xmm7, [rsp + SAVED_XMM + 7 * 16]
+    mov rdi, [rsp + SAVED_RDI]
+    mov rsi, [rsp + SAVED_RSI]
+    mov rdx, [rsp + SAVED_RDX]
+    mov rcx, [rsp + SAVED_RCX]
+    mov r8, [rsp + SAVED_R8]
+    mov r9, [rsp + SAVED_R9]
+    mov rax, [rsp + SAVED_RAX]
+    mov r11, [rsp + SAVED_R11]
+    add rsp, SAVED_SIZE + 24
+.endm
+
+    .p2align 5
+    .globl protect_gate_entry
+    .hidden protect_gate_entry
+    .type protect_gate_entry, @function
+protect_gate_entry:
+    SPILL
+    /* First entry of this thread into this domain?  (The TLS pointer is read
+     * with the caller's rights: it only selects the slow path here.) */
+    mov eax, r11d
+    shr eax, GATE_ID_DOMAIN_SHIFT
+    and eax, MAX_DOMAINS - 1
+    mov rcx, [rip + protect_blocks@GOTTPOFF]
+    cmp qword ptr fs:[rcx + rax * 8], 0
+    je .Lfirst_entry
+    shl eax, DG_SHIFT
+    lea rdx, [rip + protect_gate_page]
+    mov r10d, [rdx + rax + DG_PKRU]
+    xor ecx, ecx
+    rdpkru
+    cmp eax, r10d
+    je .Lnested
+    xchg eax, r10d                      /* r10d: the caller's rights */
+    xor edx, edx
+    wrpkru
+    /* ---- the domain is open: trust nothing computed above ---- */
+    DOMAIN_FROM_ID r11d, ecx, rcx
+    cmp eax, [rdx + DG_PKRU]
+    jne protect_gate_broken
+    mov ecx, r11d
+    and ecx, GATE_ID_FUNC_MASK
+    cmp rcx, [rdx + DG_NFUNCS]
+    jae protect_gate_broken
+    mov r11, rcx                        /* r11: function index, checked */
+    CHECKED_BLOCK rdx, rax, rcx, ecx
+    /* Onto this thread's domain stack, leaving a frame for the way out. */
+    mov rcx, rsp
+    mov rsp, [rax + GB_SP]
+    push rcx                            /* the caller's stack */
+    push r10                            /* the caller's rights */
+    push rax                            /* the block */
+    push qword ptr [rax + GB_APP_SP]
+    push qword ptr [rax + GB_FUNC]
+    push rdx                            /* keeps the stack 16-byte aligned */
+    mov [rax + GB_APP_SP], rcx
+    mov [rax + GB_FUNC], r11
+    mov r10, [rdx + DG_TARGETS]
+    mov r10, [r10 + r11 * 8]
+    /* The caller's stack-argument window. */
+    sub rsp, GATE_STACK_WINDOW
+    mov rax, [rcx + 8]
+    mov [rsp], rax
+    mov rax, [rcx + 16]
+    mov [rsp + 8], rax
+    mov rax, [rcx + 24]
+    mov [rsp + 16], rax
+    mov rax, [rcx + 32]
+    mov [rsp + 24], rax
+    mov rax, [rcx + 40]
+    mov [rsp + 32], rax
+    mov rax, [rcx + 48]
+    mov [rsp + 40], rax
+    mov rax, [rcx + 56]
+    mov [rsp + 48], rax
+    mov rax, [rcx + 64]
+    mov [rsp + 56], rax
+    UNSPILL rcx
+    call r10
+    /* ---- back from the library: rax, rdx, xmm0, xmm1 hold its results ---- */
+    add rsp, GATE_STACK_WINDOW
+    pop rcx                             /* domain record (unused) */
+    pop rcx
+    pop rsi
+    pop rdi                             /* the block */
+    mov [rdi + GB_FUNC], rcx
+    mov [rdi + GB_APP_SP], rsi
+    pop r8                              /* the caller's rights */
+    pop r9                              /* the caller's stack */
+    mov r10, rax
+    mov r11, rdx
+    mov eax, r8d
+    xor ecx, ecx
+    xor edx, edx
+    wrpkru
+    cmp eax, [rip + protect_gate_page + GT_APP_PKRU]
+    jne .Lexit_to_library
+.Lexit:
+    mov rax, r10
+    mov rdx, r11
+    mov rsp, r9
+    ret
+.Lexit_to_library:
+    /* The caller was another protected library: its rights must be a domain's. */
+    lea rcx, [rip + protect_gate_page]
+    mov edx, MAX_DOMAINS
+1:  cmp eax, [rcx + DG_PKRU]
+    je .Lexit
+    add rcx, 1 << DG_SHIFT
+    dec edx
+    jnz 1b
+    jmp protect_gate_broken
+
+.Lnested:
+    /* Already inside this domain (the library calls its own export, or a
+     * function pointer to it): no switch, straight to the original. */
+    DOMAIN_FROM_ID r11d, eax, rax
+    mov ecx, r11d
+    and ecx, GATE_ID_FUNC_MASK
+    cmp rcx, [rdx + DG_NFUNCS]
+    jae protect_gate_broken
+    mov r11, [rdx + DG_TARGETS]
+    mov r11, [r11 + rcx * 8]
+    UNSPILL rsp
+    jmp r11
+
+.Lfirst_entry:
+    /* Make this thread's block and domain stack, then start again. */
+    SAVE_ARGS
+    mov edi, eax
+    call protect_thread_first_entry
+    RESTORE_ARGS
+    jmp protect_gate_entry
+    .size protect_gate_entry, . - protect_gate_entry
+
+/* Entry for exports with callback arguments: wrap them, then the gate. */
+    .p2align 4
+    .globl protect_gate_entry_callbacks
+    .hidden protect_gate_entry_callbacks
+    .type protect_gate_entry_callbacks, @function
+protect_gate_entry_callbacks:
+    SPILL
+    SAVE_ARGS
+    mov rdi, rsp                        /* struct saved_regs * */
+    lea rsi, [rsp + SAVED_SIZE + 24]    /* the caller's stack at entry */
+    call protect_wrap_callback_args
+    RESTORE_ARGS
+    jmp protect_gate_entry
+    .size protect_gate_entry_callbacks, . - protect_gate_entry_callbacks
+
+/* Entry for exports the policy denies: report and stop. */
+    .p2align 4
+    .globl protect_gate_denied
+    .hidden protect_gate_denied
+    .type protect_gate_denied, @function
+protect_gate_denied:
+    and rsp, -16
+    mov edi, r11d
+    call protect_denied_call
+    ud2
+    .size protect_gate_denied, . - protect_gate_denied
+
+    .p2align 5
+    .globl protect_callback_gate
+    .hidden protect_callback_gate
+    .type protect_callback_gate, @function
+protect_callback_gate:
+    SPILL
+    and r10d, MAX_DOMAINS - 1
+    shl r10d, DG_SHIFT
+    lea rdx, [rip + protect_gate_page]
+    add r10, rdx                        /* r10: the domain record */
+    mov r11d, r11d                      /* callback index: the function is in a read-only table */
+    cmp r11, [r10 + DG_CB_COUNT]
+    jae protect_gate_broken
+    mov rdx, [r10 + DG_CB_TARGETS]
+    mov r11, [rdx + r11 * 8]
+    xor ecx, ecx
+    rdpkru
+    cmp eax, [r10 + DG_PKRU]
+    jne .Lcb_plain                      /* not inside the library: a plain call */
+    mov eax, [r10 + DG_INDEX]
+    mov rcx, [rip + protect_blocks@GOTTPOFF]
+    cmp qword ptr fs:[rcx + rax * 8], 0
+    je .Lcb_plain                       /* a thread the library made itself */
+    CHECKED_BLOCK r10, rax, rcx, ecx
+    /* A frame on the domain stack for the way back. */
+    mov rcx, rsp                        /* the library's stack */
+    lea rsp, [rcx - 32]
+    and rsp, -16
+    push rcx
+    push qword ptr [rax + GB_SP]
+    push qword ptr [rax + GB_CB_LIB_SP]
+    push rax
+    mov [rax + GB_CB_LIB_SP], rsp
+    mov [rax + GB_SP], rsp              /* a gate entry from the callback goes below */
+    inc qword ptr [rax + GB_CB_DEPTH]
+    /* The application's stack, below where it entered the library. */
+    mov rdx, [rax + GB_APP_SP]
+    sub rdx, 256
+    and rdx, -16
+    sub rdx, GATE_STACK_WINDOW + 32
+    mov rax, [rcx + 8]
+    mov [rdx], rax
+    mov rax, [rcx + 16]
+    mov [rdx + 8], rax
+    mov rax, [rcx + 24]
+    mov [rdx + 16], rax
+    mov rax, [rcx + 32]
+    mov [rdx + 24], rax
+    mov rax, [rcx + 40]
+    mov [rdx + 32], rax
+    mov rax, [rcx + 48]
+    mov [rdx + 40], rax
+    mov rax, [rcx + 56]
+    mov [rdx + 48], rax
+    mov rax, [rcx + 64]
+    mov [rdx + 56], rax
+    mov rax, [rcx - 8]                  /* the spilled registers go with it */
+    mov [rdx + GATE_STACK_WINDOW], rax
+    mov rax, [rcx - 16]
+    mov [rdx + GATE_STACK_WINDOW + 8], rax
+    mov rax, [rcx - 24]
+    mov [rdx + GATE_STACK_WINDOW + 16], rax
+    mov eax, [r10 + DG_INDEX]
+    mov [rdx + GATE_STACK_WINDOW + 24], rax
+    mov rsp, rdx
+    mov eax, [rip + protect_gate_page + GT_APP_PKRU]
+    xor ecx, ecx
+    xor edx, edx
+    wrpkru
+    cmp eax, [rip + protect_gate_page + GT_APP_PKRU]
+    jne protect_gate_broken
+    /* ---- application rights, application stack ---- */
+    mov rax, [rsp + GATE_STACK_WINDOW]
+    mov rcx, [rsp + GATE_STACK_WINDOW + 8]
+    mov rdx, [rsp + GATE_STACK_WINDOW + 16]
+    call r11
+    /* Back into the library.  The frame on this stack is the application's
+     * and untrusted: only the domain number is taken from it, and checked. */
+    mov r10, rax
+    mov r11, rdx
+    mov r8, [rsp + GATE_STACK_WINDOW + 24]
+    and r8d, MAX_DOMAINS - 1
+    shl r8d, DG_SHIFT
+    lea r9, [rip + protect_gate_page]
+    add r9, r8                          /* r9: the domain record */
+    mov eax, [r9 + DG_PKRU]
+    xor ecx, ecx
+    xor edx, edx
+    wrpkru
+    /* ---- the domain is open again ---- */
+    cmp eax, [r9 + DG_PKRU]
+    jne protect_gate_broken
+    CHECKED_BLOCK r9, rax, rcx, ecx
+    cmp qword ptr [rax + GB_CB_DEPTH], 0
+    je protect_gate_broken              /* no callback of this thread is out */
+    dec qword ptr [rax + GB_CB_DEPTH]
+    mov rsp, [rax + GB_CB_LIB_SP]
+    pop rcx
+    cmp rcx, rax
+    jne protect_gate_broken
+    pop qword ptr [rax + GB_CB_LIB_SP]
+    pop qword ptr [rax + GB_SP]
+    pop rsp                             /* the library's stack */
+    mov rax, r10
+    mov rdx, r11
+    ret
+.Lcb_plain:
+    UNSPILL rsp
+    jmp r11
+    .size protect_callback_gate, . - protect_callback_gate
+
+/* Every failed check ends here: a forged entry, a forged block, rights that
+ * are not what the gate wrote.  The fault handler reports it. */
+    .globl protect_gate_broken
+    .hidden protect_gate_broken
+    .type protect_gate_broken, @function
+protect_gate_broken:
+    ud2
+    .size protect_gate_broken, . - protect_gate_broken

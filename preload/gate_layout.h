@@ -1,0 +1,50 @@
+/* Layout shared by the gate (gate.S) and the C runtime.  Plain #defines so
+ * that the assembler can read it; gate_table.h checks them against the C
+ * structures. */
+#ifndef LIBPROTECT_GATE_LAYOUT_H
+#define LIBPROTECT_GATE_LAYOUT_H
+
+#define MAX_DOMAINS 16          /* power of two; slot 0..14 used (15 keys) */
+#define GATE_ID_DOMAIN_SHIFT 20 /* stub id: domain << 20 | function index */
+#define GATE_ID_FUNC_MASK 0xfffff
+#define GATE_STACK_WINDOW 64    /* bytes of caller stack arguments copied (8 slots) */
+#define GATE_UNUSED_PKRU 0xffffffff /* rights of an unused domain slot: nothing */
+
+/* struct domain_gate: one per domain, in the read-only gate table */
+#define DG_PKRU 0        /* u32: rights inside the domain */
+#define DG_INDEX 4       /* u32: slot number */
+#define DG_NFUNCS 8      /* u64: entries in targets */
+#define DG_TARGETS 16    /* u64 *: what each gated function really runs */
+#define DG_BLOCKS_LO 24  /* u64: the domain's region of per-thread blocks */
+#define DG_BLOCKS_SIZE 32
+#define DG_CB_TARGETS 40 /* u64 *: application functions behind callback stubs */
+#define DG_CB_COUNT 48
+#define DG_SHIFT 6       /* sizeof(struct domain_gate) == 1 << DG_SHIFT */
+
+/* Callback stub id: r10d = domain, r11d = callback index */
+
+/* struct gate_table */
+#define GT_APP_PKRU (MAX_DOMAINS << DG_SHIFT) /* u32: the application's rights */
+
+/* struct gate_block: one per thread and domain, in the domain's memory */
+#define GB_OWNER 0       /* fs base of the owning thread */
+#define GB_SP 8          /* where the next entry's frame goes on the domain stack */
+#define GB_APP_SP 16     /* the application's stack at the innermost entry */
+#define GB_CB_LIB_SP 24  /* the library's frame of the innermost callback */
+#define GB_CB_DEPTH 32   /* callbacks out to the application right now */
+#define GB_FUNC 40       /* function index of the innermost entry */
+#define GB_SHIFT 8       /* blocks are 1 << GB_SHIFT bytes, aligned */
+
+/* Registers saved by the gate's slow paths (first entry, callback arguments) */
+#define SAVED_RDI 0
+#define SAVED_RSI 8
+#define SAVED_RDX 16
+#define SAVED_RCX 24
+#define SAVED_R8 32
+#define SAVED_R9 40
+#define SAVED_RAX 48
+#define SAVED_R11 56
+#define SAVED_XMM 64     /* xmm0..xmm7, 16 bytes each */
+#define SAVED_SIZE 192
+
+#endif

@@ -1,0 +1,191 @@
+/* Gate table, per-thread blocks and domain stacks. */
+#define _GNU_SOURCE
+#include "gate_table.h"
+
+#include "domains.h"
+#include "log.h"
+#include "pku.h"
+
+#include <pthread.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/mman.h>
+
+_Static_assert(sizeof(struct domain_gate) == 1 << DG_SHIFT, "domain_gate size");
+_Static_assert(offsetof(struct domain_gate, pkru) == DG_PKRU, "DG_PKRU");
+_Static_assert(offsetof(struct domain_gate, index) == DG_INDEX, "DG_INDEX");
+_Static_assert(offsetof(struct domain_gate, n_funcs) == DG_NFUNCS, "DG_NFUNCS");
+_Static_assert(offsetof(struct domain_gate, targets) == DG_TARGETS, "DG_TARGETS");
+_Static_assert(offsetof(struct domain_gate, blocks_lo) == DG_BLOCKS_LO, "DG_BLOCKS_LO");
+_Static_assert(offsetof(struct domain_gate, blocks_size) == DG_BLOCKS_SIZE, "DG_BLOCKS_SIZE");
+_Static_assert(offsetof(struct domain_gate, cb_targets) == DG_CB_TARGETS, "DG_CB_TARGETS");
+_Static_assert(offsetof(struct domain_gate, cb_count) == DG_CB_COUNT, "DG_CB_COUNT");
+_Static_assert(offsetof(struct gate_table, app_pkru) == GT_APP_PKRU, "GT_APP_PKRU");
+_Static_assert(sizeof(struct gate_block) == 1 << GB_SHIFT, "gate_block size");
+_Static_assert(offsetof(struct gate_block, sp) == GB_SP, "GB_SP");
+_Static_assert(offsetof(struct gate_block, app_sp) == GB_APP_SP, "GB_APP_SP");
+_Static_assert(offsetof(struct gate_block, cb_lib_sp) == GB_CB_LIB_SP, "GB_CB_LIB_SP");
+_Static_assert(offsetof(struct gate_block, cb_depth) == GB_CB_DEPTH, "GB_CB_DEPTH");
+_Static_assert(offsetof(struct gate_block, func) == GB_FUNC, "GB_FUNC");
+_Static_assert(offsetof(struct saved_regs, rdx) == SAVED_RDX, "SAVED_RDX");
+_Static_assert(offsetof(struct saved_regs, r11) == SAVED_R11, "SAVED_R11");
+_Static_assert(offsetof(struct saved_regs, xmm) == SAVED_XMM, "SAVED_XMM");
+_Static_assert(sizeof(struct saved_regs) == SAVED_SIZE, "SAVED_SIZE");
+
+#define PAGE 4096ul
+#define BLOCKS_PER_DOMAIN 8192
+#define DOMAIN_STACK_SIZE (8ul << 20)
+
+__attribute__((aligned(PAGE), visibility("hidden"))) union gate_page protect_gate_page = {
+    .t = {.domain = {[0 ... MAX_DOMAINS - 1] = {.pkru = GATE_UNUSED_PKRU}}},
+};
+#define table (protect_gate_page.t)
+
+__thread struct gate_block *protect_blocks[MAX_DOMAINS] __attribute__((tls_model("initial-exec")));
+
+/* Which block slots are taken, per domain (a hint only: the owner field in
+ * the block itself is what the gate checks). */
+static uint64_t slot_used[MAX_DOMAINS][BLOCKS_PER_DOMAIN / 64];
+static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t thread_exit_key;
+static pthread_once_t thread_exit_once = PTHREAD_ONCE_INIT;
+
+void pku_write_checked(uint32_t value)
+{
+    __asm__ volatile("wrpkru" ::"a"(value), "c"(0), "d"(0) : "memory");
+    if (pku_read() != value)
+        protect_gate_broken();
+}
+
+void gate_table_unlock(void)
+{
+    mprotect(&protect_gate_page, PAGE, PROT_READ | PROT_WRITE);
+}
+
+void gate_table_lock(void)
+{
+    mprotect(&protect_gate_page, PAGE, PROT_READ);
+}
+
+int gate_blocks_init(int slot, int key)
+{
+    size_t size = (size_t)BLOCKS_PER_DOMAIN << GB_SHIFT;
+    void *region = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (region == MAP_FAILED)
+        return -1;
+    if (pku_mprotect(region, size, PROT_READ | PROT_WRITE, key) != 0) {
+        munmap(region, size);
+        return -1;
+    }
+    gate_table_unlock();
+    table.domain[slot].blocks_lo = (uint64_t)region;
+    table.domain[slot].blocks_size = size;
+    gate_table_lock();
+    return 0;
+}
+
+uintptr_t with_domain_open(int slot, uintptr_t (*fn)(void *), void *arg)
+{
+    uint32_t saved = pku_read();
+    pku_write_checked(saved & ~pku_key_mask(domain_key(slot)));
+    uintptr_t r = fn(arg);
+    pku_write_checked(saved);
+    return r;
+}
+
+static uint64_t fs_base(void)
+{
+    uint64_t v;
+    __asm__ volatile("rdfsbase %0" : "=r"(v));
+    return v;
+}
+
+struct block_init {
+    struct gate_block *block;
+    uint64_t owner, stack_map, stack_map_size;
+};
+
+static uintptr_t init_block(void *arg)
+{
+    struct block_init *bi = arg;
+    memset(bi->block, 0, sizeof *bi->block);
+    bi->block->owner = bi->owner;
+    bi->block->sp = (bi->stack_map + bi->stack_map_size) & ~15ul;
+    bi->block->stack_map = bi->stack_map;
+    bi->block->stack_map_size = bi->stack_map_size;
+    return 0;
+}
+
+static uintptr_t clear_block(void *arg)
+{
+    struct gate_block *b = arg, copy = *b;
+    memset(b, 0, sizeof *b);
+    munmap((void *)copy.stack_map, copy.stack_map_size);
+    return 0;
+}
+
+static void thread_exit(void *unused)
+{
+    gate_blocks_release_thread();
+}
+
+static void make_exit_key(void)
+{
+    pthread_key_create(&thread_exit_key, thread_exit);
+}
+
+static long claim_slot(unsigned slot)
+{
+    long found = -1;
+    pthread_mutex_lock(&slot_lock);
+    for (size_t w = 0; w < BLOCKS_PER_DOMAIN / 64 && found < 0; w++)
+        if (~slot_used[slot][w]) {
+            int bit = __builtin_ctzll(~slot_used[slot][w]);
+            slot_used[slot][w] |= 1ull << bit;
+            found = (long)(w * 64 + (size_t)bit);
+        }
+    pthread_mutex_unlock(&slot_lock);
+    return found;
+}
+
+static void release_slot(unsigned slot, size_t i)
+{
+    pthread_mutex_lock(&slot_lock);
+    slot_used[slot][i / 64] &= ~(1ull << (i % 64));
+    pthread_mutex_unlock(&slot_lock);
+}
+
+void protect_thread_first_entry(unsigned slot)
+{
+    const struct domain_gate *dg = &table.domain[slot];
+    if (dg->pkru == GATE_UNUSED_PKRU)
+        protect_fatal("gate of an unknown domain %u called", slot);
+    size_t map_size = DOMAIN_STACK_SIZE + PAGE;
+    void *map = mmap(NULL, map_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                     -1, 0);
+    long i = claim_slot(slot);
+    if (map == MAP_FAILED || i < 0 ||
+        pku_mprotect((char *)map + PAGE, DOMAIN_STACK_SIZE, PROT_READ | PROT_WRITE, domain_key((int)slot)) != 0)
+        protect_fatal("%s: cannot make a domain stack for this thread", domain_name((int)slot));
+    struct block_init bi = {
+        .block = (struct gate_block *)(dg->blocks_lo + ((uint64_t)i << GB_SHIFT)),
+        .owner = fs_base(), .stack_map = (uint64_t)map, .stack_map_size = map_size,
+    };
+    with_domain_open((int)slot, init_block, &bi);
+    protect_blocks[slot] = bi.block;
+    pthread_once(&thread_exit_once, make_exit_key);
+    pthread_setspecific(thread_exit_key, (void *)1);
+}
+
+void gate_blocks_release_thread(void)
+{
+    for (unsigned slot = 0; slot < MAX_DOMAINS; slot++) {
+        struct gate_block *b = protect_blocks[slot];
+        if (!b)
+            continue;
+        protect_blocks[slot] = NULL;
+        with_domain_open((int)slot, clear_block, b);
+        release_slot(slot, ((uint64_t)b - table.domain[slot].blocks_lo) >> GB_SHIFT);
+    }
+}

@@ -1,0 +1,87 @@
+/* The data the gates trust: a read-only table of domains, and one block and
+ * domain stack per thread and domain, kept in the domain's own memory. */
+#ifndef LIBPROTECT_GATE_TABLE_H
+#define LIBPROTECT_GATE_TABLE_H
+
+#include "gate_layout.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct domain_gate {
+    uint32_t pkru;
+    uint32_t index;
+    uint64_t n_funcs;
+    const uint64_t *targets;
+    uint64_t blocks_lo;
+    uint64_t blocks_size;
+    const uint64_t *cb_targets; /* application functions behind callback stubs */
+    uint64_t cb_count;
+    uint64_t unused;
+};
+
+struct gate_table {
+    struct domain_gate domain[MAX_DOMAINS];
+    uint32_t app_pkru;
+};
+
+/* The table sits alone in its page, so that it can be made read-only. */
+union gate_page {
+    struct gate_table t;
+    uint8_t bytes[4096];
+};
+extern union gate_page protect_gate_page;
+
+static inline uint32_t app_rights(void)
+{
+    return protect_gate_page.t.app_pkru;
+}
+
+struct gate_block {
+    uint64_t owner;      /* fs base of the owning thread, 0 when free */
+    uint64_t sp;
+    uint64_t app_sp;
+    uint64_t cb_lib_sp;
+    uint64_t cb_depth;
+    uint64_t func;
+    uint64_t stack_map;  /* the domain stack mapping, guard page included */
+    uint64_t stack_map_size;
+    uint8_t pad[(1 << GB_SHIFT) - 64];
+};
+
+/* General-purpose registers as the gate's slow paths save them. */
+struct saved_regs {
+    uint64_t rdi, rsi, rdx, rcx, r8, r9, rax, r11;
+    uint8_t xmm[8][16];
+};
+
+extern __thread struct gate_block *protect_blocks[MAX_DOMAINS]
+    __attribute__((tls_model("initial-exec")));
+
+/* The gate's assembly entry points. */
+void protect_gate_entry(void);
+void protect_gate_entry_callbacks(void);
+void protect_gate_denied(void);
+void protect_callback_gate(void);
+void protect_gate_broken(void);
+
+/* Makes the table writable for an update, then read-only again. */
+void gate_table_unlock(void);
+void gate_table_lock(void);
+
+/* Reserves the per-thread block region of domain SLOT (tagged with KEY) and
+ * records it in the table.  0 on success. */
+int gate_blocks_init(int slot, int key);
+
+/* Called by the gate the first time a thread enters domain SLOT. */
+void protect_thread_first_entry(unsigned slot);
+
+/* Frees the calling thread's blocks and domain stacks (thread exit). */
+void gate_blocks_release_thread(void);
+
+/* Runs FN(ARG) with domain SLOT open (and nothing else changed), from
+ * application rights; returns FN's result. */
+uintptr_t with_domain_open(int slot, uintptr_t (*fn)(void *), void *arg);
+
+#endif

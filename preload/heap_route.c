@@ -1,0 +1,215 @@
+/* The malloc family, interposed: an allocation made while a thread runs
+ * inside a domain comes from that domain's heap (unless the entry it came
+ * through says heap = app); free and realloc go to whichever heap owns the
+ * pointer, opening the domain for the application when needed.  Outside
+ * every domain this is one load and a compare before glibc's malloc. */
+#define _GNU_SOURCE
+#include "domain_heap.h"
+#include "domains.h"
+#include "gate_table.h"
+#include "pku.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void __libc_free(void *);
+
+/* The domain new memory belongs to, or NULL for the application. */
+static inline struct domain *allocating_domain(void)
+{
+    if (__builtin_expect(!protect_active, 1))
+        return NULL;
+    uint32_t rights = pku_read();
+    if (rights == app_rights())
+        return NULL;
+    struct domain *d = domain_for_rights(rights);
+    if (!d)
+        return NULL;
+    struct gate_block *b = protect_blocks[d->slot];
+    if (b && b->func < d->n_funcs && d->funcs[b->func].heap_app)
+        return NULL;
+    return d;
+}
+
+static inline struct domain *owner(const void *p)
+{
+    return __builtin_expect(!protect_active, 1) ? NULL : domain_of_heap((uintptr_t)p);
+}
+
+/* Whether the running code may write D's memory without help. */
+static bool is_open(const struct domain *d)
+{
+    return !(pku_read() & pku_key_mask(d->key));
+}
+
+static void *domain_alloc(struct domain *d, size_t size, size_t align)
+{
+    void *p = domain_heap_alloc(d->heap, size, align);
+    if (!p)
+        errno = ENOMEM;
+    return p;
+}
+
+void *malloc(size_t size)
+{
+    struct domain *d = allocating_domain();
+    return d ? domain_alloc(d, size, 0) : __libc_malloc(size);
+}
+
+void *calloc(size_t n, size_t size)
+{
+    struct domain *d = allocating_domain();
+    if (!d)
+        return __libc_calloc(n, size);
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = domain_alloc(d, total, 0);
+    if (p)
+        memset(p, 0, total);
+    return p;
+}
+
+struct free_args {
+    struct domain *d;
+    void *p;
+};
+
+static uintptr_t free_in_domain(void *arg)
+{
+    struct free_args *a = arg;
+    domain_heap_free(a->d->heap, a->p);
+    return 0;
+}
+
+void free(void *p)
+{
+    if (!p)
+        return;
+    struct domain *d = owner(p);
+    if (!d) {
+        __libc_free(p);
+        return;
+    }
+    struct free_args a = {d, p};
+    if (is_open(d))
+        free_in_domain(&a);
+    else
+        with_domain_open(d->slot, free_in_domain, &a);
+}
+
+static uintptr_t usable_in_domain(void *arg)
+{
+    struct free_args *a = arg;
+    return domain_heap_usable_size(a->d->heap, a->p);
+}
+
+size_t malloc_usable_size(void *p)
+{
+    static size_t (*real)(void *);
+    struct domain *d = p ? owner(p) : NULL;
+    if (d) {
+        struct free_args a = {d, p};
+        return is_open(d) ? usable_in_domain(&a) : with_domain_open(d->slot, usable_in_domain, &a);
+    }
+    if (!real)
+        real = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+    return real ? real(p) : 0;
+}
+
+struct copy_args {
+    void *to;
+    const void *from;
+    size_t n;
+};
+
+static uintptr_t copy_out(void *arg)
+{
+    struct copy_args *c = arg;
+    memcpy(c->to, c->from, c->n);
+    return 0;
+}
+
+void *realloc(void *p, size_t size)
+{
+    if (!p)
+        return malloc(size);
+    if (size == 0) {
+        free(p);
+        return NULL;
+    }
+    struct domain *from = owner(p), *to = allocating_domain();
+    if (from == to)
+        return from ? domain_heap_realloc(from->heap, p, size) : __libc_realloc(p, size);
+    /* Memory changes hands: a block made before the library was protected,
+     * or a library block the application now resizes. */
+    size_t have = malloc_usable_size(p);
+    void *q = to ? domain_alloc(to, size, 0) : __libc_malloc(size);
+    if (!q)
+        return NULL;
+    struct copy_args c = {q, p, have < size ? have : size};
+    if (from && !is_open(from))
+        with_domain_open(from->slot, copy_out, &c);
+    else
+        copy_out(&c);
+    free(p);
+    return q;
+}
+
+void *reallocarray(void *p, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(p, total);
+}
+
+void *memalign(size_t align, size_t size)
+{
+    struct domain *d = allocating_domain();
+    if (!d)
+        return __libc_memalign(align, size);
+    if (align & (align - 1)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return domain_alloc(d, size, align);
+}
+
+void *aligned_alloc(size_t align, size_t size)
+{
+    return memalign(align, size);
+}
+
+int posix_memalign(void **out, size_t align, size_t size)
+{
+    if (align < sizeof(void *) || (align & (align - 1)))
+        return EINVAL;
+    int saved = errno;
+    void *p = memalign(align, size);
+    if (!p)
+        return ENOMEM;
+    errno = saved;
+    *out = p;
+    return 0;
+}
+
+void *valloc(size_t size)
+{
+    return memalign(4096, size);
+}
+
+void *pvalloc(size_t size)
+{
+    return memalign(4096, (size + 4095) & ~(size_t)4095);
+}

@@ -1,0 +1,14 @@
+/* PKRU is per thread: when a key is given out, every other thread of the
+ * process must learn the application's rights for it. */
+#ifndef LIBPROTECT_PKRU_SYNC_H
+#define LIBPROTECT_PKRU_SYNC_H
+
+#include <stdint.h>
+
+/* In every other thread, replaces the bits of KEY in PKRU by BITS (whatever
+ * rights the thread runs with: application or a library's).  Done by a
+ * signal whose handler edits the PKRU saved in its signal frame, which the
+ * kernel restores on return.  Returns the threads not reached in time. */
+int pkru_sync_threads(int key, uint32_t bits);
+
+#endif

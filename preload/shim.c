@@ -1,0 +1,148 @@
+/* libprotect.so start-up: read the policies, check for PKU, attach every
+ * protected library already loaded, and watch dlopen/dlclose for the rest. */
+#define _GNU_SOURCE
+#include "attach.h"
+#include "domains.h"
+#include "gate_table.h"
+#include "log.h"
+#include "pku.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE (1 << 1)
+#endif
+
+static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void load_policies(const char *list)
+{
+    char *copy = strdup(list), *save = NULL;
+    int bad = 0;
+    for (char *f = strtok_r(copy, ":", &save); f; f = strtok_r(NULL, ":", &save)) {
+        if (protect_n_domains == MAX_DOMAINS - 1)
+            protect_refuse("too many policies: at most %d protected libraries (one key each)", MAX_DOMAINS - 1);
+        struct domain *d = &protect_domains[protect_n_domains];
+        if (policy_load(f, &d->policy, stderr) != 0) {
+            bad++;
+            continue;
+        }
+        struct stat st;
+        if (stat(d->policy.library_path, &st) != 0) {
+            protect_log("%s: %s: cannot stat", f, d->policy.library_path);
+            bad++;
+            continue;
+        }
+        d->dev = st.st_dev;
+        d->ino = st.st_ino;
+        d->slot = protect_n_domains++;
+        const char *slash = strrchr(d->policy.library, '/');
+        d->name = slash ? slash + 1 : d->policy.library;
+    }
+    free(copy);
+    if (bad)
+        protect_refuse("invalid policy, not running the program unprotected");
+}
+
+static void check_hardware(void)
+{
+    int key = pku_alloc();
+    if (key < 0)
+        protect_refuse("this CPU or kernel has no memory protection keys (PKU): "
+                       "cannot run the program protected");
+    syscall(SYS_pkey_free, key);
+    if (!(getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE))
+        protect_refuse("this kernel does not let programs read the FS base (FSGSBASE): "
+                       "the gates need it to check their per-thread state");
+}
+
+static struct domain *domain_for_file(const char *path)
+{
+    struct stat st;
+    if (!path || !*path || stat(path, &st) != 0)
+        return NULL;
+    for (int i = 0; i < protect_n_domains; i++)
+        if (protect_domains[i].dev == st.st_dev && protect_domains[i].ino == st.st_ino)
+            return &protect_domains[i];
+    return NULL;
+}
+
+static int attach_loaded(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct domain *d = domain_for_file(info->dlpi_name);
+    if (d && !d->attached && domain_attach(d, info) != 0)
+        protect_refuse("%s: cannot protect it, not running the program unprotected", d->name);
+    if (d && d->attached)
+        d->base = info->dlpi_addr, d->seen = true;
+    return 0;
+}
+
+/* Attaches every protected library now loaded, detaches those now gone. */
+static void rescan(void)
+{
+    static __thread bool busy; /* attaching dlopens the library itself (RTLD_NOLOAD) */
+    if (busy)
+        return;
+    busy = true;
+    pthread_mutex_lock(&attach_lock);
+    for (int i = 0; i < protect_n_domains; i++)
+        protect_domains[i].seen = false;
+    dl_iterate_phdr(attach_loaded, NULL);
+    for (int i = 0; i < protect_n_domains; i++)
+        if (protect_domains[i].attached && !protect_domains[i].seen)
+            domain_detach(&protect_domains[i]);
+    pthread_mutex_unlock(&attach_lock);
+    busy = false;
+}
+
+__attribute__((constructor)) static void libprotect_init(void)
+{
+    const char *list = getenv("PROTECT_POLICY");
+    if (!list || !*list)
+        return;
+    const char *v = getenv("PROTECT_VERBOSE");
+    protect_verbose = v && *v && strcmp(v, "0") != 0;
+    load_policies(list);
+    if (protect_n_domains == 0)
+        return;
+    check_hardware();
+    gate_table_unlock();
+    protect_gate_page.t.app_pkru = pku_read();
+    gate_table_lock();
+    rescan();
+    for (int i = 0; i < protect_n_domains; i++)
+        if (!protect_domains[i].attached)
+            protect_info("%s is not loaded (yet): it will be protected if it is", protect_domains[i].name);
+}
+
+/* dlopen and dlclose are interposed so that a library loaded later is
+ * protected before the caller gets its handle.  (The loader then sees
+ * libprotect.so as the caller: a RUNPATH of the real caller does not apply.) */
+void *dlopen(const char *file, int mode)
+{
+    static void *(*real)(const char *, int);
+    if (!real)
+        real = dlsym(RTLD_NEXT, "dlopen");
+    void *h = real(file, mode);
+    if (h && protect_n_domains)
+        rescan();
+    return h;
+}
+
+int dlclose(void *handle)
+{
+    static int (*real)(void *);
+    if (!real)
+        real = dlsym(RTLD_NEXT, "dlclose");
+    int rc = real(handle);
+    if (protect_n_domains)
+        rescan();
+    return rc;
+}
