@@ -26,16 +26,17 @@ static void *worker(void *arg)
             return (void *)1;
         if (i % 3 == 0)
             kv_delete(j->s, key);
-        const char *v = kv_get(j->s, key);
-        if (i % 3 != 0 && (!v || strcmp(v, value) != 0))
+        char got[64];
+        long n = kv_get_copy(j->s, key, got, sizeof got);
+        if (i % 3 != 0 && (n < 0 || strcmp(got, value) != 0))
             return (void *)1;
     }
     return NULL;
 }
 
-static void count_entry(const char *key, const char *value, void *arg)
+static void count_entry(size_t key_len, size_t value_len, void *arg)
 {
-    *(size_t *)arg += strlen(key) + strlen(value);
+    *(size_t *)arg += key_len + value_len; /* ARG is the application's: writable here */
 }
 
 int main(int argc, char **argv)
@@ -84,7 +85,9 @@ int main(int argc, char **argv)
             printf("read through a kept pointer: %c\n", v[0]);
         if (stray_write)
             ((char *)v)[0] = 'X'; /* the bug */
-        printf("victim is now %s\n", kv_get(s, "victim"));
+        char now[64];
+        kv_get_copy(s, "victim", now, sizeof now);
+        printf("victim is now %s\n", now);
     }
     kv_close(s);
     return failed;

@@ -3,6 +3,7 @@
 #include "kvstore.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +100,19 @@ const char *kv_get(struct kv_store *s, const char *key)
     return n ? n->value : NULL;
 }
 
+long kv_get_copy(struct kv_store *s, const char *key, char *buf, size_t len)
+{
+    long n = -1;
+    pthread_mutex_lock(&s->lock);
+    struct node *node = *find(s, key, hash(key));
+    if (node && len) {
+        n = (long)strlen(node->value);
+        snprintf(buf, len, "%s", node->value);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
 int kv_delete(struct kv_store *s, const char *key)
 {
     pthread_mutex_lock(&s->lock);
@@ -135,11 +149,11 @@ uint64_t kv_checksum(struct kv_store *s)
     return sum;
 }
 
-void kv_foreach(struct kv_store *s, void (*fn)(const char *, const char *, void *), void *arg)
+void kv_foreach(struct kv_store *s, void (*fn)(size_t, size_t, void *), void *arg)
 {
     pthread_mutex_lock(&s->lock);
     for (size_t b = 0; b < s->buckets; b++)
         for (struct node *n = s->table[b]; n; n = n->next)
-            fn(n->key, n->value, arg);
+            fn(strlen(n->key), strlen(n->value), arg);
     pthread_mutex_unlock(&s->lock);
 }
