@@ -1,0 +1,188 @@
+/* gatetest: calls every export of libgatetest the way an application
+ * would and checks each result.  Same output protected and unprotected.
+ * Usage: gatetest [all|regs|many|doubles|struct|varargs|nested|callbacks|
+ *                  recursion|stored|special|heap|threads|stray-write] */
+#include "gatetest.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+
+#define CHECK(name, cond)                                                                    \
+    do {                                                                                     \
+        if (cond)                                                                            \
+            printf("ok %s\n", name);                                                         \
+        else {                                                                               \
+            printf("FAIL %s (%s, line %d)\n", name, #cond, __LINE__);                          \
+            failures++;                                                                      \
+        }                                                                                    \
+    } while (0)
+
+static void regs(void)
+{
+    CHECK("six register arguments", gt_sum6(1, 2, 3, 4, 5, 6) == 91);
+}
+
+static void many(void)
+{
+    long want = 1 - 2 + 3 - 4 + 5 - 6 + 7 * 7 + 8 * 8 + 9 * 9 + 10 * 10 + 11 * 11 + 12 * 12;
+    CHECK("twelve integer arguments", gt_sum12(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12) == want);
+}
+
+static void doubles(void)
+{
+    double a = 1.5, c = 2.25, f = 3.125, g = 4.0, h = 5.5, i = 6.75, j = 7.0, k = 8.5;
+    float d = 0.25f;
+    long b = 3, e = 9;
+    double want = a + (double)b * c + d - (double)e + f * g + h + i / 2 + j * 3 + k * 4;
+    CHECK("doubles in and out (some on the stack)", gt_mix(a, b, c, d, e, f, g, h, i, j, k) == want);
+}
+
+static void structs(void)
+{
+    struct gt_big big = gt_make_big(5);
+    int ok = strcmp(big.tag, "big-5") == 0;
+    for (int i = 0; i < 8; i++)
+        ok &= big.v[i] == 5 * (i + 1);
+    CHECK("struct returned through a hidden pointer", ok);
+    struct gt_pair p = gt_pair(6, 4);
+    CHECK("struct returned in rax:rdx", p.a == 24 && p.b == 2);
+}
+
+static void varargs(void)
+{
+    CHECK("varargs integers", gt_varsum(10, 1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L) == 385);
+    CHECK("varargs doubles (al and the stack)",
+          gt_vardsum(10, 0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5) == 50.0);
+    char got[128], want[128];
+    gt_format(got, sizeof got, "%d %s %.2f %ld %ld %ld %c", 42, "str", 3.14159, 7L, 8L, 9L, 'z');
+    snprintf(want, sizeof want, "%d %s %.2f %ld %ld %ld %c", 42, "str", 3.14159, 7L, 8L, 9L, 'z');
+    CHECK("varargs format", strcmp(got, want) == 0);
+}
+
+static void nested(void)
+{
+    long before = gt_counter();
+    CHECK("export calling exports (nested gates)", gt_outer(10) == 30 + 33 + 42);
+    CHECK("library state kept across calls", gt_counter() == before + 2);
+}
+
+static long times_ten(long x, void *arg)
+{
+    *(long *)arg = x; /* application memory: writable from the callback */
+    return x * 10;
+}
+
+static void callbacks(void)
+{
+    long seen = 0;
+    CHECK("callback argument", gt_apply(times_ten, 5, &seen) == 51 && seen == 5);
+}
+
+static long down(long depth)
+{
+    return gt_recurse(depth, down);
+}
+
+static void recursion(void)
+{
+    CHECK("recursion through callbacks", down(200) == 200);
+}
+
+static long fired;
+static void record(long v)
+{
+    fired = v;
+}
+
+static void stored(void)
+{
+    gt_store(record);
+    CHECK("callback stored, called later", gt_fire(7) == 0 && fired == 7);
+}
+
+static int called;
+static void mark_called(void)
+{
+    called++;
+}
+
+static void special(void)
+{
+    CHECK("NULL callback passed through", gt_maybe_call(NULL) == 0);
+    CHECK("-1 callback passed through", gt_maybe_call((void (*)(void))-1) == 0);
+    CHECK("real callback called", gt_maybe_call(mark_called) == 1 && called == 1);
+}
+
+static void heap(void)
+{
+    char *s = gt_strdup("hello");
+    CHECK("library allocation readable", s && strcmp(s, "hello") == 0);
+    char *t = realloc(s, 4096);
+    CHECK("application realloc of library memory", t && strcmp(t, "hello") == 0);
+    memset(t + 6, 'x', 100); /* now the application's own */
+    free(t);
+    char *u = gt_strdup("bye");
+    free(u);
+    CHECK("application free of library memory", 1);
+    char *a = gt_app_alloc(100);
+    memset(a, 1, 100); /* heap = app: the application may write it */
+    free(a);
+    CHECK("heap = app allocation writable", 1);
+}
+
+static void *hammer(void *arg)
+{
+    for (int i = 0; i < 1000; i++) {
+        gt_hit();
+        if (gt_sum6(i, 0, 0, 0, 0, 0) != i)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void threads(void)
+{
+    pthread_t t[64];
+    long before = gt_hit();
+    int bad = 0;
+    for (int i = 0; i < 64; i++)
+        pthread_create(&t[i], NULL, hammer, NULL);
+    for (int i = 0; i < 64; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        bad |= r != NULL;
+    }
+    CHECK("64 threads entering at once", !bad && gt_hit() == before + 64 * 1000 + 1);
+}
+
+int main(int argc, char **argv)
+{
+    const char *what = argc > 1 ? argv[1] : "all";
+    int all = strcmp(what, "all") == 0;
+    static const struct { const char *name; void (*fn)(void); } tests[] = {
+        {"regs", regs}, {"many", many}, {"doubles", doubles}, {"struct", structs},
+        {"varargs", varargs}, {"nested", nested}, {"callbacks", callbacks}, {"recursion", recursion},
+        {"stored", stored}, {"special", special}, {"heap", heap}, {"threads", threads},
+    };
+    int ran = 0;
+    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++)
+        if (all || strcmp(what, tests[i].name) == 0) {
+            tests[i].fn();
+            ran++;
+        }
+    if (strcmp(what, "stray-write") == 0) {
+        fflush(stdout);
+        *gt_counter_addr() = 12345; /* the bug: a write into the library's .bss */
+        printf("stray write went through\n");
+        return 3;
+    }
+    if (!ran) {
+        fprintf(stderr, "gatetest: unknown test '%s'\n", what);
+        return 2;
+    }
+    return failures ? 1 : 0;
+}

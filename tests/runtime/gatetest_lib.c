@@ -1,0 +1,144 @@
+/* libgatetest: exports that exercise every way a call can cross a gate. */
+#include "gatetest.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static long counter;                    /* .bss */
+static long seeded = 42;                /* .data */
+static _Atomic long shared_hits;
+static void (*stored)(long);
+
+long gt_sum6(long a, long b, long c, long d, long e, long f)
+{
+    return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f;
+}
+
+long gt_sum12(long a1, long a2, long a3, long a4, long a5, long a6, long a7, long a8, long a9, long a10,
+              long a11, long a12)
+{
+    return a1 - a2 + a3 - a4 + a5 - a6 + a7 * 7 + a8 * 8 + a9 * 9 + a10 * 10 + a11 * 11 + a12 * 12;
+}
+
+double gt_mix(double a, long b, double c, float d, long e, double f, double g, double h, double i, double j,
+              double k)
+{
+    return a + (double)b * c + d - (double)e + f * g + h + i / 2 + j * 3 + k * 4;
+}
+
+struct gt_big gt_make_big(long seed)
+{
+    struct gt_big r;
+    for (int i = 0; i < 8; i++)
+        r.v[i] = seed * (i + 1);
+    snprintf(r.tag, sizeof r.tag, "big-%ld", seed);
+    return r;
+}
+
+struct gt_pair gt_pair(long a, long b)
+{
+    return (struct gt_pair){a * b, a - b};
+}
+
+long gt_varsum(int n, ...)
+{
+    va_list ap;
+    long s = 0;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++)
+        s += va_arg(ap, long) * (i + 1);
+    va_end(ap);
+    return s;
+}
+
+double gt_vardsum(int n, ...)
+{
+    va_list ap;
+    double s = 0;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++)
+        s += va_arg(ap, double);
+    va_end(ap);
+    return s;
+}
+
+int gt_format(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+long gt_inner(long x)
+{
+    counter++;
+    return x * 3;
+}
+
+long gt_outer(long x)
+{
+    return gt_inner(x) + gt_inner(x + 1) + seeded;
+}
+
+long gt_apply(long (*fn)(long, void *), long x, void *arg)
+{
+    counter++;
+    return fn(x, arg) + 1;
+}
+
+long gt_recurse(long depth, long (*fn)(long))
+{
+    counter++;
+    return depth <= 0 ? 0 : 1 + fn(depth - 1);
+}
+
+void gt_store(void (*fn)(long))
+{
+    stored = fn;
+}
+
+int gt_fire(long v)
+{
+    if (!stored)
+        return -1;
+    stored(v);
+    return 0;
+}
+
+int gt_maybe_call(void (*fn)(void))
+{
+    if (fn == NULL || fn == (void (*)(void))-1)
+        return 0;
+    fn();
+    return 1;
+}
+
+char *gt_strdup(const char *s)
+{
+    return strdup(s);
+}
+
+void *gt_app_alloc(size_t n)
+{
+    return malloc(n);
+}
+
+long *gt_counter_addr(void)
+{
+    return &counter;
+}
+
+long gt_counter(void)
+{
+    return counter;
+}
+
+long gt_hit(void)
+{
+    return atomic_fetch_add(&shared_hits, 1) + 1;
+}
