@@ -229,7 +229,11 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
     if (live.handle)
         dlclose(live.handle);
 
-    d->n_funcs = 0;
+    /* A reload starts a new function table; the old one stays mapped for
+     * any gate still reading it. */
+    d->funcs = NULL;
+    d->targets = NULL;
+    d->n_funcs = d->cap_funcs = 0;
     d->base = base;
     uint8_t *stubs = near + ((a.trampoline_bytes + 63) & ~63ul), *cursor = stubs;
     struct patch_request *req = calloc(a.n_groups + 1, sizeof *req);
@@ -301,6 +305,7 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
 
 void domain_detach(struct domain *d)
 {
+    patch_forget_range(d->text_lo, d->text_hi);
     gate_table_unlock();
     protect_gate_page.t.domain[d->slot].n_funcs = 0;
     gate_table_lock();

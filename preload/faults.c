@@ -116,7 +116,13 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
         }
     }
     char where[320];
-    if (sig == SIGSEGV && si->si_code == SEGV_PKUERR) {
+    /* The same fault again (the application's handler returned, or the
+     * default action is about to run): reported already. */
+    static __thread uintptr_t last_ip, last_addr;
+    bool again = ip == last_ip && (uintptr_t)si->si_addr == last_addr;
+    last_ip = ip;
+    last_addr = (uintptr_t)si->si_addr;
+    if (sig == SIGSEGV && si->si_code == SEGV_PKUERR && !again) {
         struct domain *d = domain_of_key(si->si_pkey);
         if (d) {
             bool write = uc->uc_mcontext.gregs[REG_ERR] & 2;

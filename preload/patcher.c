@@ -58,6 +58,21 @@ static void add_trap_sites(const struct patch_request *req, size_t n)
     pthread_mutex_unlock(&trap_lock);
 }
 
+void patch_forget_range(uintptr_t lo, uintptr_t hi)
+{
+    pthread_mutex_lock(&trap_lock);
+    struct trap_sites *old = atomic_load(&trap_sites);
+    if (old) {
+        struct trap_sites *s = malloc(sizeof *s + old->n * sizeof s->site[0]);
+        s->n = 0;
+        for (size_t i = 0; i < old->n; i++)
+            if (old->site[i].at < lo || old->site[i].at >= hi)
+                s->site[s->n++] = old->site[i];
+        atomic_store(&trap_sites, s);
+    }
+    pthread_mutex_unlock(&trap_lock);
+}
+
 uintptr_t patch_trap_target(uintptr_t at)
 {
     struct trap_sites *s = atomic_load(&trap_sites);

@@ -25,6 +25,9 @@ struct patch_request {
  * handler), then each jump's displacement, then its opcode. */
 int patch_entries(const struct patch_request *req, size_t n, uintptr_t text_lo, uintptr_t text_hi);
 
+/* The code in [LO, HI) was unmapped: its int3 sites mean nothing now. */
+void patch_forget_range(uintptr_t lo, uintptr_t hi);
+
 /* For the SIGTRAP handler: the stub for an int3 placed at AT, or 0. */
 uintptr_t patch_trap_target(uintptr_t at);
 

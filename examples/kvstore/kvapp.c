@@ -6,7 +6,9 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +36,17 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* --own-handler: the application's own SIGSEGV handler, which must still
+ * run (after libprotect's report) and see what the kernel said. */
+static void own_handler(int sig, siginfo_t *si, void *ctx)
+{
+    char line[80];
+    int n = snprintf(line, sizeof line, "kvapp: own SIGSEGV handler: si_code=%d\n", si->si_code);
+    ssize_t unused = write(2, line, (size_t)n);
+    (void)unused;
+    signal(SIGSEGV, SIG_DFL);
+}
+
 static void count_entry(size_t key_len, size_t value_len, void *arg)
 {
     *(size_t *)arg += key_len + value_len; /* ARG is the application's: writable here */
@@ -41,22 +54,28 @@ static void count_entry(size_t key_len, size_t value_len, void *arg)
 
 int main(int argc, char **argv)
 {
-    int threads = 4, ops = 20000, stray_write = 0, stray_read = 0;
+    int threads = 4, ops = 20000, stray_write = 0, stray_read = 0, own = 0;
     static const struct option options[] = {
         {"threads", required_argument, NULL, 't'}, {"ops", required_argument, NULL, 'n'},
         {"stray-write", no_argument, NULL, 'w'}, {"stray-read", no_argument, NULL, 'r'},
+        {"own-handler", no_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
-    for (int c; (c = getopt_long(argc, argv, "t:n:wr", options, NULL)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, "t:n:wro", options, NULL)) != -1;) {
         switch (c) {
         case 't': threads = atoi(optarg); break;
         case 'n': ops = atoi(optarg); break;
         case 'w': stray_write = 1; break;
         case 'r': stray_read = 1; break;
+        case 'o': own = 1; break;
         default:
-            fprintf(stderr, "usage: kvapp [--threads N] [--ops N] [--stray-write | --stray-read]\n");
+            fprintf(stderr, "usage: kvapp [--threads N] [--ops N] [--stray-write | --stray-read] [--own-handler]\n");
             return 2;
         }
+    }
+    if (own) {
+        struct sigaction sa = {.sa_sigaction = own_handler, .sa_flags = SA_SIGINFO};
+        sigaction(SIGSEGV, &sa, NULL);
     }
     struct kv_store *s = kv_open(4096);
     pthread_t tid[64];

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Runs real programs protected by libprotect, each in a child process, and
+# checks how they end.  Needs PKU: run it through ./run (which uses a QEMU
+# guest when this machine has none).
+# Usage: protected-tests.sh BUILD_DIR SOURCE_DIR
+set -u
+build=$1 src=$2
+wrap=$build/bin/protect-wrap
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+ok()  { passed=$((passed + 1)); echo "ok   $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && sed 's/^/     | /' <<<"$2" | head -40; }
+# run NAME: runs the rest of the line, keeping stdout, stderr and status.
+run() { { "$@" >"$tmp/out" 2>"$tmp/err"; } 2>/dev/null; status=$?; }
+same() { if cmp -s "$2" "$3"; then ok "$1"; else bad "$1" "$(diff "$2" "$3" | head -20)"; fi; }
+has()  { if grep -Eq -- "$3" "$2"; then ok "$1"; else bad "$1 (no /$3/)" "$(cat "$2")"; fi; }
+is()   { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1 (got $2, want $3)" "$(cat "$tmp/out" "$tmp/err")"; fi; }
+died() { is "$1" "$status" 139; }   # 128 + SIGSEGV
+
+kv=$build/bin/kvapp
+kvpol=$build/examples/kvstore.policy
+kvconf=$build/examples/kvstore-confidential.policy
+gt=$build/tests/gatetest
+gtpol=$build/tests/gatetest.policy
+sqlpol=$src/policy/sqlite3.policy
+
+"$build/tests/pku_probe" >/dev/null || { echo "protected-tests: this machine has no PKU"; exit 77; }
+
+echo "# kvstore"
+run "$kv" --threads 4 --ops 5000; cp "$tmp/out" "$tmp/kv.plain"
+run "$wrap" -p "$kvpol" -- "$kv" --threads 4 --ops 5000
+is "kvstore integrity: exit status" "$status" 0
+same "kvstore integrity: same results as unprotected" "$tmp/kv.plain" "$tmp/out"
+run "$wrap" -p "$kvconf" -- "$kv" --threads 4 --ops 5000
+is "kvstore confidential: exit status" "$status" 0
+same "kvstore confidential: same results as unprotected" "$tmp/kv.plain" "$tmp/out"
+run "$wrap" -p "$kvpol" -- "$kv" --threads 2 --ops 100 --stray-write --own-handler
+died "stray write: killed by SIGSEGV"
+has "stray write: one report line" "$tmp/err" \
+    "^libprotect: blocked write of libkvstore.so \(integrity\) at 0x[0-9a-f]+ by kvapp!main\+0x[0-9a-f]+$"
+has "stray write: symbolised backtrace" "$tmp/err" "^libprotect:   #1 libc.so.6!"
+has "stray write: the application's own handler ran, si_code SEGV_PKUERR" "$tmp/err" \
+    "^kvapp: own SIGSEGV handler: si_code=4$"
+if grep -q "victim is now X" "$tmp/out"; then bad "stray write: store unchanged"; else ok "stray write: store unchanged"; fi
+run "$wrap" -p "$kvconf" -- "$kv" --threads 1 --ops 10 --stray-read
+died "confidential stray read: killed by SIGSEGV"
+has "confidential stray read: reported" "$tmp/err" "^libprotect: blocked read of libkvstore.so \(confidential\)"
+run "$wrap" -p "$kvpol" -- "$kv" --threads 1 --ops 10 --stray-read
+is "integrity: the application may read" "$status" 0
+
+echo "# gates"
+for t in regs many doubles struct varargs nested callbacks recursion stored special heap threads; do
+    run "$wrap" -p "$gtpol" -- "$gt" "$t"
+    if [ "$status" = 0 ] && ! grep -q FAIL "$tmp/out"; then ok "gate: $t"; else bad "gate: $t (exit $status)" "$(cat "$tmp/out" "$tmp/err")"; fi
+done
+run "$wrap" -p "$gtpol" -- "$gt" stray-write
+died "gate library: stray write into .bss killed"
+has "gate library: reported" "$tmp/err" "^libprotect: blocked write of libgatetest.so"
+run "$wrap" -p "$gtpol" -- sh -c "exec '$gt' stray-write"
+died "policy follows exec (LD_PRELOAD and PROTECT_POLICY are inherited)"
+
+echo "# dlopen"
+run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so
+is "dlopened library: calls work" "$status" 0
+run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so stray
+died "dlopened library: stray write killed"
+run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so close
+died "dlclose then dlopen again: protected again"
+has "dlclose then dlopen again: calls work" "$tmp/out" "^after reload sum6 56$"
+
+echo "# SQLite"
+sqlite3 :memory: <"$src/tests/runtime/workload.sql" >"$tmp/sql.plain" 2>&1
+run "$wrap" -p "$sqlpol" -- sqlite3 :memory: <"$src/tests/runtime/workload.sql"
+is "sqlite3 shell: exit status" "$status" 0
+same "sqlite3 shell: same output as unprotected" "$tmp/sql.plain" "$tmp/out"
+run "$build/tests/sqlite_threads"; cp "$tmp/out" "$tmp/sqlt.plain"
+run "$wrap" -p "$sqlpol" -- "$build/tests/sqlite_threads"
+is "sqlite from 4 threads: exit status" "$status" 0
+same "sqlite from 4 threads: same output" "$tmp/sqlt.plain" "$tmp/out"
+run sh -c "echo '.testctrl always 1' | '$wrap' -p '$sqlpol' -- sqlite3 :memory:"
+has "denied export: reported" "$tmp/err" "^libprotect: libsqlite3.so.0: sqlite3_test_control is denied by "
+is "denied export: the program stops (SIGABRT)" "$status" 134
+
+echo "# LMDB"
+rm -rf "$tmp/lp" "$tmp/lu"; mkdir "$tmp/lp" "$tmp/lu"
+run "$build/tests/lmdb_roundtrip" "$tmp/lu"; cp "$tmp/out" "$tmp/lmdb.plain"
+run env PROTECT_VERBOSE=1 "$wrap" -p "$src/policy/lmdb.policy" -- "$build/tests/lmdb_roundtrip" "$tmp/lp"
+is "LMDB through liblmdb.so: exit status" "$status" 0
+same "LMDB through liblmdb.so: same results" "$tmp/lmdb.plain" "$tmp/out"
+has "LMDB through liblmdb.so: it was protected" "$tmp/err" "^libprotect: liblmdb.so.0 protected \\(integrity"
+# Debian's lmdb-utils link LMDB statically: there is no shared library in
+# them to protect, and libprotect says so instead of pretending.
+printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n' >"$tmp/in.dump"
+for i in $(seq 1 500); do printf ' key%05d\n value-%d\n' "$i" "$i"; done >>"$tmp/in.dump"
+echo DATA=END >>"$tmp/in.dump"
+rm -rf "$tmp/plain" "$tmp/prot"; mkdir "$tmp/plain" "$tmp/prot"
+mdb_load -f "$tmp/in.dump" "$tmp/plain" && mdb_dump -p "$tmp/plain" >"$tmp/dump.plain"
+run env PROTECT_VERBOSE=1 "$wrap" -p "$src/policy/lmdb.policy" -- mdb_load -f "$tmp/in.dump" "$tmp/prot"
+has "mdb_load: LMDB is linked in statically, libprotect says it is not loaded" "$tmp/err" \
+    "^libprotect: liblmdb.so.0 is not loaded"
+run "$wrap" -p "$src/policy/lmdb.policy" -- mdb_dump -p "$tmp/prot"
+same "mdb_load/mdb_dump round trip under the policy: same dump" "$tmp/dump.plain" "$tmp/out"
+
+echo "# zlib"
+run "$build/tests/zlib_roundtrip"; cp "$tmp/out" "$tmp/z.plain"
+run "$wrap" -p "$src/policy/zlib.policy" -- "$build/tests/zlib_roundtrip"
+is "zlib round trip protected: exit status" "$status" 0
+same "zlib round trip protected: same sizes and checksums" "$tmp/z.plain" "$tmp/out"
+
+echo "# a policy for a library the program never loads"
+run echo hello
+cp "$tmp/out" "$tmp/echo.plain"
+run "$wrap" -p "$sqlpol" -- echo hello
+is "never-loaded library: exit status" "$status" 0
+same "never-loaded library: same output" "$tmp/echo.plain" "$tmp/out"
+if [ -s "$tmp/err" ]; then bad "never-loaded library: says nothing" "$(cat "$tmp/err")"; else ok "never-loaded library: says nothing"; fi
+
+echo "runtime: $passed passed, $failed failed"
+[ "$failed" = 0 ]
