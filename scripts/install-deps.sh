@@ -3,9 +3,13 @@
 set -euo pipefail
 packages=(
   cmake make gcc pkg-config python3
-  libelf-dev libdw-dev libcapstone-dev libinih-dev libcmocka-dev
+  libelf-dev libdw-dev libcapstone-dev libinih-dev libcmocka-dev libunwind-dev
   sqlite3 libsqlite3-dev lmdb-utils liblmdb-dev zlib1g-dev
 )
+# Machines whose CPU has no PKU run the protected tests in a QEMU guest.
+if ! grep -qw pku /proc/cpuinfo; then
+  packages+=(qemu-system-x86 linux-image-amd64 busybox-static cpio)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
