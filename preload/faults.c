@@ -108,9 +108,10 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
 {
     ucontext_t *uc = ctx;
     uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-    if (sig == SIGTRAP && si->si_code == SI_KERNEL) {
+    if (sig == SIGTRAP) {
+        /* An int3 gate entry: the thread stands at the function's entry. */
         uintptr_t stub = patch_trap_target(ip - 1);
-        if (stub) {
+        if (stub && *(const uint8_t *)(ip - 1) == 0xcc) {
             uc->uc_mcontext.gregs[REG_RIP] = (greg_t)stub;
             return;
         }
@@ -131,7 +132,7 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
                         policy_mode_name(d->policy.mode), si->si_addr, where);
             backtrace_from(uc);
         }
-    } else if (sig == SIGILL && ip == (uintptr_t)protect_gate_broken) {
+    } else if (sig == SIGILL && ip == (uintptr_t)protect_gate_broken_trap && !again) {
         first_frame(uc, where, sizeof where);
         protect_log("gate check failed (a forged gate entry or corrupted gate state)");
         backtrace_from(uc);

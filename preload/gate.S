@@ -366,10 +366,23 @@ protect_callback_gate:
     .size protect_callback_gate, . - protect_callback_gate
 
 /* Every failed check ends here: a forged entry, a forged block, rights that
- * are not what the gate wrote.  The fault handler reports it. */
+ * are not what the gate wrote.  The thread may stand on a domain stack it can
+ * no longer write, where no signal can be delivered: move to a stack of key 0
+ * first, so that the fault handler can report it.  (Shared by all threads:
+ * this path never returns.) */
     .globl protect_gate_broken
     .hidden protect_gate_broken
     .type protect_gate_broken, @function
 protect_gate_broken:
+    lea rsp, [rip + broken_stack_top]
+    .globl protect_gate_broken_trap
+    .hidden protect_gate_broken_trap
+protect_gate_broken_trap:
     ud2
     .size protect_gate_broken, . - protect_gate_broken
+
+    .bss
+    .p2align 4
+broken_stack:
+    .skip 65536
+broken_stack_top:

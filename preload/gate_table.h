@@ -65,6 +65,7 @@ void protect_gate_entry_callbacks(void);
 void protect_gate_denied(void);
 void protect_callback_gate(void);
 void protect_gate_broken(void);
+void protect_gate_broken_trap(void); /* the ud2 where failed checks stop */
 
 /* Makes the table writable for an update, then read-only again. */
 void gate_table_unlock(void);

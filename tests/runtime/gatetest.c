@@ -1,7 +1,7 @@
 /* gatetest: calls every export of libgatetest the way an application
  * would and checks each result.  Same output protected and unprotected.
  * Usage: gatetest [all|regs|many|doubles|struct|varargs|nested|callbacks|
- *                  recursion|stored|special|heap|threads|stray-write] */
+ *                  recursion|stored|special|heap|threads|trap|stray-write] */
 #include "gatetest.h"
 
 #include <pthread.h>
@@ -134,6 +134,14 @@ static void heap(void)
     CHECK("heap = app allocation writable", 1);
 }
 
+static void trap(void)
+{
+    long sum = 0;
+    for (int i = 0; i < 100; i++)
+        sum += gt_zero();
+    CHECK("function shorter than a jump (int3 entry)", sum == 0 && gt_sum6(1, 1, 1, 1, 1, 1) == 21);
+}
+
 static void *hammer(void *arg)
 {
     for (int i = 0; i < 1000; i++) {
@@ -167,6 +175,7 @@ int main(int argc, char **argv)
         {"regs", regs}, {"many", many}, {"doubles", doubles}, {"struct", structs},
         {"varargs", varargs}, {"nested", nested}, {"callbacks", callbacks}, {"recursion", recursion},
         {"stored", stored}, {"special", special}, {"heap", heap}, {"threads", threads},
+        {"trap", trap},
     };
     int ran = 0;
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++)

@@ -35,5 +35,6 @@ void *gt_app_alloc(size_t n);
 long *gt_counter_addr(void);
 long gt_counter(void);
 long gt_hit(void);
+long gt_zero(void);
 
 #endif

@@ -50,7 +50,7 @@ run "$wrap" -p "$kvpol" -- "$kv" --threads 1 --ops 10 --stray-read
 is "integrity: the application may read" "$status" 0
 
 echo "# gates"
-for t in regs many doubles struct varargs nested callbacks recursion stored special heap threads; do
+for t in regs many doubles struct varargs nested callbacks recursion stored special heap threads trap; do
     run "$wrap" -p "$gtpol" -- "$gt" "$t"
     if [ "$status" = 0 ] && ! grep -q FAIL "$tmp/out"; then ok "gate: $t"; else bad "gate: $t (exit $status)" "$(cat "$tmp/out" "$tmp/err")"; fi
 done
