@@ -1,10 +1,13 @@
 /* gatetest: calls every export of libgatetest the way an application
  * would and checks each result.  Same output protected and unprotected.
  * Usage: gatetest [all|regs|many|doubles|struct|varargs|nested|callbacks|
- *                  recursion|stored|special|heap|threads|trap|stray-write] */
+ *                  recursion|stored|special|heap|threads|trap|fork|stray-write] */
 #include "gatetest.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +145,25 @@ static void trap(void)
     CHECK("function shorter than a jump (int3 entry)", sum == 0 && gt_sum6(1, 1, 1, 1, 1, 1) == 21);
 }
 
+static void forked(void)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(gt_sum6(1, 2, 3, 4, 5, 6) == 91 && gt_outer(1) == 3 + 6 + 42 ? 0 : 1);
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK("forked child calls through the gates", WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    pid = fork();
+    if (pid == 0) {
+        *gt_counter_addr() = 1;
+        _exit(0);
+    }
+    waitpid(pid, &status, 0);
+    CHECK("forked child keeps the protection (stray write killed)",
+          getenv("LD_PRELOAD") ? WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV : WIFEXITED(status));
+}
+
 static void *hammer(void *arg)
 {
     for (int i = 0; i < 1000; i++) {
@@ -175,7 +197,7 @@ int main(int argc, char **argv)
         {"regs", regs}, {"many", many}, {"doubles", doubles}, {"struct", structs},
         {"varargs", varargs}, {"nested", nested}, {"callbacks", callbacks}, {"recursion", recursion},
         {"stored", stored}, {"special", special}, {"heap", heap}, {"threads", threads},
-        {"trap", trap},
+        {"trap", trap}, {"fork", forked},
     };
     int ran = 0;
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++)

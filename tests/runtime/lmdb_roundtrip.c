@@ -1,7 +1,9 @@
 /* Puts, reads, walks, deletes and reports statistics through liblmdb.so
  * (Debian's lmdb-utils link LMDB statically, so they cannot show a
  * protected shared library).  Values are read in place, inside the map.
- * Output is identical protected or not.  Usage: lmdb_roundtrip DIR */
+ * Output is identical protected or not.  With "stray", it then writes into
+ * a value inside the map (LMDB's own bug class: MDB_WRITEMAP aside, the map
+ * is the database).  Usage: lmdb_roundtrip DIR [stray] */
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +31,8 @@ int main(int argc, char **argv)
     MDB_txn *txn;
     MDB_dbi main_db, names;
     MDB_stat st;
-    if (argc != 2) {
-        fprintf(stderr, "usage: lmdb_roundtrip DIR\n");
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: lmdb_roundtrip DIR [stray]\n");
         return 2;
     }
     CHECK(mdb_env_create(&env));
@@ -80,6 +82,13 @@ int main(int argc, char **argv)
            st.ms_leaf_pages, st.ms_overflow_pages);
     CHECK(mdb_stat(txn, names, &st));
     printf("names: entries %zu depth %u\n", st.ms_entries, st.ms_depth);
+    if (argc == 3 && strcmp(argv[2], "stray") == 0) {
+        fflush(stdout);
+        key = (MDB_val){10, "key-000101"};
+        CHECK(mdb_get(txn, main_db, &key, &val));
+        ((char *)val.mv_data)[0] = 'X'; /* the bug: a write into the map */
+        printf("stray write into the map went through\n");
+    }
     mdb_txn_abort(txn);
     mdb_env_close(env);
     return 0;

@@ -50,7 +50,7 @@ run "$wrap" -p "$kvpol" -- "$kv" --threads 1 --ops 10 --stray-read
 is "integrity: the application may read" "$status" 0
 
 echo "# gates"
-for t in regs many doubles struct varargs nested callbacks recursion stored special heap threads trap; do
+for t in regs many doubles struct varargs nested callbacks recursion stored special heap threads trap fork; do
     run "$wrap" -p "$gtpol" -- "$gt" "$t"
     if [ "$status" = 0 ] && ! grep -q FAIL "$tmp/out"; then ok "gate: $t"; else bad "gate: $t (exit $status)" "$(cat "$tmp/out" "$tmp/err")"; fi
 done
@@ -68,6 +68,9 @@ died "dlopened library: stray write killed"
 run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so close
 died "dlclose then dlopen again: protected again"
 has "dlclose then dlopen again: calls work" "$tmp/out" "^after reload sum6 56$"
+
+run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so thread
+is "a thread started before the load uses the library" "$status" 0
 
 echo "# SQLite"
 sqlite3 :memory: <"$src/tests/runtime/workload.sql" >"$tmp/sql.plain" 2>&1
@@ -89,6 +92,10 @@ run env PROTECT_VERBOSE=1 "$wrap" -p "$src/policy/lmdb.policy" -- "$build/tests/
 is "LMDB through liblmdb.so: exit status" "$status" 0
 same "LMDB through liblmdb.so: same results" "$tmp/lmdb.plain" "$tmp/out"
 has "LMDB through liblmdb.so: it was protected" "$tmp/err" "^libprotect: liblmdb.so.0 protected \\(integrity"
+rm -rf "$tmp/ls"; mkdir "$tmp/ls"
+run "$wrap" -p "$src/policy/lmdb.policy" -- "$build/tests/lmdb_roundtrip" "$tmp/ls" stray
+died "LMDB: a write into its memory map is killed (mmap from inside the library is tagged)"
+has "LMDB: reported" "$tmp/err" "^libprotect: blocked write of liblmdb.so.0 \\(integrity\\)"
 # Debian's lmdb-utils link LMDB statically: there is no shared library in
 # them to protect, and libprotect says so instead of pretending.
 printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n' >"$tmp/in.dump"
