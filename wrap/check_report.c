@@ -4,7 +4,10 @@
 #include "json_out.h"
 #include "lib_analysis.h"
 
+#include "policy.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static double percent(size_t part, size_t whole)
@@ -179,8 +182,14 @@ int check_libraries(char **paths, int n, bool json)
     for (int i = 0; i < n; i++) {
         struct lib_analysis a;
         char err[256];
-        if (lib_analyze(paths[i], NULL, &a, err, sizeof err) != 0) {
+        /* A bare name (libz.so.1) is looked up as the loader would. */
+        char *found = strchr(paths[i], '/') ? NULL : policy_find_library(paths[i]);
+        const char *path = found ? found : paths[i];
+        int failed = lib_analyze(path, NULL, &a, err, sizeof err);
+        if (failed)
             fprintf(stderr, "protect-wrap: %s: %s\n", paths[i], err);
+        free(found);
+        if (failed) {
             lib_analysis_free(&a);
             rc = 2;
             continue;

@@ -54,6 +54,8 @@ expect "check libc" 0 "$wrap" --check "$libc"
 has "libc's WRPKRU is in pkey_set" "$tmp/out" "^  wrpkru: 1$"
 has "with its symbol" "$tmp/out" "at 0x[0-9a-f]+ \(pkey_set\+0x[0-9a-f]+\)"
 has "libc gateable share" "$tmp/out" "gateable: [0-9]+ of [0-9]+ \(99\.[0-9]%|100\.0%"
+expect "check a library by name" 0 "$wrap" --check libz.so.1
+has "found where the loader would" "$tmp/out" "^/.*/libz.so.1"
 expect "check the loader" 0 "$wrap" --check "$ldso"
 has "the loader's two XRSTOR" "$tmp/out" "^  xrstor: 2$"
 
