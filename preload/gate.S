@@ -59,6 +59,15 @@
     jne protect_gate_broken
 .endm
 
+/* The stack-argument window: GATE_STACK_WINDOW bytes above the return
+ * address at \from go to \to (8 slots, unrolled; clobbers rax). */
+.macro COPY_WINDOW from, to
+    .irp slot, 0, 1, 2, 3, 4, 5, 6, 7
+    mov rax, [\from + 8 + \slot * 8]
+    mov [\to + \slot * 8], rax
+    .endr
+.endm
+
 /* Slow paths save every argument register in a struct saved_regs at rsp
  * (rsp must be as at the function entry, the spills already made). */
 .macro SAVE_ARGS
@@ -153,22 +162,7 @@ protect_gate_entry:
     mov r10, [r10 + r11 * 8]
     /* The caller's stack-argument window. */
     sub rsp, GATE_STACK_WINDOW
-    mov rax, [rcx + 8]
-    mov [rsp], rax
-    mov rax, [rcx + 16]
-    mov [rsp + 8], rax
-    mov rax, [rcx + 24]
-    mov [rsp + 16], rax
-    mov rax, [rcx + 32]
-    mov [rsp + 24], rax
-    mov rax, [rcx + 40]
-    mov [rsp + 32], rax
-    mov rax, [rcx + 48]
-    mov [rsp + 40], rax
-    mov rax, [rcx + 56]
-    mov [rsp + 48], rax
-    mov rax, [rcx + 64]
-    mov [rsp + 56], rax
+    COPY_WINDOW rcx, rsp
     UNSPILL rcx
     call r10
     /* ---- back from the library: rax, rdx, xmm0, xmm1 hold its results ---- */
@@ -294,22 +288,7 @@ protect_callback_gate:
     sub rdx, 256
     and rdx, -16
     sub rdx, GATE_STACK_WINDOW + 32
-    mov rax, [rcx + 8]
-    mov [rdx], rax
-    mov rax, [rcx + 16]
-    mov [rdx + 8], rax
-    mov rax, [rcx + 24]
-    mov [rdx + 16], rax
-    mov rax, [rcx + 32]
-    mov [rdx + 24], rax
-    mov rax, [rcx + 40]
-    mov [rdx + 32], rax
-    mov rax, [rcx + 48]
-    mov [rdx + 40], rax
-    mov rax, [rcx + 56]
-    mov [rdx + 48], rax
-    mov rax, [rcx + 64]
-    mov [rdx + 56], rax
+    COPY_WINDOW rcx, rdx
     mov rax, [rcx - 8]                  /* the spilled registers go with it */
     mov [rdx + GATE_STACK_WINDOW], rax
     mov rax, [rcx - 16]

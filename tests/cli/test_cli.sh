@@ -5,22 +5,7 @@
 set -u
 build=$1 src=$2
 wrap=$build/bin/protect-wrap
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-
-ok()   { passed=$((passed + 1)); echo "ok   $1"; }
-bad()  { failed=$((failed + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && sed 's/^/     | /' <<<"$2"; }
-# expect NAME STATUS COMMAND...: runs COMMAND, checks its exit status.
-expect() {
-    local name=$1 want=$2; shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [ "$got" = "$want" ]; then ok "$name"; else bad "$name (exit $got, want $want)" "$(cat "$tmp/out" "$tmp/err")"; fi
-}
-# has NAME FILE PATTERN: FILE contains the extended regex PATTERN.
-has() { if grep -Eq -- "$3" "$2"; then ok "$1"; else bad "$1 (no /$3/)" "$(head -20 "$2")"; fi; }
-lines() { if [ "$(wc -l <"$2")" = "$3" ]; then ok "$1"; else bad "$1 ($(wc -l <"$2") lines, want $3)" "$(cat "$2")"; fi; }
+. "$src/tests/check.sh"
 
 libc=$(ldd /bin/true | awk '/libc.so.6/ {print $3}')
 ldso=$(readlink -f /lib64/ld-linux-x86-64.so.2)
@@ -108,5 +93,4 @@ else
     bad "cmake --install"
 fi
 
-echo "cli: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish cli

@@ -6,16 +6,7 @@
 set -u
 build=$1 src=$2
 wrap=$build/bin/protect-wrap
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok()  { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && sed 's/^/     | /' <<<"$2" | head -40; }
-# run NAME: runs the rest of the line, keeping stdout, stderr and status.
-run() { { "$@" >"$tmp/out" 2>"$tmp/err"; } 2>/dev/null; status=$?; }
-same() { if cmp -s "$2" "$3"; then ok "$1"; else bad "$1" "$(diff "$2" "$3" | head -20)"; fi; }
-has()  { if grep -Eq -- "$3" "$2"; then ok "$1"; else bad "$1 (no /$3/)" "$(cat "$2")"; fi; }
-is()   { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1 (got $2, want $3)" "$(cat "$tmp/out" "$tmp/err")"; fi; }
+. "$src/tests/check.sh"
 died() { is "$1" "$status" 139; }   # 128 + SIGSEGV
 
 kv=$build/bin/kvapp
@@ -123,5 +114,4 @@ is "never-loaded library: exit status" "$status" 0
 same "never-loaded library: same output" "$tmp/echo.plain" "$tmp/out"
 if [ -s "$tmp/err" ]; then bad "never-loaded library: says nothing" "$(cat "$tmp/err")"; else ok "never-loaded library: says nothing"; fi
 
-echo "runtime: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish runtime
