@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <ini.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ struct parse {
     int library_section_line, entries_section_line;
     int path_line, mode_line, export_line, deny_line;
     int heap_line, callbacks_line; /* of the current [entry] */
+    int signals_section_line, no_defer_line, max_deferral_line;
     bool prev_was_value;     /* a continuation line may follow */
     int *deny_glob_lines;    /* line of each deny glob, for contradiction errors */
     char *last_line;         /* getline buffer */
@@ -95,15 +97,17 @@ static void section_header(struct parse *ps, char *text)
     ps->entry = NULL;
     ps->heap_line = ps->callbacks_line = 0;
     struct policy *p = ps->p;
-    if (strcmp(name, "library") == 0 || strcmp(name, "entries") == 0) {
-        int *seen = name[1] == 'i' ? &ps->library_section_line : &ps->entries_section_line;
+    if (strcmp(name, "library") == 0 || strcmp(name, "entries") == 0 || strcmp(name, "signals") == 0) {
+        int *seen = name[0] == 's' ? &ps->signals_section_line
+                    : name[1] == 'i' ? &ps->library_section_line : &ps->entries_section_line;
         if (*seen)
             error_at(ps, ps->line, "duplicate section [%s] (first at line %d)", name, *seen);
         *seen = ps->line;
         return;
     }
     if (strncmp(name, "entry", 5) != 0 || !isspace((unsigned char)name[5])) {
-        error_at(ps, ps->line, "unknown section [%s] (expected [library], [entries] or [entry NAME])", name);
+        error_at(ps, ps->line, "unknown section [%s] (expected [library], [entries], [signals] or [entry NAME])",
+                 name);
         return;
     }
     char *sym = trim(name + 5);
@@ -288,6 +292,62 @@ static void entry_key(struct parse *ps, const char *name, char *value)
     }
 }
 
+/* A signal by name (SIGUSR1, USR1) or number. */
+static int signal_number(const char *s)
+{
+    static const struct { const char *name; int sig; } names[] = {
+        {"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"ILL", SIGILL}, {"TRAP", SIGTRAP},
+        {"ABRT", SIGABRT}, {"BUS", SIGBUS}, {"FPE", SIGFPE}, {"KILL", SIGKILL}, {"USR1", SIGUSR1},
+        {"SEGV", SIGSEGV}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+        {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
+        {"TTOU", SIGTTOU}, {"URG", SIGURG}, {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM},
+        {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO}, {"PWR", SIGPWR}, {"SYS", SIGSYS},
+    };
+    if (strncmp(s, "SIG", 3) == 0)
+        s += 3;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(s, names[i].name) == 0)
+            return names[i].sig;
+    if (strncmp(s, "RTMIN+", 6) == 0)
+        return SIGRTMIN + atoi(s + 6);
+    char *end;
+    long n = strtol(s, &end, 10);
+    return *s && !*end && n > 0 && n < 64 ? (int)n : -1;
+}
+
+static void signals_key(struct parse *ps, const char *name, char *value)
+{
+    struct policy *p = ps->p;
+    if (strcmp(name, "no_defer") == 0) {
+        if (!first_time(ps, &ps->no_defer_line, name, true))
+            return;
+        char *save = NULL;
+        for (char *t = strtok_r(value, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+            int sig = signal_number(t);
+            if (sig < 0 || sig >= 64)
+                error_at(ps, ps->line, "'%s' is not a signal", t);
+            else if (sig == SIGKILL || sig == SIGSTOP)
+                error_at(ps, ps->line, "%s cannot be deferred in the first place", t);
+            else if (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL || sig == SIGTRAP)
+                error_at(ps, ps->line, "%s is never deferred when the fault is the library's own", t);
+            else
+                p->no_defer |= 1ull << sig;
+        }
+    } else if (strcmp(name, "max_deferral") == 0) {
+        if (!first_time(ps, &ps->max_deferral_line, name, false))
+            return;
+        char *end;
+        double v = strtod(value, &end);
+        double ms = strcmp(end, "ms") == 0 ? v : strcmp(end, "s") == 0 ? v * 1000 : -1;
+        if (ms < 1 || ms > 3600 * 1000)
+            error_at(ps, ps->line, "max_deferral must be a duration from 1ms to 3600s, like 10s or 500ms");
+        else
+            p->max_deferral_ms = (unsigned)ms;
+    } else {
+        error_at(ps, ps->line, "unknown key '%s' in [signals] (expected no_defer, max_deferral)", name);
+    }
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
     struct parse *ps = user;
@@ -298,6 +358,8 @@ static int handler(void *user, const char *section, const char *name, const char
         library_key(ps, name, v);
     else if (strcmp(section, "entries") == 0)
         entries_key(ps, name, v);
+    else if (strcmp(section, "signals") == 0)
+        signals_key(ps, name, v);
     else if (ps->entry)
         entry_key(ps, name, v);
     /* keys of unknown or invalid sections: the header was reported */

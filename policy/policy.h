@@ -38,6 +38,9 @@ struct policy {
     size_t n_deny_globs;
     struct policy_entry *entries;
     size_t n_entries;
+    /* [signals] */
+    unsigned long long no_defer;   /* bit N: signal N is delivered even inside the library */
+    unsigned max_deferral_ms;      /* 0: the default (10 s) */
 };
 
 /* Parses and validates FILE.  Every error is one line "FILE:LINE: message"

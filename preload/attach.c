@@ -5,7 +5,6 @@
 #include "attach.h"
 
 #include "domain_heap.h"
-#include "faults.h"
 #include "gate_table.h"
 #include "lib_analysis.h"
 #include "log.h"
@@ -14,6 +13,7 @@
 #include "patcher.h"
 #include "pkru_sync.h"
 #include "pku.h"
+#include "signals.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -198,7 +198,8 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
 {
     uintptr_t base = info->dlpi_addr;
     bool first_time = d->key <= 0;
-    faults_install();
+    signals_take_over();
+    signals_configure(&d->policy);
     if (first_time && first_attach(d) != 0)
         return -1;
 

@@ -1,6 +1,8 @@
-/* libprotect keeps SIGSEGV, SIGTRAP and SIGILL for itself and remembers
- * what the application asks for them (sigaction and signal are interposed),
- * so that the application's own handler still runs after the report. */
+/* What the synchronous faults mean: an int3 gate entry, an application
+ * access that PKU stopped, a failed gate check, or the library's own crash.
+ * Called from the signal handler of signals.c, which then delivers the
+ * signal as the application asked (its own handler still runs after the
+ * report). */
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
 #include "faults.h"
@@ -10,11 +12,11 @@
 #include "log.h"
 #include "patcher.h"
 #include "pku.h"
+#include "pkru_sync.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <libunwind.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,19 +26,6 @@
 #ifndef SEGV_PKUERR
 #define SEGV_PKUERR 4
 #endif
-
-static const int owned[] = {SIGSEGV, SIGTRAP, SIGILL};
-static struct sigaction app_action[3]; /* what the application asked for */
-static pthread_once_t installed = PTHREAD_ONCE_INIT;
-static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
-
-static int owned_index(int sig)
-{
-    for (int i = 0; i < 3; i++)
-        if (owned[i] == sig)
-            return i;
-    return -1;
-}
 
 /* "object!symbol+0xoff" for an address (symbol from libunwind's view of
  * the symbol tables, object from the loader). */
@@ -83,37 +72,15 @@ static void first_frame(ucontext_t *uc, char *out, size_t len)
     describe(ip, unw_init_local2(&cursor, uc, UNW_INIT_SIGNAL_FRAME) == 0 ? &cursor : NULL, out, len);
 }
 
-/* Hands the signal to the application's handler, or lets the default
- * action happen: the faulting instruction runs again and the kernel kills. */
-static void pass_on(int sig, siginfo_t *si, void *ctx)
+bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc)
 {
-    int i = owned_index(sig);
-    if (i < 0)
-        return;
-    struct sigaction *app = &app_action[i];
-    if (app->sa_handler == SIG_IGN && sig != SIGSEGV && sig != SIGILL)
-        return;
-    if (app->sa_handler == SIG_DFL || app->sa_handler == SIG_IGN) {
-        struct sigaction dfl = {.sa_handler = SIG_DFL};
-        real_sigaction(sig, &dfl, NULL);
-        return;
-    }
-    if (app->sa_flags & SA_SIGINFO)
-        app->sa_sigaction(sig, si, ctx);
-    else
-        app->sa_handler(sig);
-}
-
-static void on_fault(int sig, siginfo_t *si, void *ctx)
-{
-    ucontext_t *uc = ctx;
     uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
     if (sig == SIGTRAP) {
         /* An int3 gate entry: the thread stands at the function's entry. */
         uintptr_t stub = patch_trap_target(ip - 1);
         if (stub && *(const uint8_t *)(ip - 1) == 0xcc) {
             uc->uc_mcontext.gregs[REG_RIP] = (greg_t)stub;
-            return;
+            return true;
         }
     }
     char where[320];
@@ -136,45 +103,14 @@ static void on_fault(int sig, siginfo_t *si, void *ctx)
         first_frame(uc, where, sizeof where);
         protect_log("gate check failed (a forged gate entry or corrupted gate state)");
         backtrace_from(uc);
+    } else if (!again && frame_rights(uc) != app_rights()) {
+        struct domain *d = domain_for_rights(frame_rights(uc));
+        if (d) {
+            first_frame(uc, where, sizeof where);
+            protect_log("%s failed: %s at %p in %s", d->name, strsignal(sig), si->si_addr, where);
+            backtrace_from(uc);
+        }
     }
-    pass_on(sig, si, ctx);
+    return false;
 }
 
-static void install(void)
-{
-    if (!real_sigaction)
-        real_sigaction = dlsym(RTLD_NEXT, "sigaction");
-    for (int i = 0; i < 3; i++) {
-        struct sigaction sa = {.sa_sigaction = on_fault, .sa_flags = SA_SIGINFO | SA_NODEFER};
-        sigemptyset(&sa.sa_mask);
-        real_sigaction(owned[i], &sa, &app_action[i]);
-    }
-}
-
-void faults_install(void)
-{
-    pthread_once(&installed, install);
-}
-
-int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
-{
-    if (!real_sigaction)
-        real_sigaction = dlsym(RTLD_NEXT, "sigaction");
-    int i = owned_index(sig);
-    if (i < 0 || !protect_active)
-        return real_sigaction(sig, act, old);
-    if (old)
-        *old = app_action[i];
-    if (act)
-        app_action[i] = *act;
-    return 0;
-}
-
-sighandler_t signal(int sig, sighandler_t handler)
-{
-    struct sigaction sa = {.sa_handler = handler, .sa_flags = SA_RESTART}, old;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(sig, &sa, &old) != 0)
-        return SIG_ERR;
-    return old.sa_handler;
-}

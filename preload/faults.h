@@ -3,7 +3,13 @@
 #ifndef LIBPROTECT_FAULTS_H
 #define LIBPROTECT_FAULTS_H
 
-/* Installs the SIGSEGV, SIGTRAP and SIGILL handlers (once). */
-void faults_install(void);
+#include <signal.h>
+#include <stdbool.h>
+#include <ucontext.h>
+
+/* For a synchronous SIGSEGV/SIGBUS/SIGFPE/SIGILL/SIGTRAP: true when it was
+ * an int3 gate entry (the thread now goes to its gate); otherwise reports
+ * what it was, once, and returns false (deliver it as usual). */
+bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc);
 
 #endif

@@ -187,6 +187,11 @@ protect_gate_entry:
     mov rax, r10
     mov rdx, r11
     mov rsp, r9
+    /* Deferred signals are delivered here (a breakpoint, armed only while
+     * some are waiting): back on the caller's stack, with its rights. */
+    .globl protect_gate_exit_ret
+    .hidden protect_gate_exit_ret
+protect_gate_exit_ret:
     ret
 .Lexit_to_library:
     /* The caller was another protected library: its rights must be a domain's. */

@@ -5,6 +5,7 @@
 #include "domains.h"
 #include "log.h"
 #include "pku.h"
+#include "signals.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -174,12 +175,14 @@ void protect_thread_first_entry(unsigned slot)
     };
     with_domain_open((int)slot, init_block, &bi);
     protect_blocks[slot] = bi.block;
+    signals_thread_altstack(); /* signals may now come while on a domain stack */
     pthread_once(&thread_exit_once, make_exit_key);
     pthread_setspecific(thread_exit_key, (void *)1);
 }
 
 void gate_blocks_release_thread(void)
 {
+    signals_thread_exit();
     for (unsigned slot = 0; slot < MAX_DOMAINS; slot++) {
         struct gate_block *b = protect_blocks[slot];
         if (!b)

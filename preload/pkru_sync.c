@@ -3,6 +3,7 @@
 
 #include "log.h"
 #include "pku.h"
+#include "signals.h"
 
 #include <cpuid.h>
 #include <dirent.h>
@@ -16,7 +17,6 @@
 
 #define XFEATURE_PKRU 9
 #define XSAVE_HEADER_OFFSET 512
-#define SYNC_SIGNAL (SIGRTMAX)
 
 static uint32_t sync_mask, sync_bits;
 static atomic_int acked;
@@ -28,16 +28,28 @@ static uint32_t pkru_offset(void)
     return ebx;
 }
 
-static void on_sync(int sig, siginfo_t *si, void *ctx)
+/* The PKRU slot of a signal frame's XSAVE area, made explicit if the
+ * kernel saved it in its init state (everything open). */
+static uint32_t *frame_pkru(ucontext_t *uc)
 {
-    ucontext_t *uc = ctx;
     uint8_t *xsave = (uint8_t *)uc->uc_mcontext.fpregs;
     uint64_t *xstate_bv = (uint64_t *)(xsave + XSAVE_HEADER_OFFSET);
     uint32_t *pkru = (uint32_t *)(xsave + pkru_offset());
     if (!(*xstate_bv & (1ull << XFEATURE_PKRU))) {
-        *pkru = 0; /* init state: everything open */
+        *pkru = 0;
         *xstate_bv |= 1ull << XFEATURE_PKRU;
     }
+    return pkru;
+}
+
+uint32_t frame_rights(ucontext_t *uc)
+{
+    return *frame_pkru(uc);
+}
+
+void pkru_sync_apply(ucontext_t *uc)
+{
+    uint32_t *pkru = frame_pkru(uc);
     *pkru = (*pkru & ~sync_mask) | sync_bits;
     atomic_fetch_add(&acked, 1);
 }
@@ -51,23 +63,19 @@ int pkru_sync_threads(int key, uint32_t bits)
     sync_mask = pku_key_mask(key);
     sync_bits = bits;
     atomic_store(&acked, 0);
-    struct sigaction sa = {.sa_sigaction = on_sync, .sa_flags = SA_SIGINFO | SA_RESTART}, old;
-    sigfillset(&sa.sa_mask);
-    sigaction(SYNC_SIGNAL, &sa, &old);
     int sent = 0;
     struct dirent *e;
     while ((e = readdir(dir))) {
         pid_t tid = (pid_t)atoi(e->d_name);
-        if (tid > 0 && tid != self && tgkill(pid, tid, SYNC_SIGNAL) == 0)
+        if (tid > 0 && tid != self && tgkill(pid, tid, PROTECT_SIGNAL) == 0)
             sent++;
     }
     closedir(dir);
     for (int waited = 0; atomic_load(&acked) < sent && waited < 2000; waited++)
         nanosleep(&(struct timespec){0, 1000000}, NULL);
-    sigaction(SYNC_SIGNAL, &old, NULL);
     int missed = sent - atomic_load(&acked);
     if (missed > 0)
         protect_log("%d thread(s) did not take the new protection key in time (signal %d blocked?)",
-                    missed, SYNC_SIGNAL);
+                    missed, PROTECT_SIGNAL);
     return missed;
 }

@@ -1,0 +1,396 @@
+/* Signal delivery under libprotect.
+ *
+ * Once a library is protected, libprotect installs one handler for every
+ * signal whose delivery matters (those with an application handler, those
+ * whose default action kills) and keeps what the application asked for in
+ * its own table (sigaction and signal are interposed).  A signal that
+ * arrives while the thread runs inside a library is not delivered there:
+ * it is recorded, a hardware breakpoint (perf_event_open, sigtrap) is armed
+ * on the gate's final return, and the signal is delivered right after the
+ * thread has left the library; so a process is never killed, and no
+ * handler runs, half way through a library update.  Handlers run with the
+ * application's rights, on an alternate stack of key 0. */
+#define _GNU_SOURCE
+#include "signals.h"
+
+#include "domains.h"
+#include "faults.h"
+#include "gate_table.h"
+#include "log.h"
+#include "pku.h"
+#include "pkru_sync.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#ifndef TRAP_PERF
+#define TRAP_PERF 6 /* a perf_event with sigtrap fired (Linux 5.13) */
+#endif
+
+#define MAX_PENDING 64
+#define ALTSTACK_SIZE (256 * 1024)
+
+static struct sigaction app_action[NSIG];
+static bool ours[NSIG];               /* our handler is installed for it */
+static pthread_mutex_t action_lock = PTHREAD_MUTEX_INITIALIZER;
+static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
+static uint64_t bound_ns = 10ull * 1000000000ull;
+static _Atomic uint64_t n_deferred, n_delivered, n_arms, n_forced;
+static bool no_defer[NSIG];
+
+struct pending_signal {
+    int sig;
+    siginfo_t info;
+};
+
+/* Per thread: signals waiting for the thread to leave the library. */
+static __thread struct {
+    int n;
+    struct pending_signal q[MAX_PENDING];
+    uint64_t since_ns;
+    int perf_fd;          /* 0: not made yet, -1: refused, else fd + 1 */
+    bool armed;
+    timer_t bound_timer;
+    bool has_timer;
+} pending;
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+int protect_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (!real_sigaction)
+        real_sigaction = dlsym(RTLD_NEXT, "sigaction");
+    return real_sigaction(sig, act, old);
+}
+
+static bool default_ignores(int sig)
+{
+    return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
+}
+
+static bool default_stops(int sig)
+{
+    return sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+static bool synchronous(int sig, const siginfo_t *si)
+{
+    return (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL || sig == SIGTRAP) &&
+           si->si_code > 0;
+}
+
+/* The rights the thread had when the signal came (saved in its frame). */
+static bool inside_library(ucontext_t *uc)
+{
+    return frame_rights(uc) != app_rights();
+}
+
+/* Runs what the application asked for SIG, as the kernel would have. */
+static void deliver(int sig, siginfo_t *si, void *ctx)
+{
+    struct sigaction act = app_action[sig];
+    atomic_fetch_add(&n_delivered, 1);
+    if (act.sa_handler == SIG_IGN && !synchronous(sig, si))
+        return;
+    if (act.sa_handler == SIG_DFL && default_ignores(sig))
+        return;
+    if ((act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN) && synchronous(sig, si)) {
+        /* The faulting instruction runs again and the kernel's default
+         * action takes the process, with a true core. */
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+        protect_real_sigaction(sig, &dfl, NULL);
+        return;
+    }
+    if (act.sa_handler == SIG_DFL) {
+        if (default_stops(sig)) {
+            raise(SIGSTOP);
+            return;
+        }
+        /* Fatal: let the kernel do it, with the signal's own default action. */
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+        protect_real_sigaction(sig, &dfl, NULL);
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, sig);
+        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+        syscall(SYS_tgkill, getpid(), gettid(), sig);
+        return;
+    }
+    if (act.sa_flags & SA_RESETHAND) {
+        pthread_mutex_lock(&action_lock);
+        app_action[sig].sa_handler = SIG_DFL;
+        pthread_mutex_unlock(&action_lock);
+    }
+    /* The mask the handler would have had: the interrupted code's, plus. */
+    sigset_t mask = ((ucontext_t *)ctx)->uc_sigmask, old;
+    for (int s = 1; s < NSIG; s++)
+        if (sigismember(&act.sa_mask, s))
+            sigaddset(&mask, s);
+    if (!(act.sa_flags & SA_NODEFER))
+        sigaddset(&mask, sig);
+    pthread_sigmask(SIG_SETMASK, &mask, &old);
+    uint32_t rights = pku_read();
+    pku_write_checked(app_rights()); /* the kernel started us with key 0 only */
+    if (act.sa_flags & SA_SIGINFO)
+        act.sa_sigaction(sig, si, ctx);
+    else
+        act.sa_handler(sig);
+    pku_write_checked(rights);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static int exit_breakpoint(void)
+{
+    if (pending.perf_fd)
+        return pending.perf_fd - 1;
+    struct perf_event_attr a;
+    memset(&a, 0, sizeof a);
+    a.type = PERF_TYPE_BREAKPOINT;
+    a.size = sizeof a;
+    a.bp_type = HW_BREAKPOINT_X;
+    a.bp_addr = (uintptr_t)protect_gate_exit_ret;
+    a.bp_len = sizeof(long);
+    a.sample_period = 1;
+    a.sigtrap = 1;
+    a.remove_on_exec = 1;
+    a.exclude_kernel = 1;
+    a.exclude_hv = 1;
+    a.disabled = 1;
+    int fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0) {
+        static atomic_bool warned;
+        if (!atomic_exchange(&warned, true))
+            protect_log("hardware breakpoints unavailable (%s): deferred signals are delivered when "
+                        "the deferral bound expires", strerror(errno));
+    }
+    pending.perf_fd = fd < 0 ? -1 : fd + 1;
+    return fd;
+}
+
+/* A per-thread timer that ends an overlong deferral. */
+static void arm_bound(void)
+{
+    if (!pending.has_timer) {
+        struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = PROTECT_SIGNAL};
+        ev._sigev_un._tid = gettid();
+        if (timer_create(CLOCK_MONOTONIC, &ev, &pending.bound_timer) != 0)
+            return;
+        pending.has_timer = true;
+    }
+    struct itimerspec when = {.it_value = {(time_t)(bound_ns / 1000000000ull), (long)(bound_ns % 1000000000ull)}};
+    timer_settime(pending.bound_timer, 0, &when, NULL);
+}
+
+static void disarm(void)
+{
+    if (pending.armed && pending.perf_fd > 0)
+        ioctl(pending.perf_fd - 1, PERF_EVENT_IOC_DISABLE, 0);
+    if (pending.has_timer)
+        timer_settime(pending.bound_timer, 0, &(struct itimerspec){0}, NULL);
+    pending.armed = false;
+}
+
+static void defer(int sig, siginfo_t *si)
+{
+    if (pending.n == MAX_PENDING) {
+        /* Full: a standard signal already waiting is merged, as the kernel would. */
+        for (int i = 0; i < pending.n; i++)
+            if (pending.q[i].sig == sig && sig < SIGRTMIN)
+                return;
+        protect_log("too many deferred signals: signal %d delivered inside the library", sig);
+        return;
+    }
+    if (pending.n == 0)
+        pending.since_ns = now_ns();
+    pending.q[pending.n++] = (struct pending_signal){sig, *si};
+    atomic_fetch_add(&n_deferred, 1);
+    if (!pending.armed) {
+        int fd = exit_breakpoint();
+        if (fd >= 0 && ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) == 0)
+            atomic_fetch_add(&n_arms, 1);
+        arm_bound();
+        pending.armed = true;
+    }
+}
+
+static void deliver_pending(void *ctx)
+{
+    disarm();
+    /* Signals that arrive while these run are queued behind them. */
+    for (int i = 0; i < pending.n; i++) {
+        struct pending_signal p = pending.q[i];
+        deliver(p.sig, &p.info, ctx);
+    }
+    pending.n = 0;
+}
+
+static void on_signal(int sig, siginfo_t *si, void *ctx)
+{
+    ucontext_t *uc = ctx;
+    int saved_errno = errno;
+    if (sig == SIGTRAP && si->si_code == TRAP_PERF &&
+        (uintptr_t)uc->uc_mcontext.gregs[REG_RIP] == (uintptr_t)protect_gate_exit_ret) {
+        /* A gate is returning: to the application at last? */
+        if (!inside_library(uc) && pending.n)
+            deliver_pending(ctx);
+    } else if (synchronous(sig, si)) {
+        if (!fault_handled(sig, si, uc))
+            deliver(sig, si, ctx);
+    } else if (sig == PROTECT_SIGNAL && si->si_code == SI_TIMER) {
+        if (pending.n) {
+            atomic_fetch_add(&n_forced, 1);
+            protect_log("a library call held %d signal(s) for more than %llu ms: delivering them inside it",
+                        pending.n, (unsigned long long)(bound_ns / 1000000));
+            deliver_pending(ctx);
+        }
+    } else if (sig == PROTECT_SIGNAL && si->si_code == SI_TKILL && si->si_pid == getpid()) {
+        pkru_sync_apply(uc);
+    } else if (inside_library(uc) && !no_defer[sig]) {
+        defer(sig, si);
+    } else {
+        deliver(sig, si, ctx);
+    }
+    errno = saved_errno;
+}
+
+/* Whether SIG must go through on_signal for the action ACT. */
+static bool needs_us(int sig, const struct sigaction *act)
+{
+    if (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL || sig == SIGTRAP ||
+        sig == PROTECT_SIGNAL)
+        return true;
+    if (act->sa_handler == SIG_IGN)
+        return false;
+    return act->sa_handler != SIG_DFL || !default_ignores(sig);
+}
+
+static bool reserved(int sig)
+{
+    /* SIGKILL and SIGSTOP cannot be caught; 32 and 33 belong to glibc. */
+    return sig == SIGKILL || sig == SIGSTOP || (sig >= 32 && sig < SIGRTMIN);
+}
+
+/* Installs SIG's real action for what the application wants (lock held). */
+static int apply(int sig)
+{
+    struct sigaction real;
+    if (needs_us(sig, &app_action[sig])) {
+        real = (struct sigaction){.sa_sigaction = on_signal,
+                                  .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER};
+        sigfillset(&real.sa_mask);
+        ours[sig] = true;
+    } else {
+        real = app_action[sig];
+        ours[sig] = false;
+    }
+    return protect_real_sigaction(sig, &real, NULL);
+}
+
+static void take_over(void)
+{
+    pthread_mutex_lock(&action_lock);
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (reserved(sig) || protect_real_sigaction(sig, NULL, &app_action[sig]) != 0)
+            continue;
+        apply(sig);
+    }
+    pthread_mutex_unlock(&action_lock);
+}
+
+void signals_take_over(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, take_over);
+}
+
+void signals_configure(const struct policy *p)
+{
+    if (p->max_deferral_ms && (uint64_t)p->max_deferral_ms * 1000000ull < bound_ns)
+        bound_ns = (uint64_t)p->max_deferral_ms * 1000000ull;
+    for (int sig = 1; sig < NSIG && sig < 64; sig++)
+        if (p->no_defer & (1ull << sig))
+            no_defer[sig] = true;
+}
+
+void signals_thread_altstack(void)
+{
+    stack_t cur;
+    if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE))
+        return; /* the application's own: key 0, it serves as well */
+    void *mem = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (mem == MAP_FAILED)
+        return;
+    stack_t ss = {.ss_sp = mem, .ss_size = ALTSTACK_SIZE};
+    sigaltstack(&ss, NULL);
+}
+
+void signals_thread_exit(void)
+{
+    disarm();
+    if (pending.perf_fd > 0)
+        close(pending.perf_fd - 1);
+    if (pending.has_timer)
+        timer_delete(pending.bound_timer);
+    pending.perf_fd = 0;
+    pending.has_timer = false;
+}
+
+void signals_counts(struct protect_signal_counts *c)
+{
+    c->deferred = atomic_load(&n_deferred);
+    c->delivered = atomic_load(&n_delivered);
+    c->breakpoint_arms = atomic_load(&n_arms);
+    c->forced = atomic_load(&n_forced);
+}
+
+/* For tests and telemetry: dlsym(RTLD_DEFAULT, "libprotect_signal_counts"). */
+__attribute__((visibility("default"))) void libprotect_signal_counts(struct protect_signal_counts *c)
+{
+    signals_counts(c);
+}
+
+int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (!protect_active || sig <= 0 || sig >= NSIG || reserved(sig))
+        return protect_real_sigaction(sig, act, old);
+    if (sig == PROTECT_SIGNAL) {
+        errno = EINVAL; /* libprotect's own */
+        return -1;
+    }
+    pthread_mutex_lock(&action_lock);
+    if (old)
+        *old = app_action[sig];
+    int rc = 0;
+    if (act) {
+        app_action[sig] = *act;
+        rc = apply(sig);
+    }
+    pthread_mutex_unlock(&action_lock);
+    return rc;
+}
+
+sighandler_t signal(int sig, sighandler_t handler)
+{
+    struct sigaction sa = {.sa_handler = handler, .sa_flags = SA_RESTART}, old;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(sig, &sa, &old) != 0)
+        return SIG_ERR;
+    return old.sa_handler;
+}
