@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <libunwind.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <ucontext.h>
@@ -29,10 +30,33 @@
 
 /* "object!symbol+0xoff" for an address (symbol from libunwind's view of
  * the symbol tables, object from the loader). */
+/* IP inside a relocated prologue: "library!function+off (moved prologue)". */
+static bool describe_trampoline(uintptr_t ip, char *out, size_t len)
+{
+    for (int i = 0; i < protect_n_domains; i++) {
+        const struct domain *d = &protect_domains[i];
+        if (!d->attached || ip - d->near_lo >= d->near_size)
+            continue;
+        size_t best = SIZE_MAX;
+        for (size_t f = 0; f < d->n_funcs; f++)
+            if (d->targets[f] <= ip && (best == SIZE_MAX || d->targets[f] > d->targets[best]) &&
+                d->targets[f] >= d->near_lo && d->targets[f] < d->near_lo + d->near_size)
+                best = f;
+        if (best == SIZE_MAX)
+            return false;
+        snprintf(out, len, "%s!%s+%#lx (moved prologue)", d->name, d->funcs[best].name,
+                 (unsigned long)(ip - d->targets[best]));
+        return true;
+    }
+    return false;
+}
+
 static void describe(uintptr_t ip, unw_cursor_t *cursor, char *out, size_t len)
 {
-    Dl_info info;
+    Dl_info info = {0};
     const char *object = "?";
+    if (describe_trampoline(ip, out, len))
+        return;
     if (dladdr((void *)ip, &info) && info.dli_fname) {
         const char *slash = strrchr(info.dli_fname, '/');
         object = slash ? slash + 1 : info.dli_fname;
@@ -45,8 +69,10 @@ static void describe(uintptr_t ip, unw_cursor_t *cursor, char *out, size_t len)
         snprintf(out, len, "%s!%s+%#lx", object, name, (unsigned long)off);
     else if (info.dli_sname)
         snprintf(out, len, "%s!%s+%#lx", object, info.dli_sname, (unsigned long)(ip - (uintptr_t)info.dli_saddr));
-    else
+    else if (info.dli_fbase)
         snprintf(out, len, "%s+%#lx", object, (unsigned long)(ip - (uintptr_t)info.dli_fbase));
+    else
+        snprintf(out, len, "%#lx", (unsigned long)ip);
 }
 
 static void backtrace_from(ucontext_t *uc)

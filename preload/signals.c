@@ -39,15 +39,19 @@
 #define TRAP_PERF 6 /* a perf_event with sigtrap fired (Linux 5.13) */
 #endif
 
-#define MAX_PENDING 64
-#define ALTSTACK_SIZE (256 * 1024)
+#define MAX_PENDING 128
+#define ALTSTACK_SIZE (128 * 1024)
+#define ALTSTACK_LEVELS 8
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1U << 31) /* linux/signal.h, Linux 4.7 */
+#endif
 
 static struct sigaction app_action[NSIG];
 static bool ours[NSIG];               /* our handler is installed for it */
 static pthread_mutex_t action_lock = PTHREAD_MUTEX_INITIALIZER;
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static uint64_t bound_ns = 10ull * 1000000000ull;
-static _Atomic uint64_t n_deferred, n_delivered, n_arms, n_forced;
+static _Atomic uint64_t n_deferred, n_delivered, n_arms, n_forced, n_hits;
 static bool no_defer[NSIG];
 
 struct pending_signal {
@@ -102,6 +106,41 @@ static bool inside_library(ucontext_t *uc)
     return frame_rights(uc) != app_rights();
 }
 
+/* Alternate stacks, one per nesting level of handlers.  The kernel knows a
+ * thread is on its alternate stack only by its stack pointer, and a handler
+ * that calls a library moves to a domain stack: a signal then would reuse
+ * the alternate stack from the top, over the running handler.  So each
+ * level installs the next one (SS_AUTODISARM: the kernel puts the previous
+ * one back when the handler returns). */
+static __thread void *altstack[ALTSTACK_LEVELS];
+static __thread int alt_depth;
+
+static void install_altstack(int level)
+{
+    if (level >= ALTSTACK_LEVELS)
+        return;
+    if (!altstack[level]) {
+        void *mem = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                         -1, 0);
+        if (mem == MAP_FAILED)
+            return;
+        altstack[level] = mem;
+    }
+    stack_t ss = {.ss_sp = altstack[level], .ss_size = ALTSTACK_SIZE, .ss_flags = SS_AUTODISARM};
+    sigaltstack(&ss, NULL);
+}
+
+static void deliver_pending(void *ctx, bool inside);
+static __thread bool draining; /* deliver_pending is running */
+
+static bool on_our_altstack(uint64_t sp)
+{
+    for (int i = 0; i < ALTSTACK_LEVELS; i++)
+        if (altstack[i] && sp - (uint64_t)altstack[i] <= ALTSTACK_SIZE)
+            return true;
+    return false;
+}
+
 /* Runs what the application asked for SIG, as the kernel would have. */
 static void deliver(int sig, siginfo_t *si, void *ctx)
 {
@@ -145,6 +184,8 @@ static void deliver(int sig, siginfo_t *si, void *ctx)
             sigaddset(&mask, s);
     if (!(act.sa_flags & SA_NODEFER))
         sigaddset(&mask, sig);
+    /* The next level first: once signals are unblocked, one may come. */
+    install_altstack(++alt_depth);
     pthread_sigmask(SIG_SETMASK, &mask, &old);
     uint32_t rights = pku_read();
     pku_write_checked(app_rights()); /* the kernel started us with key 0 only */
@@ -153,6 +194,7 @@ static void deliver(int sig, siginfo_t *si, void *ctx)
     else
         act.sa_handler(sig);
     pku_write_checked(rights);
+    alt_depth--;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -207,15 +249,20 @@ static void disarm(void)
     pending.armed = false;
 }
 
-static void defer(int sig, siginfo_t *si)
+/* Returns false when SIG cannot wait (the queue is full). */
+static bool defer(int sig, siginfo_t *si)
 {
-    if (pending.n == MAX_PENDING) {
-        /* Full: a standard signal already waiting is merged, as the kernel would. */
+    /* A standard signal already waiting is merged, as the kernel would. */
+    if (sig < SIGRTMIN)
         for (int i = 0; i < pending.n; i++)
-            if (pending.q[i].sig == sig && sig < SIGRTMIN)
-                return;
-        protect_log("too many deferred signals: signal %d delivered inside the library", sig);
-        return;
+            if (pending.q[i].sig == sig)
+                return true;
+    if (pending.n == MAX_PENDING) {
+        static atomic_bool warned;
+        if (!atomic_exchange(&warned, true))
+            protect_log("more than %d signals waiting for one library call: delivering inside it",
+                        MAX_PENDING);
+        return false;
     }
     if (pending.n == 0)
         pending.since_ns = now_ns();
@@ -228,17 +275,67 @@ static void defer(int sig, siginfo_t *si)
         arm_bound();
         pending.armed = true;
     }
+    return true;
 }
 
-static void deliver_pending(void *ctx)
+struct stack_move {
+    struct gate_block *block;
+    uint64_t sp, saved;
+};
+
+static uintptr_t move_block_sp(void *arg)
 {
-    disarm();
-    /* Signals that arrive while these run are queued behind them. */
-    for (int i = 0; i < pending.n; i++) {
-        struct pending_signal p = pending.q[i];
-        deliver(p.sig, &p.info, ctx);
+    struct stack_move *m = arg;
+    m->saved = m->block->sp;
+    m->block->sp = m->sp;
+    return 0;
+}
+
+static uintptr_t restore_block_sp(void *arg)
+{
+    struct stack_move *m = arg;
+    m->block->sp = m->saved;
+    return 0;
+}
+
+/* Delivers SIG although the thread is inside the library (the bound ran
+ * out, or the no_defer list says so): a handler that calls the library
+ * again must find the domain stack below the interrupted frames. */
+static void deliver_inside(int sig, siginfo_t *si, ucontext_t *uc)
+{
+    struct domain *d = domain_for_rights(frame_rights(uc));
+    struct gate_block *b = d ? protect_blocks[d->slot] : NULL;
+    uint64_t rsp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
+    struct stack_move m = {.block = b, .sp = ((rsp - 256) & ~15ull)};
+    bool moved = false;
+    if (b) {
+        with_domain_open(d->slot, move_block_sp, &m);
+        moved = true;
     }
-    pending.n = 0;
+    deliver(sig, si, uc);
+    if (moved)
+        with_domain_open(d->slot, restore_block_sp, &m);
+}
+
+/* Takes the waiting signals out before delivering them, until none is left:
+ * a handler may call the library again and have new ones deferred. */
+static void deliver_pending(void *ctx, bool inside)
+{
+    struct pending_signal batch[MAX_PENDING];
+    draining = true;
+    while (pending.n) {
+        int n = pending.n;
+        memcpy(batch, pending.q, (size_t)n * sizeof *batch);
+        pending.n = 0;
+        disarm();
+        for (int i = 0; i < n; i++) {
+            if (inside)
+                deliver_inside(batch[i].sig, &batch[i].info, ctx);
+            else
+                deliver(batch[i].sig, &batch[i].info, ctx);
+        }
+    }
+    draining = false;
 }
 
 static void on_signal(int sig, siginfo_t *si, void *ctx)
@@ -248,8 +345,10 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
     if (sig == SIGTRAP && si->si_code == TRAP_PERF &&
         (uintptr_t)uc->uc_mcontext.gregs[REG_RIP] == (uintptr_t)protect_gate_exit_ret) {
         /* A gate is returning: to the application at last? */
-        if (!inside_library(uc) && pending.n)
-            deliver_pending(ctx);
+        atomic_fetch_add(&n_hits, 1);
+        /* From inside a handler we run, wait (armed) for the outermost return. */
+        if (!inside_library(uc) && pending.n && alt_depth == 0 && !draining)
+            deliver_pending(ctx, false);
     } else if (synchronous(sig, si)) {
         if (!fault_handled(sig, si, uc))
             deliver(sig, si, ctx);
@@ -258,15 +357,20 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
             atomic_fetch_add(&n_forced, 1);
             protect_log("a library call held %d signal(s) for more than %llu ms: delivering them inside it",
                         pending.n, (unsigned long long)(bound_ns / 1000000));
-            deliver_pending(ctx);
+            deliver_pending(ctx, true);
         }
     } else if (sig == PROTECT_SIGNAL && si->si_code == SI_TKILL && si->si_pid == getpid()) {
         pkru_sync_apply(uc);
-    } else if (inside_library(uc) && !no_defer[sig]) {
-        defer(sig, si);
-    } else {
+    } else if (!inside_library(uc)) {
         deliver(sig, si, ctx);
+    } else if (no_defer[sig] || !defer(sig, si)) {
+        deliver_inside(sig, si, uc);
     }
+    /* A thread that first entered a library from inside a handler got its
+     * alternate stack then; the kernel's sigreturn would put back the "none"
+     * it saved on delivery. */
+    if (altstack[0] && (uc->uc_stack.ss_flags & SS_DISABLE) && !on_our_altstack(uc->uc_mcontext.gregs[REG_RSP]))
+        uc->uc_stack = (stack_t){.ss_sp = altstack[0], .ss_size = ALTSTACK_SIZE, .ss_flags = SS_AUTODISARM};
     errno = saved_errno;
 }
 
@@ -331,19 +435,19 @@ void signals_configure(const struct policy *p)
 
 void signals_thread_altstack(void)
 {
-    stack_t cur;
-    if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE))
-        return; /* the application's own: key 0, it serves as well */
-    void *mem = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (mem == MAP_FAILED)
-        return;
-    stack_t ss = {.ss_sp = mem, .ss_size = ALTSTACK_SIZE};
-    sigaltstack(&ss, NULL);
+    install_altstack(0);
 }
 
 void signals_thread_exit(void)
 {
     disarm();
+    stack_t off = {.ss_flags = SS_DISABLE};
+    sigaltstack(&off, NULL);
+    for (int i = 0; i < ALTSTACK_LEVELS; i++)
+        if (altstack[i]) {
+            munmap(altstack[i], ALTSTACK_SIZE);
+            altstack[i] = NULL;
+        }
     if (pending.perf_fd > 0)
         close(pending.perf_fd - 1);
     if (pending.has_timer)
@@ -358,6 +462,7 @@ void signals_counts(struct protect_signal_counts *c)
     c->delivered = atomic_load(&n_delivered);
     c->breakpoint_arms = atomic_load(&n_arms);
     c->forced = atomic_load(&n_forced);
+    c->breakpoint_hits = atomic_load(&n_hits);
 }
 
 /* For tests and telemetry: dlsym(RTLD_DEFAULT, "libprotect_signal_counts"). */

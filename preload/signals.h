@@ -17,6 +17,7 @@ struct protect_signal_counts {
     uint64_t delivered;       /* signals handed to the application (now or later) */
     uint64_t breakpoint_arms; /* exit breakpoints armed */
     uint64_t forced;          /* deferrals ended by the bound */
+    uint64_t breakpoint_hits; /* gate returns seen by an armed breakpoint */
 };
 
 /* Installs libprotect's handler for every signal that needs it (once). */

@@ -36,5 +36,9 @@ long *gt_counter_addr(void);
 long gt_counter(void);
 long gt_hit(void);
 long gt_zero(void);
+void gt_pair_update(volatile long *pair, long v, long spin);
+int gt_updating(void);
+void gt_busy_ms(long ms);
+long gt_crash(long *p);
 
 #endif

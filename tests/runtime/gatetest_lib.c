@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static long counter;                    /* .bss */
 static long seeded = 42;                /* .data */
@@ -147,4 +148,38 @@ long gt_hit(void)
 long gt_zero(void)
 {
     return 0;
+}
+
+/* For the signal tests: a long update that must never be seen half done. */
+static __thread volatile int updating; /* volatile: a signal handler reads it */
+
+void gt_pair_update(volatile long *pair, long v, long spin)
+{
+    updating = 1;
+    pair[0] = v;
+    for (volatile long i = 0; i < spin; i++)
+        ;
+    pair[1] = v;
+    updating = 0;
+}
+
+int gt_updating(void)
+{
+    return updating;
+}
+
+/* Stays inside the library for MS milliseconds. */
+void gt_busy_ms(long ms)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < ms);
+}
+
+/* The library's own bug: a NULL dereference. */
+long gt_crash(long *p)
+{
+    return *p + 1;
 }

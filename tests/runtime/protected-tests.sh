@@ -51,6 +51,31 @@ has "gate library: reported" "$tmp/err" "^libprotect: blocked write of libgatete
 run "$wrap" -p "$gtpol" -- sh -c "exec '$gt' stray-write"
 died "policy follows exec (LD_PRELOAD and PROTECT_POLICY are inherited)"
 
+echo "# signals"
+st=$build/tests/signal_test
+run "$st" storm
+has "storm, unprotected: handlers do run inside the library (the test can see it)" "$tmp/out" \
+    "handlers inside the library: [1-9]"
+run "$wrap" -p "$gtpol" -- "$st" storm
+is "storm: no crash" "$status" 0
+has "storm: every queued real-time signal delivered exactly once" "$tmp/out" "0 missing, 0 delivered twice"
+has "storm: no handler ran inside the library" "$tmp/out" "handlers inside the library: 0;"
+has "storm: deferrals counted" "$tmp/out" "^libprotect: [1-9][0-9]* deferred, [0-9]+ delivered, [1-9][0-9]* breakpoint arms"
+run "$wrap" -p "$gtpol" -- "$st" handler-writes
+died "a handler runs with application rights: its write into the library is killed"
+has "a handler's write is reported" "$tmp/err" "^libprotect: blocked write of libgatetest.so .* by signal_test!write_library"
+run "$st" torn 40
+has "torn updates, unprotected: SIGTERM tears pairs (the test can see it)" "$tmp/out" "^torn: [1-9][0-9]* of 40$"
+run "$wrap" -p "$gtpol" -- "$st" torn 40
+has "torn updates, protected: SIGTERM waits for the update to finish" "$tmp/out" "^torn: 0 of 40$"
+run "$wrap" -p "$build/tests/gatetest-bound.policy" -- "$st" bound
+has "deferral bound: the signal comes anyway" "$tmp/out" "^bound: signal handled well before the call returned$"
+has "deferral bound: with a warning" "$tmp/err" "^libprotect: a library call held 1 signal\\(s\\) for more than 200 ms"
+run "$wrap" -p "$gtpol" -- "$st" crash
+died "the library's own crash: killed by SIGSEGV"
+has "the library's own crash: reported with library and function" "$tmp/err" \
+    "^libprotect: libgatetest.so failed: Segmentation fault at \\(nil\\) in libgatetest.so!gt_crash"
+
 echo "# dlopen"
 run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so
 is "dlopened library: calls work" "$status" 0

@@ -1,0 +1,198 @@
+/* Signals against a protected library.
+ *   storm   4 threads call the library while SIGUSR1 and a queued real-time
+ *           signal (with values) rain on them: no crash, every value
+ *           delivered exactly once, no handler ever ran inside the library.
+ *   handler-writes   a handler writes the library's memory (must fault).
+ *   torn ROUNDS      children updating a two-word pair in shared memory are
+ *           killed by SIGTERM at random moments: prints how many pairs tore.
+ *   bound   a call that stays inside the library longer than the policy's
+ *           max_deferral gets its signal anyway, with a warning.
+ *   crash   the library dereferences NULL: its own failure, reported. */
+#define _GNU_SOURCE
+#include "gatetest.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WORKERS 4
+#define RT_SIGNALS 2000
+
+static _Atomic int seen[RT_SIGNALS + 1];
+static _Atomic long usr1, inside, received;
+static atomic_bool stop;
+
+static void on_rt(int sig, siginfo_t *si, void *ctx)
+{
+    int v = si->si_value.sival_int;
+    if (v > 0 && v <= RT_SIGNALS)
+        atomic_fetch_add(&seen[v], 1);
+    if (gt_updating()) /* through the gate, from the handler */
+        atomic_fetch_add(&inside, 1);
+    atomic_fetch_add(&received, 1);
+}
+
+static void on_usr1(int sig)
+{
+    atomic_fetch_add(&usr1, 1);
+    if (gt_updating())
+        atomic_fetch_add(&inside, 1);
+}
+
+static void *worker(void *arg)
+{
+    long pair[2], calls = 0;
+    while (!atomic_load(&stop)) {
+        gt_pair_update(pair, calls, 1000);
+        calls += gt_sum6(1, 0, 0, 0, 0, 0);
+    }
+    return (void *)calls;
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static int storm(void)
+{
+    struct sigaction rt = {.sa_sigaction = on_rt, .sa_flags = SA_SIGINFO | SA_RESTART};
+    sigaction(SIGRTMIN, &rt, NULL);
+    signal(SIGUSR1, on_usr1);
+    pthread_t t[WORKERS];
+    for (int i = 0; i < WORKERS; i++)
+        pthread_create(&t[i], NULL, worker, NULL);
+    long sent_usr1 = 0;
+    for (int k = 1; k <= RT_SIGNALS; k++) {
+        pthread_sigqueue(t[k % WORKERS], SIGRTMIN, (union sigval){.sival_int = k});
+        if (k % 4 == 0 && pthread_kill(t[(k / 4) % WORKERS], SIGUSR1) == 0)
+            sent_usr1++;
+        usleep(300); /* thousands per second, not a flood no call could absorb */
+    }
+    for (double until = now_ms() + 20000; atomic_load(&received) < RT_SIGNALS && now_ms() < until;)
+        usleep(1000);
+    atomic_store(&stop, true);
+    long calls = 0;
+    for (int i = 0; i < WORKERS; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        calls += (long)r;
+    }
+    int missing = 0, twice = 0;
+    for (int k = 1; k <= RT_SIGNALS; k++) {
+        missing += seen[k] == 0;
+        twice += seen[k] > 1;
+    }
+    printf("storm: %d real-time signals sent, %d missing, %d delivered twice; SIGUSR1 %ld sent, %ld handled; "
+           "handlers inside the library: %ld; %ld calls\n",
+           RT_SIGNALS, missing, twice, sent_usr1, atomic_load(&usr1), atomic_load(&inside), calls);
+    void (*counts)(uint64_t *) = (void (*)(uint64_t *))dlsym(RTLD_DEFAULT, "libprotect_signal_counts");
+    if (counts) {
+        uint64_t c[5];
+        counts(c);
+        printf("libprotect: %llu deferred, %llu delivered, %llu breakpoint arms, %llu hits\n",
+               (unsigned long long)c[0], (unsigned long long)c[1], (unsigned long long)c[2],
+               (unsigned long long)c[4]);
+    }
+    return missing || twice || atomic_load(&inside) || atomic_load(&usr1) == 0;
+}
+
+static void write_library(int sig)
+{
+    *gt_counter_addr() = 99; /* must fault: handlers have the application's rights */
+}
+
+static int handler_writes(void)
+{
+    signal(SIGUSR1, write_library);
+    raise(SIGUSR1);
+    printf("the handler wrote the library's memory\n");
+    return 1;
+}
+
+static int torn(int rounds)
+{
+    volatile long *pair = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int torn = 0;
+    srand(7);
+    for (int r = 0; r < rounds; r++) {
+        pair[0] = pair[1] = -1;
+        pid_t pid = fork();
+        if (pid == 0) {
+            for (long v = 0;; v++)
+                gt_pair_update(pair, v, 20000);
+        }
+        while (pair[1] < 0)
+            usleep(100);
+        usleep((useconds_t)(rand() % 3000));
+        kill(pid, SIGTERM);
+        int status;
+        waitpid(pid, &status, 0);
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM) {
+            printf("round %d: child did not die of SIGTERM\n", r);
+            return 2;
+        }
+        torn += pair[0] != pair[1];
+    }
+    printf("torn: %d of %d\n", torn, rounds);
+    return 0;
+}
+
+static double handled_at;
+static void stamp(int sig)
+{
+    handled_at = now_ms();
+}
+
+static void *send_later(void *arg)
+{
+    usleep(100 * 1000);
+    pthread_kill(*(pthread_t *)arg, SIGUSR1);
+    return NULL;
+}
+
+static int bound(void)
+{
+    signal(SIGUSR1, stamp);
+    pthread_t self = pthread_self(), t;
+    pthread_create(&t, NULL, send_later, &self);
+    double start = now_ms();
+    gt_busy_ms(1500);
+    double end = now_ms();
+    pthread_join(t, NULL);
+    int early = handled_at > 0 && handled_at < end - 300;
+    printf("bound: signal handled %s the call returned\n", early ? "well before" : "only after");
+    (void)start;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *what = argc > 1 ? argv[1] : "storm";
+    if (strcmp(what, "storm") == 0)
+        return storm();
+    if (strcmp(what, "handler-writes") == 0)
+        return handler_writes();
+    if (strcmp(what, "torn") == 0)
+        return torn(argc > 2 ? atoi(argv[2]) : 100);
+    if (strcmp(what, "bound") == 0)
+        return bound();
+    if (strcmp(what, "crash") == 0) {
+        fflush(stdout);
+        return (int)gt_crash(NULL);
+    }
+    fprintf(stderr, "signal_test: unknown test '%s'\n", what);
+    return 2;
+}
