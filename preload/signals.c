@@ -53,6 +53,7 @@ static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static uint64_t bound_ns = 10ull * 1000000000ull;
 static _Atomic uint64_t n_deferred, n_delivered, n_arms, n_forced, n_hits;
 static bool no_defer[NSIG];
+static bool no_breakpoints; /* PROTECT_NO_BREAKPOINTS=1: test the fallback */
 
 struct pending_signal {
     int sig;
@@ -66,6 +67,7 @@ static __thread struct {
     uint64_t since_ns;
     int perf_fd;          /* 0: not made yet, -1: refused, else fd + 1 */
     bool armed;
+    bool exit_check;      /* armed through the patched return instead */
     timer_t bound_timer;
     bool has_timer;
 } pending;
@@ -198,6 +200,32 @@ static void deliver(int sig, siginfo_t *si, void *ctx)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+/* Without hardware breakpoints: while any thread waits, the gate's final
+ * `ret` becomes an int3 for every thread (the trap handler checks its own
+ * thread's signals, then does the ret); it is put back when none waits. */
+static atomic_flag exit_patch_lock = ATOMIC_FLAG_INIT;
+static int exit_waiting;
+
+static void patch_exit(uint8_t byte)
+{
+    uintptr_t page = (uintptr_t)protect_gate_exit_ret & ~4095ul;
+    mprotect((void *)page, 8192, PROT_READ | PROT_WRITE | PROT_EXEC);
+    *(volatile uint8_t *)protect_gate_exit_ret = byte;
+    mprotect((void *)page, 8192, PROT_READ | PROT_EXEC);
+}
+
+static void exit_check(bool on)
+{
+    while (atomic_flag_test_and_set(&exit_patch_lock))
+        ;
+    exit_waiting += on ? 1 : -1;
+    if (on && exit_waiting == 1)
+        patch_exit(0xcc);
+    else if (!on && exit_waiting == 0)
+        patch_exit(0xc3);
+    atomic_flag_clear(&exit_patch_lock);
+}
+
 static int exit_breakpoint(void)
 {
     if (pending.perf_fd)
@@ -215,12 +243,12 @@ static int exit_breakpoint(void)
     a.exclude_kernel = 1;
     a.exclude_hv = 1;
     a.disabled = 1;
-    int fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    int fd = no_breakpoints ? -1 : (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
     if (fd < 0) {
         static atomic_bool warned;
         if (!atomic_exchange(&warned, true))
-            protect_log("hardware breakpoints unavailable (%s): deferred signals are delivered when "
-                        "the deferral bound expires", strerror(errno));
+            protect_log("hardware breakpoints unavailable (%s): deferred signals wait on a check in "
+                        "every gate's return instead", no_breakpoints ? "PROTECT_NO_BREAKPOINTS" : strerror(errno));
     }
     pending.perf_fd = fd < 0 ? -1 : fd + 1;
     return fd;
@@ -244,6 +272,10 @@ static void disarm(void)
 {
     if (pending.armed && pending.perf_fd > 0)
         ioctl(pending.perf_fd - 1, PERF_EVENT_IOC_DISABLE, 0);
+    if (pending.exit_check) {
+        exit_check(false);
+        pending.exit_check = false;
+    }
     if (pending.has_timer)
         timer_settime(pending.bound_timer, 0, &(struct itimerspec){0}, NULL);
     pending.armed = false;
@@ -270,8 +302,12 @@ static bool defer(int sig, siginfo_t *si)
     atomic_fetch_add(&n_deferred, 1);
     if (!pending.armed) {
         int fd = exit_breakpoint();
-        if (fd >= 0 && ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) == 0)
+        if (fd >= 0 && ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) == 0) {
             atomic_fetch_add(&n_arms, 1);
+        } else {
+            exit_check(true);
+            pending.exit_check = true;
+        }
         arm_bound();
         pending.armed = true;
     }
@@ -342,8 +378,17 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
     ucontext_t *uc = ctx;
     int saved_errno = errno;
-    if (sig == SIGTRAP && si->si_code == TRAP_PERF &&
-        (uintptr_t)uc->uc_mcontext.gregs[REG_RIP] == (uintptr_t)protect_gate_exit_ret) {
+    uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    if (sig == SIGTRAP && ip == (uintptr_t)protect_gate_exit_ret + 1) {
+        /* The patched return (perhaps put back since): do the ret, then as
+         * at a breakpoint. */
+        greg_t *g = uc->uc_mcontext.gregs;
+        g[REG_RIP] = *(greg_t *)g[REG_RSP];
+        g[REG_RSP] += 8;
+        atomic_fetch_add(&n_hits, 1);
+        if (!inside_library(uc) && pending.n && alt_depth == 0 && !draining)
+            deliver_pending(ctx, false);
+    } else if (sig == SIGTRAP && si->si_code == TRAP_PERF && ip == (uintptr_t)protect_gate_exit_ret) {
         /* A gate is returning: to the application at last? */
         atomic_fetch_add(&n_hits, 1);
         /* From inside a handler we run, wait (armed) for the outermost return. */
@@ -426,6 +471,8 @@ void signals_take_over(void)
 
 void signals_configure(const struct policy *p)
 {
+    const char *nb = getenv("PROTECT_NO_BREAKPOINTS");
+    no_breakpoints = nb && *nb && strcmp(nb, "0") != 0;
     if (p->max_deferral_ms && (uint64_t)p->max_deferral_ms * 1000000ull < bound_ns)
         bound_ns = (uint64_t)p->max_deferral_ms * 1000000ull;
     for (int sig = 1; sig < NSIG && sig < 64; sig++)

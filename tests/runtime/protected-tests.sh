@@ -68,6 +68,9 @@ run "$st" torn 40
 has "torn updates, unprotected: SIGTERM tears pairs (the test can see it)" "$tmp/out" "^torn: [1-9][0-9]* of 40$"
 run "$wrap" -p "$gtpol" -- "$st" torn 40
 has "torn updates, protected: SIGTERM waits for the update to finish" "$tmp/out" "^torn: 0 of 40$"
+run env PROTECT_NO_BREAKPOINTS=1 "$wrap" -p "$gtpol" -- "$st" torn 20
+has "without hardware breakpoints: the update still finishes first" "$tmp/out" "^torn: 0 of 20$"
+has "without hardware breakpoints: one warning line" "$tmp/err" "^libprotect: hardware breakpoints unavailable \\(PROTECT_NO_BREAKPOINTS\\)"
 run "$wrap" -p "$build/tests/gatetest-bound.policy" -- "$st" bound
 has "deferral bound: the signal comes anyway" "$tmp/out" "^bound: signal handled well before the call returned$"
 has "deferral bound: with a warning" "$tmp/err" "^libprotect: a library call held 1 signal\\(s\\) for more than 200 ms"
