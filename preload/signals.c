@@ -129,7 +129,7 @@ static void install_altstack(int level)
         altstack[level] = mem;
     }
     stack_t ss = {.ss_sp = altstack[level], .ss_size = ALTSTACK_SIZE, .ss_flags = SS_AUTODISARM};
-    sigaltstack(&ss, NULL);
+    syscall(SYS_sigaltstack, &ss, NULL); /* not the interposed one */
 }
 
 static void deliver_pending(void *ctx, bool inside);
@@ -489,7 +489,7 @@ void signals_thread_exit(void)
 {
     disarm();
     stack_t off = {.ss_flags = SS_DISABLE};
-    sigaltstack(&off, NULL);
+    syscall(SYS_sigaltstack, &off, NULL);
     for (int i = 0; i < ALTSTACK_LEVELS; i++)
         if (altstack[i]) {
             munmap(altstack[i], ALTSTACK_SIZE);
@@ -536,6 +536,30 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
     }
     pthread_mutex_unlock(&action_lock);
     return rc;
+}
+
+/* A thread that has entered a library runs its handlers on libprotect's
+ * alternate stacks (they must be there whenever it is on a domain stack):
+ * the application's own alternate stack is kept as the application's view
+ * only, and its handlers run on an alternate stack all the same. */
+static __thread stack_t app_altstack = {.ss_flags = SS_DISABLE};
+
+int sigaltstack(const stack_t *ss, stack_t *old)
+{
+    if (!altstack[0])
+        return (int)syscall(SYS_sigaltstack, ss, old);
+    if (ss && !(ss->ss_flags & SS_DISABLE) && ss->ss_size < (size_t)MINSIGSTKSZ) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (old) {
+        *old = app_altstack;
+        if (alt_depth > 0 && !(old->ss_flags & SS_DISABLE))
+            old->ss_flags |= SS_ONSTACK;
+    }
+    if (ss)
+        app_altstack = *ss;
+    return 0;
 }
 
 sighandler_t signal(int sig, sighandler_t handler)

@@ -178,6 +178,27 @@ static int bound(void)
     return 0;
 }
 
+/* The application sets its own alternate stack after entering the library;
+ * a signal inside the library must still be deferred and delivered. */
+static int altstack_test(void)
+{
+    static char own[64 * 1024];
+    gt_sum6(1, 2, 3, 4, 5, 6);
+    stack_t ss = {.ss_sp = own, .ss_size = sizeof own}, back;
+    if (sigaltstack(&ss, NULL) != 0 || sigaltstack(NULL, &back) != 0 || back.ss_sp != own)
+        return printf("altstack: the application's view was not kept\n"), 1;
+    struct sigaction sa = {.sa_handler = stamp, .sa_flags = SA_ONSTACK};
+    sigaction(SIGUSR1, &sa, NULL);
+    pthread_t self = pthread_self(), t;
+    pthread_create(&t, NULL, send_later, &self);
+    double start = now_ms();
+    gt_busy_ms(400);
+    pthread_join(t, NULL);
+    int after = handled_at >= start + 400; /* the call took at least 400 ms */
+    printf("altstack: handled %s\n", after ? "after the call returned" : "INSIDE the call");
+    return !after;
+}
+
 int main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "storm";
@@ -189,6 +210,8 @@ int main(int argc, char **argv)
         return torn(argc > 2 ? atoi(argv[2]) : 100);
     if (strcmp(what, "bound") == 0)
         return bound();
+    if (strcmp(what, "altstack") == 0)
+        return altstack_test();
     if (strcmp(what, "crash") == 0) {
         fflush(stdout);
         return (int)gt_crash(NULL);
