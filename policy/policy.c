@@ -25,7 +25,7 @@ struct parse {
     int section_line;
     struct policy_entry *entry; /* current [entry NAME], or NULL */
     int library_section_line, entries_section_line;
-    int path_line, mode_line, export_line, deny_line;
+    int path_line, mode_line, export_line, deny_line, on_fault_line, fault_value_line, fault_errno_line;
     int heap_line, callbacks_line; /* of the current [entry] */
     int signals_section_line, no_defer_line, max_deferral_line;
     bool prev_was_value;     /* a continuation line may follow */
@@ -233,8 +233,37 @@ static void library_key(struct parse *ps, const char *name, char *value)
             p->mode = POLICY_CONFIDENTIAL;
         else
             error_at(ps, ps->line, "mode must be 'integrity' or 'confidential', not '%s'", value);
+    } else if (strcmp(name, "on_fault") == 0) {
+        if (!first_time(ps, &ps->on_fault_line, name, false))
+            return;
+        if (strcmp(value, "contain") == 0 || strcmp(value, "abort") == 0)
+            p->contain_faults = value[0] == 'c';
+        else
+            error_at(ps, ps->line, "on_fault must be 'abort' or 'contain', not '%s'", value);
+    } else if (strcmp(name, "fault_value") == 0) {
+        if (!first_time(ps, &ps->fault_value_line, name, false))
+            return;
+        char *end;
+        p->fault_value = strtol(value, &end, 0);
+        if (!*value || *end)
+            error_at(ps, ps->line, "fault_value must be an integer, not '%s'", value);
+    } else if (strcmp(name, "fault_errno") == 0) {
+        if (!first_time(ps, &ps->fault_errno_line, name, false))
+            return;
+        static const struct { const char *name; int value; } names[] = {
+            {"EIO", EIO}, {"EFAULT", EFAULT}, {"EINVAL", EINVAL}, {"ENOMEM", ENOMEM}, {"EPERM", EPERM},
+            {"ENOTRECOVERABLE", ENOTRECOVERABLE}, {"ECANCELED", ECANCELED},
+        };
+        p->fault_errno = 0;
+        for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+            if (strcmp(value, names[i].name) == 0)
+                p->fault_errno = names[i].value;
+        if (!p->fault_errno)
+            error_at(ps, ps->line, "fault_errno must be one of EIO, EFAULT, EINVAL, ENOMEM, EPERM, "
+                                   "ENOTRECOVERABLE, ECANCELED, not '%s'", value);
     } else {
-        error_at(ps, ps->line, "unknown key '%s' in [library] (expected path, mode)", name);
+        error_at(ps, ps->line, "unknown key '%s' in [library] (expected path, mode, on_fault, fault_value, "
+                               "fault_errno)", name);
     }
 }
 
@@ -392,6 +421,8 @@ int policy_load(const char *file, struct policy *p, FILE *errors)
     memset(p, 0, sizeof *p);
     p->file = strdup(file);
     p->mode = POLICY_INTEGRITY;
+    p->fault_value = -1;
+    p->fault_errno = EIO;
     struct parse ps = {.p = p, .errors = errors};
     ps.in = fopen(file, "r");
     if (!ps.in) {

@@ -38,6 +38,9 @@ struct policy {
     size_t n_deny_globs;
     struct policy_entry *entries;
     size_t n_entries;
+    bool contain_faults;           /* on_fault = contain (else abort) */
+    long fault_value;              /* what a contained call returns (default -1) */
+    int fault_errno;               /* and errno (default EIO) */
     /* [signals] */
     unsigned long long no_defer;   /* bit N: signal N is delivered even inside the library */
     unsigned max_deferral_ms;      /* 0: the default (10 s) */

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -98,7 +99,63 @@ static void first_frame(ucontext_t *uc, char *out, size_t len)
     describe(ip, unw_init_local2(&cursor, uc, UNW_INIT_SIGNAL_FRAME) == 0 ? &cursor : NULL, out, len);
 }
 
-bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc)
+struct block_sp {
+    struct gate_block *block;
+    uint64_t *sp;
+};
+
+static uintptr_t read_block_sp(void *arg)
+{
+    struct block_sp *b = arg;
+    *b->sp = b->block->sp;
+    return 0;
+}
+
+/* What a library whose fault was contained answers from then on: one
+ * function per domain slot (the gate calls targets with no argument that
+ * says which domain it is). */
+#define FAILED_CALL(n)                                        \
+    static long failed_call_##n(void)                         \
+    {                                                         \
+        errno = protect_domains[n].policy.fault_errno;        \
+        return protect_domains[n].policy.fault_value;         \
+    }
+FAILED_CALL(0) FAILED_CALL(1) FAILED_CALL(2) FAILED_CALL(3) FAILED_CALL(4) FAILED_CALL(5) FAILED_CALL(6)
+FAILED_CALL(7) FAILED_CALL(8) FAILED_CALL(9) FAILED_CALL(10) FAILED_CALL(11) FAILED_CALL(12) FAILED_CALL(13)
+FAILED_CALL(14) FAILED_CALL(15)
+static long (*const failed_call[MAX_DOMAINS])(void) = {
+    failed_call_0, failed_call_1, failed_call_2, failed_call_3, failed_call_4, failed_call_5,
+    failed_call_6, failed_call_7, failed_call_8, failed_call_9, failed_call_10, failed_call_11,
+    failed_call_12, failed_call_13, failed_call_14, failed_call_15,
+};
+
+/* on_fault = contain: the innermost gated call returns the policy's value
+ * (through the gate's own way out, which restores the caller's stack and
+ * rights), and every later call of the library fails fast. */
+static void contain(struct domain *d, ucontext_t *uc, int *errno_out)
+{
+    struct gate_block *b = protect_blocks[d->slot];
+    if (!b)
+        return;
+    size_t tsize = (d->n_funcs * sizeof *d->targets + 4095) & ~4095ul;
+    mprotect(d->targets, tsize, PROT_READ | PROT_WRITE);
+    for (size_t i = 0; i < d->n_funcs; i++)
+        d->targets[i] = (uint64_t)(uintptr_t)failed_call[d->slot];
+    mprotect(d->targets, tsize, PROT_READ);
+    /* The frame the entry left: 6 words, then the argument window (gate.S). */
+    greg_t *g = uc->uc_mcontext.gregs;
+    uint64_t sp;
+    with_domain_open(d->slot, read_block_sp, &(struct block_sp){b, &sp});
+    g[REG_RSP] = (greg_t)(sp - 6 * 8 - GATE_STACK_WINDOW);
+    g[REG_RIP] = (greg_t)(uintptr_t)protect_gate_contained;
+    g[REG_RAX] = d->policy.fault_value;
+    g[REG_RDX] = 0;
+    *errno_out = d->policy.fault_errno;
+    protect_log("%s: on_fault = contain: this call and every later one return %ld (errno %d)", d->name,
+                d->policy.fault_value, d->policy.fault_errno);
+}
+
+bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc, int *errno_out)
 {
     uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
     if (sig == SIGTRAP) {
@@ -135,6 +192,10 @@ bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc)
             first_frame(uc, where, sizeof where);
             protect_log("%s failed: %s at %p in %s", d->name, strsignal(sig), si->si_addr, where);
             backtrace_from(uc);
+            if (d->policy.contain_faults && sig != SIGTRAP) {
+                contain(d, uc, errno_out);
+                return true;
+            }
         }
     }
     return false;

@@ -8,8 +8,10 @@
 #include <ucontext.h>
 
 /* For a synchronous SIGSEGV/SIGBUS/SIGFPE/SIGILL/SIGTRAP: true when it was
- * an int3 gate entry (the thread now goes to its gate); otherwise reports
- * what it was, once, and returns false (deliver it as usual). */
-bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc);
+ * taken care of (an int3 gate entry: the thread goes to its gate; a library
+ * fault contained by its policy: the call returns, *ERRNO_OUT is the errno
+ * to leave); otherwise reports what it was, once, and returns false
+ * (deliver it as usual). */
+bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc, int *errno_out);
 
 #endif

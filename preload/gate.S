@@ -166,6 +166,9 @@ protect_gate_entry:
     UNSPILL rcx
     call r10
     /* ---- back from the library: rax, rdx, xmm0, xmm1 hold its results ---- */
+    .globl protect_gate_contained
+    .hidden protect_gate_contained
+protect_gate_contained:                 /* where a contained library fault resumes */
     add rsp, GATE_STACK_WINDOW
     pop rcx                             /* domain record (unused) */
     pop rcx

@@ -66,6 +66,7 @@ void protect_gate_denied(void);
 void protect_callback_gate(void);
 void protect_gate_broken(void);
 void protect_gate_broken_trap(void); /* the ud2 where failed checks stop */
+void protect_gate_contained(void);   /* the gate's way out after a contained fault */
 
 /* Makes the table writable for an update, then read-only again. */
 void gate_table_unlock(void);

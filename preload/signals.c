@@ -395,7 +395,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
         if (!inside_library(uc) && pending.n && alt_depth == 0 && !draining)
             deliver_pending(ctx, false);
     } else if (synchronous(sig, si)) {
-        if (!fault_handled(sig, si, uc))
+        if (!fault_handled(sig, si, uc, &saved_errno))
             deliver(sig, si, ctx);
     } else if (sig == PROTECT_SIGNAL && si->si_code == SI_TIMER) {
         if (pending.n) {

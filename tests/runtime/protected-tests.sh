@@ -82,6 +82,12 @@ died "the library's own crash: killed by SIGSEGV"
 has "the library's own crash: reported with library and function" "$tmp/err" \
     "^libprotect: libgatetest.so failed: Segmentation fault at \\(nil\\) in libgatetest.so!gt_crash"
 
+run "$wrap" -p "$build/tests/gatetest-contain.policy" -- "$st" contain
+is "on_fault = contain: the program goes on" "$status" 0
+has "on_fault = contain: the call returns the policy's value, later calls fail fast" "$tmp/out" \
+    "^contained: crash returned -7 \\(errno EIO\\), next call -7 \\(errno EIO\\)$"
+has "on_fault = contain: said so" "$tmp/err" "^libprotect: libgatetest.so: on_fault = contain"
+
 echo "# dlopen"
 run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so
 is "dlopened library: calls work" "$status" 0

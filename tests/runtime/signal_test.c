@@ -12,6 +12,7 @@
 #include "gatetest.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -212,6 +213,17 @@ int main(int argc, char **argv)
         return bound();
     if (strcmp(what, "altstack") == 0)
         return altstack_test();
+    if (strcmp(what, "contain") == 0) {
+        errno = 0;
+        long r = gt_crash(NULL);
+        int e1 = errno;
+        errno = 0;
+        long again = gt_sum6(1, 2, 3, 4, 5, 6);
+        int e2 = errno;
+        printf("contained: crash returned %ld (errno %s), next call %ld (errno %s)\n", r,
+               e1 == EIO ? "EIO" : "other", again, e2 == EIO ? "EIO" : "other");
+        return 0;
+    }
     if (strcmp(what, "crash") == 0) {
         fflush(stdout);
         return (int)gt_crash(NULL);

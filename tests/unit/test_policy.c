@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +82,24 @@ static void full_policy(void **state)
     policy_free(&p);
 }
 
+static void signals_and_faults(void **state)
+{
+    struct policy p;
+    char *errors = NULL;
+    int n = load("[library]\npath = libz.so.1\non_fault = contain\nfault_value = 0x10\nfault_errno = EFAULT\n"
+                 "[signals]\nno_defer = SIGUSR1, HUP 12\nmax_deferral = 250ms\n",
+                 &p, &errors);
+    if (n)
+        fail_msg("%s", errors);
+    free(errors);
+    assert_true(p.contain_faults);
+    assert_int_equal(p.fault_value, 16);
+    assert_int_equal(p.fault_errno, EFAULT);
+    assert_int_equal(p.no_defer, 1ull << SIGUSR1 | 1ull << SIGHUP | 1ull << 12);
+    assert_int_equal(p.max_deferral_ms, 250);
+    policy_free(&p);
+}
+
 static void defaults(void **state)
 {
     struct policy p;
@@ -88,6 +108,10 @@ static void defaults(void **state)
     free(errors);
     assert_int_equal(p.mode, POLICY_INTEGRITY);
     assert_true(policy_exports(&p, "anything"));
+    assert_false(p.contain_faults);
+    assert_int_equal(p.fault_value, -1);
+    assert_int_equal(p.fault_errno, EIO);
+    assert_int_equal(p.max_deferral_ms, 0);
     policy_free(&p);
 }
 
@@ -119,6 +143,14 @@ static void errors_name_file_and_line(void **state)
     expect_error(WITH("[librari]\n"), 3, "unknown section [librari]");
     expect_error(WITH("[entries]\nexprot = *\n"), 4, "unknown key 'exprot' in [entries]");
     expect_error(WITH("mode = secret\n"), 3, "mode must be 'integrity' or 'confidential'");
+    expect_error(WITH("on_fault = ignore\n"), 3, "on_fault must be 'abort' or 'contain'");
+    expect_error(WITH("fault_value = minus one\n"), 3, "fault_value must be an integer");
+    expect_error(WITH("fault_errno = EWHATEVER\n"), 3, "fault_errno must be one of");
+    expect_error(WITH("[signals]\nno_defer = SIGKILL\n"), 4, "cannot be deferred");
+    expect_error(WITH("[signals]\nno_defer = SIGSEGV\n"), 4, "never deferred");
+    expect_error(WITH("[signals]\nno_defer = SIGNOPE\n"), 4, "'SIGNOPE' is not a signal");
+    expect_error(WITH("[signals]\nmax_deferral = soon\n"), 4, "max_deferral must be a duration");
+    expect_error(WITH("[signals]\ncolour = red\n"), 4, "unknown key 'colour' in [signals]");
     expect_error(WITH("path = libz.so.1\n"), 3, "duplicate key 'path' (first at line 2)");
     expect_error(WITH("[library]\n"), 3, "duplicate section [library] (first at line 1)");
     expect_error(WITH("[entries]\nexport = foo(\n"), 4, "'foo(' is not a symbol glob");
@@ -176,6 +208,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_policy),
         cmocka_unit_test(defaults),
+        cmocka_unit_test(signals_and_faults),
         cmocka_unit_test(shipped_policies_are_valid),
         cmocka_unit_test(errors_name_file_and_line),
         cmocka_unit_test(several_errors_all_reported),
