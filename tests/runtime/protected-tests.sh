@@ -74,6 +74,9 @@ has "without hardware breakpoints: one warning line" "$tmp/err" "^libprotect: ha
 run "$wrap" -p "$build/tests/gatetest-bound.policy" -- "$st" bound
 has "deferral bound: the signal comes anyway" "$tmp/out" "^bound: signal handled well before the call returned$"
 has "deferral bound: with a warning" "$tmp/err" "^libprotect: a library call held 1 signal\\(s\\) for more than 200 ms"
+run "$wrap" -p "$build/tests/gatetest-nodefer.policy" -- "$st" bound
+has "no_defer: the signal is delivered inside the call" "$tmp/out" "^bound: signal handled well before the call returned$"
+if grep -q "held" "$tmp/err"; then bad "no_defer: without waiting for the bound" "$(cat "$tmp/err")"; else ok "no_defer: without waiting for the bound"; fi
 run "$wrap" -p "$gtpol" -- "$st" altstack
 has "the application's own alternate stack: kept as its view, signal still deferred" "$tmp/out" \
     "^altstack: handled after the call returned$"
