@@ -79,7 +79,7 @@ static uint64_t now_ns(void)
     return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-int protect_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+static int protect_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     if (!real_sigaction)
         real_sigaction = dlsym(RTLD_NEXT, "sigaction");

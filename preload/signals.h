@@ -29,7 +29,6 @@ void signals_thread_altstack(void);
 /* Releases the calling thread's breakpoint and timer (thread exit). */
 void signals_thread_exit(void);
 void signals_counts(struct protect_signal_counts *c);
-int protect_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
 /* The gate's final return instruction (gate.S): where deferred signals go out. */
 void protect_gate_exit_ret(void);
