@@ -89,8 +89,7 @@ uintptr_t patch_trap_target(uintptr_t at)
     return lo < s->n && s->site[lo].at == at ? s->site[lo].stub : 0;
 }
 
-/* Other threads must not keep running stale instructions. */
-static void sync_cores(void)
+void sync_cores(void)
 {
     static int registered;
     if (!registered)

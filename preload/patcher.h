@@ -28,6 +28,11 @@ int patch_entries(const struct patch_request *req, size_t n, uintptr_t text_lo, 
 /* The code in [LO, HI) was unmapped: its int3 sites mean nothing now. */
 void patch_forget_range(uintptr_t lo, uintptr_t hi);
 
+/* After changing code that other threads may be running: makes every core
+ * of the process serialise, so that none keeps executing the old bytes
+ * (membarrier SYNC_CORE; nothing when the kernel lacks it). */
+void sync_cores(void);
+
 /* For the SIGTRAP handler: the stub for an int3 placed at AT, or 0. */
 uintptr_t patch_trap_target(uintptr_t at);
 

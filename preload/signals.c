@@ -18,6 +18,7 @@
 #include "gate_table.h"
 #include "log.h"
 #include "pku.h"
+#include "patcher.h"
 #include "pkru_sync.h"
 
 #include <dlfcn.h>
@@ -212,6 +213,7 @@ static void patch_exit(uint8_t byte)
     mprotect((void *)page, 8192, PROT_READ | PROT_WRITE | PROT_EXEC);
     *(volatile uint8_t *)protect_gate_exit_ret = byte;
     mprotect((void *)page, 8192, PROT_READ | PROT_EXEC);
+    sync_cores(); /* no thread may go on running the old ret */
 }
 
 static void exit_check(bool on)
