@@ -71,6 +71,10 @@ has "torn updates, protected: SIGTERM waits for the update to finish" "$tmp/out"
 run env PROTECT_NO_BREAKPOINTS=1 "$wrap" -p "$gtpol" -- "$st" torn 20
 has "without hardware breakpoints: the update still finishes first" "$tmp/out" "^torn: 0 of 20$"
 has "without hardware breakpoints: one warning line" "$tmp/err" "^libprotect: hardware breakpoints unavailable \\(PROTECT_NO_BREAKPOINTS\\)"
+run env PROTECT_NO_BREAKPOINTS=1 "$wrap" -p "$gtpol" -- "$st" storm
+has "without hardware breakpoints: storm delivered exactly once, never inside" "$tmp/out" \
+    "0 missing, 0 delivered twice; .*handlers inside the library: 0;"
+if grep -q "held" "$tmp/err"; then bad "without hardware breakpoints: no signal waits for the bound" "$(cat "$tmp/err")"; else ok "without hardware breakpoints: no signal waits for the bound"; fi
 run "$wrap" -p "$build/tests/gatetest-bound.policy" -- "$st" bound
 has "deferral bound: the signal comes anyway" "$tmp/out" "^bound: signal handled well before the call returned$"
 has "deferral bound: with a warning" "$tmp/err" "^libprotect: a library call held 1 signal\\(s\\) for more than 200 ms"
