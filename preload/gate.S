@@ -158,12 +158,15 @@ protect_gate_entry:
     push rdx                            /* keeps the stack 16-byte aligned */
     mov [rax + GB_APP_SP], rcx
     mov [rax + GB_FUNC], r11
+    cmp r10d, [rip + protect_gate_page + GT_APP_PKRU]
+    jne .Lfrom_library
     mov r10, [rdx + DG_TARGETS]
     mov r10, [r10 + r11 * 8]
     /* The caller's stack-argument window. */
     sub rsp, GATE_STACK_WINDOW
     COPY_WINDOW rcx, rsp
     UNSPILL rcx
+.Lcall:
     call r10
     /* ---- back from the library: rax, rdx, xmm0, xmm1 hold its results ---- */
     .globl protect_gate_contained
@@ -206,6 +209,37 @@ protect_gate_exit_ret:
     dec edx
     jnz 1b
     jmp protect_gate_broken
+
+.Lfrom_library:
+    /* The caller is another protected library, whose stack this domain may
+     * not be able to read: copy its arguments with both domains' rights for
+     * a moment (the AND of the two PKRU values: every key that either may
+     * use is open), then drop to this domain's, checked. */
+    mov rax, [rdx + DG_TARGETS]
+    mov r11, [rax + r11 * 8]            /* r11: the target */
+    mov eax, [rdx + DG_PKRU]
+    and eax, r10d
+    xor ecx, ecx
+    xor edx, edx
+    wrpkru
+    mov rcx, [rsp + 40]                 /* the caller's stack, from the frame */
+    sub rsp, GATE_STACK_WINDOW
+    COPY_WINDOW rcx, rsp
+    .irp slot, 8, 16, 24                /* its parked rax, rcx, rdx, below our window */
+    mov rax, [rcx - \slot]
+    mov [rsp - \slot], rax
+    .endr
+    mov rdx, [rsp + GATE_STACK_WINDOW]  /* the domain record, pushed last */
+    mov eax, [rdx + DG_PKRU]
+    xor ecx, ecx
+    xor edx, edx
+    wrpkru
+    mov rdx, [rsp + GATE_STACK_WINDOW]
+    cmp eax, [rdx + DG_PKRU]
+    jne protect_gate_broken
+    mov r10, r11
+    UNSPILL rsp
+    jmp .Lcall
 
 .Lnested:
     /* Already inside this domain (the library calls its own export, or a

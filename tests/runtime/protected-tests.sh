@@ -95,6 +95,15 @@ has "on_fault = contain: the call returns the policy's value, later calls fail f
     "^contained: crash returned -7 \\(errno EIO\\), next call -7 \\(errno EIO\\)$"
 has "on_fault = contain: said so" "$tmp/err" "^libprotect: libgatetest.so: on_fault = contain"
 
+echo "# a protected library calling another"
+nest="$build/tests/nested_test"
+run "$nest"; cp "$tmp/out" "$tmp/nest.plain"
+run "$wrap" -p "$build/tests/nested.policy" -p "$kvpol" -- "$nest"
+is "library to library: exit status" "$status" 0
+same "library to library (confidential caller): same results" "$tmp/nest.plain" "$tmp/out"
+run "$wrap" -p "$build/tests/nested.policy" -p "$kvpol" -- "$nest" stray-outer
+died "library to library: the application still cannot write the caller library"
+
 echo "# dlopen"
 run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so
 is "dlopened library: calls work" "$status" 0
