@@ -48,7 +48,6 @@
 #endif
 
 static struct sigaction app_action[NSIG];
-static bool ours[NSIG];               /* our handler is installed for it */
 static pthread_mutex_t action_lock = PTHREAD_MUTEX_INITIALIZER;
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static uint64_t bound_ns = 10ull * 1000000000ull;
@@ -65,20 +64,12 @@ struct pending_signal {
 static __thread struct {
     int n;
     struct pending_signal q[MAX_PENDING];
-    uint64_t since_ns;
     int perf_fd;          /* 0: not made yet, -1: refused, else fd + 1 */
     bool armed;
     bool exit_check;      /* armed through the patched return instead */
     timer_t bound_timer;
     bool has_timer;
 } pending;
-
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
 
 static int protect_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
@@ -103,7 +94,8 @@ static bool synchronous(int sig, const siginfo_t *si)
            si->si_code > 0;
 }
 
-/* The rights the thread had when the signal came (saved in its frame). */
+/* Whether the thread was inside a library when the signal came: the rights
+ * saved in its frame are not the application's. */
 static bool inside_library(ucontext_t *uc)
 {
     return frame_rights(uc) != app_rights();
@@ -302,8 +294,6 @@ static bool defer(int sig, siginfo_t *si)
                         MAX_PENDING);
         return false;
     }
-    if (pending.n == 0)
-        pending.since_ns = now_ns();
     pending.q[pending.n++] = (struct pending_signal){sig, *si};
     atomic_fetch_add(&n_deferred, 1);
     if (!pending.armed) {
@@ -450,10 +440,8 @@ static int apply(int sig)
         real = (struct sigaction){.sa_sigaction = on_signal,
                                   .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER};
         sigfillset(&real.sa_mask);
-        ours[sig] = true;
     } else {
         real = app_action[sig];
-        ours[sig] = false;
     }
     return protect_real_sigaction(sig, &real, NULL);
 }
