@@ -30,7 +30,7 @@ static uint32_t pkru_offset(void)
 
 /* The PKRU slot of a signal frame's XSAVE area, made explicit if the
  * kernel saved it in its init state (everything open). */
-static uint32_t *frame_pkru(ucontext_t *uc)
+uint32_t *frame_pkru_slot(ucontext_t *uc)
 {
     uint8_t *xsave = (uint8_t *)uc->uc_mcontext.fpregs;
     uint64_t *xstate_bv = (uint64_t *)(xsave + XSAVE_HEADER_OFFSET);
@@ -44,12 +44,12 @@ static uint32_t *frame_pkru(ucontext_t *uc)
 
 uint32_t frame_rights(ucontext_t *uc)
 {
-    return *frame_pkru(uc);
+    return *frame_pkru_slot(uc);
 }
 
 void pkru_sync_apply(ucontext_t *uc)
 {
-    uint32_t *pkru = frame_pkru(uc);
+    uint32_t *pkru = frame_pkru_slot(uc);
     *pkru = (*pkru & ~sync_mask) | sync_bits;
     atomic_fetch_add(&acked, 1);
 }

@@ -17,5 +17,6 @@ void pkru_sync_apply(ucontext_t *uc);
 
 /* The PKRU saved in a signal frame: what the thread will run with again. */
 uint32_t frame_rights(ucontext_t *uc);
+uint32_t *frame_pkru_slot(ucontext_t *uc);
 
 #endif

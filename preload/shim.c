@@ -6,6 +6,7 @@
 #include "gate_table.h"
 #include "log.h"
 #include "pku.h"
+#include "wrpkru_guard.h"
 
 #include <dlfcn.h>
 #include <link.h>
@@ -98,6 +99,8 @@ static void rescan(void)
     for (int i = 0; i < protect_n_domains; i++)
         if (protect_domains[i].attached && !protect_domains[i].seen)
             domain_detach(&protect_domains[i]);
+    if (protect_active)
+        wrpkru_guard_scan(); /* new code may carry WRPKRUs of its own */
     pthread_mutex_unlock(&attach_lock);
     busy = false;
 }

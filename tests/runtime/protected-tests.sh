@@ -104,6 +104,14 @@ same "library to library (confidential caller): same results" "$tmp/nest.plain" 
 run "$wrap" -p "$build/tests/nested.policy" -p "$kvpol" -- "$nest" stray-outer
 died "library to library: the application still cannot write the caller library"
 
+echo "# stray WRPKRU"
+run "$wrap" -p "$kvpol" -- "$build/tests/attack_pkey_set"
+is "libc's pkey_set cannot open a library's key: the process stops (SIGTRAP)" "$status" 133
+has "libc's pkey_set: reported" "$tmp/err" "^libprotect: blocked a WRPKRU that would change a protected library's key"
+if grep -q BREACHED "$tmp/out"; then bad "libc's pkey_set: the store was not written"; else ok "libc's pkey_set: the store was not written"; fi
+run env PROTECT_VERBOSE=1 "$wrap" -p "$kvpol" -- "$kv" --threads 1 --ops 10
+has "libc's WRPKRU is guarded" "$tmp/err" "libc.so.6: 1 WRPKRU guarded"
+
 echo "# dlopen"
 run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so
 is "dlopened library: calls work" "$status" 0
