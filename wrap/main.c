@@ -34,8 +34,12 @@ static const char usage[] =
     "  -h, --help          this text\n"
     "      --version       the version\n"
     "\n"
-    "Exit status: PROGRAM's own; 1 invalid policy; 2 bad usage or unreadable library;\n"
-    "126 PROGRAM not executable; 127 PROGRAM not found.\n";
+    "Exit status: PROGRAM's own; 1 invalid policy or no PKU on this machine; 2 bad usage or\n"
+    "unreadable library; 126 PROGRAM not executable; 127 PROGRAM not found.\n"
+    "\n"
+    "Environment read by libprotect.so: PROTECT_POLICY (policy files, ':'-separated),\n"
+    "PROTECT_VERBOSE=1 (what was protected), PROTECT_NO_BREAKPOINTS=1 (defer signals without\n"
+    "hardware breakpoints, for testing that path).\n";
 
 enum mode { RUN, VALIDATE, GEN_POLICY, CHECK };
 
