@@ -310,20 +310,25 @@ const uint8_t *elf_image_code_at(const struct elf_image *img, uint64_t vaddr, si
     return NULL;
 }
 
-const struct elf_export *elf_image_symbol_for(const struct elf_image *img, uint64_t vaddr)
+size_t elf_image_first_export_from(const struct elf_image *img, uint64_t vaddr)
 {
-    const struct elf_export *best = NULL;
-    /* Exports are sorted by address: the last one at or below vaddr wins,
-     * preferring one whose size covers vaddr. */
     size_t lo = 0, hi = img->n_exports;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (img->exports[mid].addr <= vaddr)
+        if (img->exports[mid].addr < vaddr)
             lo = mid + 1;
         else
             hi = mid;
     }
-    for (size_t i = lo; i-- > 0;) {
+    return lo;
+}
+
+const struct elf_export *elf_image_symbol_for(const struct elf_image *img, uint64_t vaddr)
+{
+    /* Exports are sorted by address: the last one at or below vaddr wins,
+     * preferring one whose size covers vaddr. */
+    const struct elf_export *best = NULL;
+    for (size_t i = elf_image_first_export_from(img, vaddr + 1); i-- > 0;) {
         const struct elf_export *e = &img->exports[i];
         if (vaddr < e->addr + e->size)
             return e;

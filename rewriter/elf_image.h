@@ -55,6 +55,9 @@ void elf_image_close(struct elf_image *img);
  * clamped to what the segment holds; NULL when vaddr is not executable. */
 const uint8_t *elf_image_code_at(const struct elf_image *img, uint64_t vaddr, size_t *len);
 
+/* Index of the first export at or above VADDR (n_exports if none). */
+size_t elf_image_first_export_from(const struct elf_image *img, uint64_t vaddr);
+
 /* The export whose [addr, addr+size) contains VADDR, or else the closest one
  * starting below it within the same executable segment; NULL if none. */
 const struct elf_export *elf_image_symbol_for(const struct elf_image *img, uint64_t vaddr);

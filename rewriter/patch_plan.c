@@ -84,17 +84,8 @@ static bool export_starts_in(const void *ctx, uint64_t lo, uint64_t hi)
 {
     const struct biased_image *bi = ctx;
     const struct elf_image *img = bi->img;
-    lo -= bi->bias;
-    hi -= bi->bias;
-    size_t a = 0, b = img->n_exports; /* first export at or above lo */
-    while (a < b) {
-        size_t mid = (a + b) / 2;
-        if (img->exports[mid].addr < lo)
-            a = mid + 1;
-        else
-            b = mid;
-    }
-    return a < img->n_exports && img->exports[a].addr < hi;
+    size_t i = elf_image_first_export_from(img, lo - bi->bias);
+    return i < img->n_exports && img->exports[i].addr < hi - bi->bias;
 }
 
 enum patch_kind patch_plan_make(const struct elf_image *img, uint64_t addr, uint64_t size,

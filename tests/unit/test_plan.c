@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "fixtures.h"
+#include "reloc_assert.h"
 #include "patch_plan.h"
 
 #define PLAN(name, plan, pred) \
@@ -30,8 +31,7 @@ static void endbr64_is_kept(void **state)
         0x55, 0x48, 0x89, 0xe5, 0x48, 0x83, 0xec, 0x10, /* push; mov; sub: moved whole */
         0xe9, 0xff, 0xff, 0xef, 0xff,                   /* jmp SRC+12 */
     };
-    assert_int_equal(p.reloc.len, sizeof want);
-    assert_memory_equal(p.reloc.code, want, sizeof want);
+    expect_code(&p.reloc, want, sizeof want);
     assert_within_function(&p);
 }
 
@@ -42,8 +42,7 @@ static void short_function_gets_int3(void **state)
     assert_string_equal(p.reason, "function is 3 bytes, a jmp gate needs 5");
     assert_int_equal(p.patch_len, 1);
     static const uint8_t want[] = {0x31, 0xc0, 0xe9, 0xfb, 0xff, 0xef, 0xff}; /* xor; jmp SRC+2 */
-    assert_int_equal(p.reloc.len, sizeof want);
-    assert_memory_equal(p.reloc.code, want, sizeof want);
+    expect_code(&p.reloc, want, sizeof want);
     assert_within_function(&p);
 }
 
@@ -54,8 +53,7 @@ static void endbr_then_ret_gets_int3_after_endbr(void **state)
     assert_string_equal(p.reason, "function is 5 bytes, a jmp gate needs 9");
     assert_int_equal(p.patch_offset, 4);
     static const uint8_t want[] = {0xc3, 0xe9, 0xff, 0xff, 0xef, 0xff};
-    assert_int_equal(p.reloc.len, sizeof want);
-    assert_memory_equal(p.reloc.code, want, sizeof want);
+    expect_code(&p.reloc, want, sizeof want);
     assert_within_function(&p);
 }
 

@@ -12,21 +12,8 @@
 #include <cmocka.h>
 
 #include "fixtures.h"
+#include "reloc_assert.h"
 #include "x86_relocate.h"
-
-static void expect_code(const struct reloc_output *out, const uint8_t *want, size_t want_len)
-{
-    if (out->len != want_len || memcmp(out->code, want, want_len) != 0) {
-        fprintf(stderr, "got: ");
-        for (size_t i = 0; i < out->len; i++)
-            fprintf(stderr, "%02x ", out->code[i]);
-        fprintf(stderr, "\nwant:");
-        for (size_t i = 0; i < want_len; i++)
-            fprintf(stderr, " %02x", want[i]);
-        fprintf(stderr, "\n");
-        fail_msg("relocated bytes differ");
-    }
-}
 
 #define RELOCATE(name, dst, out)                                                                  \
     do {                                                                                          \
