@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include "attach.h"
 
+#include "callbacks.h"
+
 #include "domain_heap.h"
 #include "gate_table.h"
 #include "lib_analysis.h"
@@ -14,6 +16,7 @@
 #include "pkru_sync.h"
 #include "pku.h"
 #include "signals.h"
+#include "trusted_syscall.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -117,9 +120,9 @@ static void rewrite_fini_slots(ElfW(Addr) **slots, size_t n, uintptr_t first_stu
 {
     for (size_t i = 0; i < n; i++) {
         uintptr_t page = (uintptr_t)slots[i] & ~4095ul;
-        mprotect((void *)page, 4096, PROT_READ | PROT_WRITE);
+        trusted_mprotect((void *)page, 4096, PROT_READ | PROT_WRITE);
         *slots[i] = first_stub + i * STUB_SIZE;
-        mprotect((void *)page, 4096, PROT_READ);
+        trusted_mprotect((void *)page, 4096, PROT_READ);
     }
 }
 
@@ -184,7 +187,7 @@ static int first_attach(struct domain *d)
         return -1;
     }
     void *heap = map_tagged(HEAP_REGION, d->key);
-    if (!heap || gate_blocks_init(d->slot, d->key) != 0) {
+    if (!heap || gate_blocks_init(d->slot, d->key) != 0 || callbacks_reserve(d->slot) != 0) {
         protect_log("%s: cannot reserve the domain's memory", d->name);
         return -1;
     }
@@ -224,7 +227,7 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
                                    .resolve_ifuncs = resolve_live, .ctx = &live};
     if (lib_analyze(d->policy.library_path, &opt, &a, err, sizeof err) != 0) {
         protect_log("%s: %s", d->policy.library_path, err);
-        munmap(near, near_size);
+        trusted_munmap(near, near_size);
         return -1;
     }
     if (live.handle)
@@ -274,14 +277,14 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
             dyn = (const ElfW(Dyn) *)(base + info->dlpi_phdr[i].p_vaddr);
     size_t n_fini = gate_destructors(d, base, dyn, &cursor, fini_slots, 64);
     lib_analysis_free(&a);
-    mprotect(near, near_size, PROT_READ | PROT_EXEC);
+    trusted_mprotect(near, near_size, PROT_READ | PROT_EXEC);
     d->near_lo = (uintptr_t)near;
     d->near_size = near_size;
     /* The gates read the targets from read-only memory. */
     size_t tsize = (d->n_funcs * sizeof *d->targets + 4095) & ~4095ul;
     uint64_t *targets = mmap(NULL, tsize ? tsize : 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     memcpy(targets, d->targets, d->n_funcs * sizeof *d->targets);
-    mprotect(targets, tsize ? tsize : 4096, PROT_READ);
+    trusted_mprotect(targets, tsize ? tsize : 4096, PROT_READ);
     free(d->targets);
     d->targets = targets;
     d->cap_funcs = d->n_funcs;

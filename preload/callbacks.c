@@ -2,6 +2,7 @@
 #include "callbacks.h"
 
 #include "log.h"
+#include "trusted_syscall.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -10,8 +11,10 @@
 #define STUBS_PER_BATCH 1024
 #define CALLBACK_STUB_SIZE 32
 #define MAX_BATCHES 256
+#define CALLBACK_REGION ((size_t)MAX_BATCHES * STUBS_PER_BATCH * CALLBACK_STUB_SIZE)
 
 struct callback_set {
+    uint8_t *region;                   /* reserved for all batches: one range to watch */
     uint64_t *targets;                 /* read-only except while adding */
     size_t count, capacity;
     uint8_t *batch[MAX_BATCHES];       /* executable stubs, STUBS_PER_BATCH each */
@@ -42,8 +45,8 @@ static bool add_batch(struct callback_set *s, int slot)
     size_t b = s->capacity / STUBS_PER_BATCH, size = STUBS_PER_BATCH * CALLBACK_STUB_SIZE;
     if (b >= MAX_BATCHES)
         return false;
-    uint8_t *page = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (page == MAP_FAILED)
+    uint8_t *page = s->region ? s->region + b * size : NULL;
+    if (!page || trusted_mprotect(page, size, PROT_READ | PROT_WRITE) != 0)
         return false;
     static const uint8_t code[] = {
         0x41, 0xba, 0, 0, 0, 0, /* mov r10d, slot */
@@ -60,7 +63,7 @@ static bool add_batch(struct callback_set *s, int slot)
         memcpy(p + 8, &index, 4);
         memcpy(p + sizeof code, &gate, 8);
     }
-    mprotect(page, size, PROT_READ | PROT_EXEC);
+    trusted_mprotect(page, size, PROT_READ | PROT_EXEC);
     s->batch[b] = page;
     return true;
 }
@@ -75,13 +78,31 @@ static bool grow(struct callback_set *s, int slot)
         return false;
     if (s->count)
         memcpy(t, s->targets, s->count * 8);
-    mprotect(t, cap * 8, PROT_READ);
+    trusted_mprotect(t, cap * 8, PROT_READ);
     s->targets = t;
     s->capacity = cap;
     gate_table_unlock();
     protect_gate_page.t.domain[slot].cb_targets = t;
     gate_table_lock();
     return true;
+}
+
+int callbacks_reserve(int slot)
+{
+    struct callback_set *s = &sets[slot];
+    if (s->region)
+        return 0;
+    void *r = mmap(NULL, CALLBACK_REGION, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED)
+        return -1;
+    s->region = r;
+    return 0;
+}
+
+void callbacks_region(int slot, uintptr_t *lo, size_t *size)
+{
+    *lo = (uintptr_t)sets[slot].region;
+    *size = sets[slot].region ? CALLBACK_REGION : 0;
 }
 
 static size_t hash_slot(const struct callback_set *s, uint64_t fn)
@@ -104,8 +125,8 @@ static void hash_grow(struct callback_set *s)
         if (keys[i])
             hash_put(s, keys[i], vals[i]);
     if (old) {
-        munmap(keys, old * 8);
-        munmap(vals, old * 4);
+        trusted_munmap(keys, old * 8);
+        trusted_munmap(vals, old * 4);
     }
 }
 
@@ -148,9 +169,9 @@ uintptr_t callback_stub_for(struct domain *d, uintptr_t fn)
             hash_grow(s);
         index = (long)s->count;
         uintptr_t page = (uintptr_t)&s->targets[index] & ~4095ul;
-        mprotect((void *)page, 4096, PROT_READ | PROT_WRITE);
+        trusted_mprotect((void *)page, 4096, PROT_READ | PROT_WRITE);
         s->targets[index] = fn;
-        mprotect((void *)page, 4096, PROT_READ);
+        trusted_mprotect((void *)page, 4096, PROT_READ);
         hash_put(s, fn, (uint32_t)index);
         s->count++;
         gate_table_unlock();

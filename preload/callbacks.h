@@ -8,12 +8,18 @@
 #include "domains.h"
 #include "gate_table.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* The pointer to give the library of domain D in place of FN.  Null, -1,
  * small integers (SQLITE_STATIC, SQLITE_TRANSIENT), the library's own code
  * and existing stubs are passed through unchanged. */
 uintptr_t callback_stub_for(struct domain *d, uintptr_t fn);
+
+/* Reserves the region of domain SLOT's callback stubs (at its first
+ * attach, so that the system-call filter knows it).  0 on success. */
+int callbacks_reserve(int slot);
+void callbacks_region(int slot, uintptr_t *lo, size_t *size);
 
 /* Called by the gate for exports with "callbacks =": rewrites the marked
  * arguments in REGS, or on the caller's stack SP (SP[0] is the return address). */

@@ -6,6 +6,7 @@
 #include "domain_heap.h"
 
 #include "log.h"
+#include "trusted_syscall.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -209,7 +210,7 @@ void domain_heap_free(struct domain_heap *h, void *ptr)
         struct large_header *x = large_of(h, p);
         mark(h, (uintptr_t)x, x->chunks, CHUNK_FREE);
         if (x->chunks >= RELEASE_CHUNKS)
-            madvise((char *)x + CHUNK, (x->chunks - 1) * CHUNK, MADV_DONTNEED);
+            trusted_madvise((char *)x + CHUNK, (x->chunks - 1) * CHUNK, MADV_DONTNEED);
         bin_push(h, x);
     } else {
         pthread_mutex_unlock(&h->lock);

@@ -14,6 +14,7 @@
 #include "pku.h"
 #include "wrpkru_guard.h"
 #include "pkru_sync.h"
+#include "trusted_syscall.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -139,10 +140,10 @@ static void contain(struct domain *d, ucontext_t *uc, int *errno_out)
     if (!b)
         return;
     size_t tsize = (d->n_funcs * sizeof *d->targets + 4095) & ~4095ul;
-    mprotect(d->targets, tsize, PROT_READ | PROT_WRITE);
+    trusted_mprotect(d->targets, tsize, PROT_READ | PROT_WRITE);
     for (size_t i = 0; i < d->n_funcs; i++)
         d->targets[i] = (uint64_t)(uintptr_t)failed_call[d->slot];
-    mprotect(d->targets, tsize, PROT_READ);
+    trusted_mprotect(d->targets, tsize, PROT_READ);
     /* The frame the entry left: 6 words, then the argument window (gate.S). */
     greg_t *g = uc->uc_mcontext.gregs;
     uint64_t sp;

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "pku.h"
 #include "signals.h"
+#include "trusted_syscall.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -47,6 +48,12 @@ __thread struct gate_block *protect_blocks[MAX_DOMAINS] __attribute__((tls_model
 /* Which block slots are taken, per domain (a hint only: the owner field in
  * the block itself is what the gate checks). */
 static uint64_t slot_used[MAX_DOMAINS][BLOCKS_PER_DOMAIN / 64];
+
+/* Each domain's stacks lie in one reserved region, a stack (with its guard
+ * page below) per block slot: one range for the system-call filter to
+ * watch, however many threads come and go. */
+#define STACK_MAP_SIZE (DOMAIN_STACK_SIZE + PAGE)
+static uintptr_t stacks_lo[MAX_DOMAINS];
 static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t thread_exit_key;
 static pthread_once_t thread_exit_once = PTHREAD_ONCE_INIT;
@@ -60,12 +67,12 @@ void pku_write_checked(uint32_t value)
 
 void gate_table_unlock(void)
 {
-    mprotect(&protect_gate_page, PAGE, PROT_READ | PROT_WRITE);
+    trusted_mprotect(&protect_gate_page, PAGE, PROT_READ | PROT_WRITE);
 }
 
 void gate_table_lock(void)
 {
-    mprotect(&protect_gate_page, PAGE, PROT_READ);
+    trusted_mprotect(&protect_gate_page, PAGE, PROT_READ);
 }
 
 int gate_blocks_init(int slot, int key)
@@ -75,10 +82,15 @@ int gate_blocks_init(int slot, int key)
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (region == MAP_FAILED)
         return -1;
-    if (pku_mprotect(region, size, PROT_READ | PROT_WRITE, key) != 0) {
-        munmap(region, size);
+    size_t stacks_size = BLOCKS_PER_DOMAIN * STACK_MAP_SIZE;
+    void *stacks = mmap(NULL, stacks_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (stacks == MAP_FAILED || pku_mprotect(region, size, PROT_READ | PROT_WRITE, key) != 0) {
+        trusted_munmap(region, size);
+        if (stacks != MAP_FAILED)
+            trusted_munmap(stacks, stacks_size);
         return -1;
     }
+    stacks_lo[slot] = (uintptr_t)stacks;
     gate_table_unlock();
     table.domain[slot].blocks_lo = (uint64_t)region;
     table.domain[slot].blocks_size = size;
@@ -122,7 +134,9 @@ static uintptr_t clear_block(void *arg)
 {
     struct gate_block *b = arg, copy = *b;
     memset(b, 0, sizeof *b);
-    munmap((void *)copy.stack_map, copy.stack_map_size);
+    /* Back to a reserved, untagged hole until another thread takes the slot. */
+    trusted_mmap((void *)copy.stack_map, copy.stack_map_size, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
     return 0;
 }
 
@@ -162,11 +176,10 @@ void protect_thread_first_entry(unsigned slot)
     const struct domain_gate *dg = &table.domain[slot];
     if (dg->pkru == GATE_UNUSED_PKRU)
         protect_fatal("gate of an unknown domain %u called", slot);
-    size_t map_size = DOMAIN_STACK_SIZE + PAGE;
-    void *map = mmap(NULL, map_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-                     -1, 0);
+    size_t map_size = STACK_MAP_SIZE;
     long i = claim_slot(slot);
-    if (map == MAP_FAILED || i < 0 ||
+    void *map = i < 0 ? NULL : (void *)(stacks_lo[slot] + (uintptr_t)i * STACK_MAP_SIZE);
+    if (!map ||
         pku_mprotect((char *)map + PAGE, DOMAIN_STACK_SIZE, PROT_READ | PROT_WRITE, domain_key((int)slot)) != 0)
         protect_fatal("%s: cannot make a domain stack for this thread", domain_name((int)slot));
     struct block_init bi = {
@@ -191,4 +204,12 @@ void gate_blocks_release_thread(void)
         with_domain_open((int)slot, clear_block, b);
         release_slot(slot, ((uint64_t)b - table.domain[slot].blocks_lo) >> GB_SHIFT);
     }
+}
+
+void gate_regions(int slot, struct gate_regions *r)
+{
+    r->blocks_lo = table.domain[slot].blocks_lo;
+    r->blocks_size = table.domain[slot].blocks_size;
+    r->stacks_lo = stacks_lo[slot];
+    r->stacks_size = stacks_lo[slot] ? BLOCKS_PER_DOMAIN * STACK_MAP_SIZE : 0;
 }

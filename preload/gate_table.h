@@ -76,6 +76,12 @@ void gate_table_lock(void);
  * records it in the table.  0 on success. */
 int gate_blocks_init(int slot, int key);
 
+/* Where domain SLOT's per-thread blocks and stacks lie (for the filter). */
+struct gate_regions {
+    uintptr_t blocks_lo, blocks_size, stacks_lo, stacks_size;
+};
+void gate_regions(int slot, struct gate_regions *r);
+
 /* Called by the gate the first time a thread enters domain SLOT. */
 void protect_thread_first_entry(unsigned slot);
 

@@ -2,6 +2,8 @@
 #include "memory_tags.h"
 
 #include "pku.h"
+#include "proc_maps.h"
+#include "trusted_syscall.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,44 +11,29 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* /proc/self/maps read with raw syscalls into a stack buffer: no stdio, no
- * malloc, while the caller's rights are in flux. */
+struct tag_request {
+    uintptr_t lo, hi;
+    int key;
+    long tagged;
+};
+
+static int tag_one(const struct map_entry *m, void *arg)
+{
+    struct tag_request *r = arg;
+    if (!m->write || m->end <= r->lo || m->start >= r->hi)
+        return 0;
+    uintptr_t s = m->start > r->lo ? m->start : r->lo, e = m->end < r->hi ? m->end : r->hi;
+    int prot = (m->read ? PROT_READ : 0) | PROT_WRITE | (m->exec ? PROT_EXEC : 0);
+    if (pku_mprotect((void *)s, e - s, prot, r->key) != 0)
+        return -1;
+    r->tagged += (long)(e - s);
+    return 0;
+}
+
 long tag_writable_mappings(uintptr_t lo, uintptr_t hi, int key)
 {
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    char buf[8192];
-    size_t have = 0;
-    long tagged = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
-        if (n <= 0)
-            break;
-        have += (size_t)n;
-        buf[have] = 0;
-        char *line = buf, *nl;
-        while ((nl = strchr(line, '\n'))) {
-            *nl = 0;
-            unsigned long start, end;
-            char perms[5];
-            if (sscanf(line, "%lx-%lx %4s", &start, &end, perms) == 3 && perms[1] == 'w' &&
-                end > lo && start < hi) {
-                uintptr_t s = start > lo ? start : lo, e = end < hi ? end : hi;
-                int prot = (perms[0] == 'r' ? PROT_READ : 0) | PROT_WRITE | (perms[2] == 'x' ? PROT_EXEC : 0);
-                if (pku_mprotect((void *)s, e - s, prot, key) != 0) {
-                    close(fd);
-                    return -1;
-                }
-                tagged += (long)(e - s);
-            }
-            line = nl + 1;
-        }
-        have = strlen(line);
-        memmove(buf, line, have);
-    }
-    close(fd);
-    return tagged;
+    struct tag_request r = {lo, hi, key, 0};
+    return proc_maps_each(tag_one, &r) != 0 ? -1 : r.tagged;
 }
 
 void *map_tagged(size_t size, int key)
@@ -55,7 +42,7 @@ void *map_tagged(size_t size, int key)
     if (p == MAP_FAILED)
         return NULL;
     if (pku_mprotect(p, size, PROT_READ | PROT_WRITE, key) != 0) {
-        munmap(p, size);
+        trusted_munmap(p, size);
         return NULL;
     }
     return p;

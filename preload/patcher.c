@@ -2,6 +2,7 @@
 #include "patcher.h"
 
 #include "log.h"
+#include "trusted_syscall.h"
 
 #include <linux/membarrier.h>
 #include <pthread.h>
@@ -101,7 +102,7 @@ void sync_cores(void)
 int patch_entries(const struct patch_request *req, size_t n, uintptr_t text_lo, uintptr_t text_hi)
 {
     uintptr_t lo = text_lo & ~4095ul, hi = (text_hi + 4095) & ~4095ul;
-    if (mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
+    if (trusted_mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
         return -1;
     add_trap_sites(req, n);
     for (size_t i = 0; i < n; i++)
@@ -118,5 +119,5 @@ int patch_entries(const struct patch_request *req, size_t n, uintptr_t text_lo, 
         if (req[i].kind == PATCH_JMP)
             *(volatile uint8_t *)req[i].at = 0xe9;
     sync_cores();
-    return mprotect((void *)lo, hi - lo, PROT_READ | PROT_EXEC);
+    return trusted_mprotect((void *)lo, hi - lo, PROT_READ | PROT_EXEC);
 }

@@ -7,6 +7,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "trusted_syscall.h"
+
 static inline uint32_t pku_read(void)
 {
     uint32_t eax, edx;
@@ -27,12 +29,12 @@ static inline uint32_t pku_key_mask(int key)
 
 static inline int pku_alloc(void)
 {
-    return (int)syscall(SYS_pkey_alloc, 0, 0);
+    return (int)trusted_syscall(SYS_pkey_alloc, 0, 0, 0, 0, 0, 0);
 }
 
 static inline int pku_mprotect(void *addr, size_t len, int prot, int key)
 {
-    return (int)syscall(SYS_pkey_mprotect, addr, len, prot, key);
+    return trusted_pkey_mprotect(addr, len, prot, key);
 }
 
 /* Sets PKRU to VALUE and checks that it took; every WRPKRU in libprotect's

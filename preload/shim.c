@@ -6,9 +6,14 @@
 #include "gate_table.h"
 #include "log.h"
 #include "pku.h"
+#include "process_lockdown.h"
+#include "signals.h"
+#include "syscall_filter.h"
+#include "trusted_syscall.h"
 #include "wrpkru_guard.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -58,7 +63,7 @@ static void check_hardware(void)
     if (key < 0)
         protect_refuse("this CPU or kernel has no memory protection keys (PKU): "
                        "cannot run the program protected");
-    syscall(SYS_pkey_free, key);
+    trusted_syscall(SYS_pkey_free, key, 0, 0, 0, 0, 0);
     if (!(getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE))
         protect_refuse("this kernel does not let programs read the FS base (FSGSBASE): "
                        "the gates need it to check their per-thread state");
@@ -85,6 +90,14 @@ static int attach_loaded(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+static int count_attached(void)
+{
+    int n = 0;
+    for (int i = 0; i < protect_n_domains; i++)
+        n += protect_domains[i].attached;
+    return n;
+}
+
 /* Attaches every protected library now loaded, detaches those now gone. */
 static void rescan(void)
 {
@@ -95,12 +108,15 @@ static void rescan(void)
     pthread_mutex_lock(&attach_lock);
     for (int i = 0; i < protect_n_domains; i++)
         protect_domains[i].seen = false;
+    int attached_before = count_attached();
     dl_iterate_phdr(attach_loaded, NULL);
     for (int i = 0; i < protect_n_domains; i++)
         if (protect_domains[i].attached && !protect_domains[i].seen)
             domain_detach(&protect_domains[i]);
-    if (protect_active)
+    if (protect_active || hardened_mode())
         wrpkru_guard_scan(); /* new code may carry WRPKRUs of its own */
+    if (count_attached() > attached_before)
+        syscall_filter_refresh(); /* the filter learns the new library's memory */
     pthread_mutex_unlock(&attach_lock);
     busy = false;
 }
@@ -116,6 +132,12 @@ __attribute__((constructor)) static void libprotect_init(void)
     if (protect_n_domains == 0)
         return;
     check_hardware();
+    bool hardened = hardened_mode();
+    if (hardened && !getenv("LD_BIND_NOW"))
+        protect_refuse("hardened mode needs LD_BIND_NOW=1 (the loader's lazy binding runs XRSTOR, which "
+                       "libprotect must forbid); protect-wrap sets it");
+    if (trusted_page_init() != 0)
+        protect_refuse("cannot map the trusted system-call page");
     gate_table_unlock();
     protect_gate_page.t.app_pkru = pku_read();
     gate_table_lock();
@@ -123,6 +145,15 @@ __attribute__((constructor)) static void libprotect_init(void)
     for (int i = 0; i < protect_n_domains; i++)
         if (!protect_domains[i].attached)
             protect_info("%s is not loaded (yet): it will be protected if it is", protect_domains[i].name);
+    if (!hardened) {
+        protect_log("WARNING: hardened mode is off (PROTECT_HARDENED=0): the program can still change "
+                    "PKRU and the protected memory's mappings itself; for debugging only");
+        return;
+    }
+    signals_take_over(); /* the filter's SIGSYS comes even with no library attached yet */
+    if (lock_process_from_outside() != 0)
+        protect_refuse("hardened mode: cannot make the process unreachable from others (%s)", strerror(errno));
+    syscall_filter_install();
 }
 
 /* dlopen and dlclose are interposed so that a library loaded later is

@@ -20,6 +20,9 @@
 #include "pku.h"
 #include "patcher.h"
 #include "pkru_sync.h"
+#include "syscall_filter.h"
+#include "syscall_trap.h"
+#include "trusted_syscall.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -71,11 +74,44 @@ static __thread struct {
     bool has_timer;
 } pending;
 
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
+
+/* The kernel's struct sigaction on x86-64. */
+struct kernel_sigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+};
+
+/* Installs with the trusted page's restorer once there is one: the filter
+ * refuses any other rt_sigreturn (libc's restorer would be a way to restore
+ * a forged frame). */
 static int protect_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    if (!real_sigaction)
-        real_sigaction = dlsym(RTLD_NEXT, "sigaction");
-    return real_sigaction(sig, act, old);
+    void *restorer = trusted_restorer();
+    if (!restorer) {
+        if (!real_sigaction)
+            real_sigaction = dlsym(RTLD_NEXT, "sigaction");
+        return real_sigaction(sig, act, old);
+    }
+    struct kernel_sigaction k, o;
+    if (act) {
+        k = (struct kernel_sigaction){.handler = (void *)act->sa_handler,
+                                      .flags = (unsigned long)act->sa_flags | SA_RESTORER,
+                                      .restorer = restorer};
+        memcpy(&k.mask, &act->sa_mask, sizeof k.mask);
+    }
+    long r = syscall(SYS_rt_sigaction, sig, act ? &k : NULL, old ? &o : NULL, sizeof k.mask);
+    if (r == 0 && old) {
+        memset(old, 0, sizeof *old);
+        old->sa_handler = (void (*)(int))o.handler;
+        old->sa_flags = (int)o.flags;
+        memcpy(&old->sa_mask, &o.mask, sizeof o.mask);
+    }
+    return (int)r;
 }
 
 static bool default_ignores(int sig)
@@ -179,6 +215,7 @@ static void deliver(int sig, siginfo_t *si, void *ctx)
             sigaddset(&mask, s);
     if (!(act.sa_flags & SA_NODEFER))
         sigaddset(&mask, sig);
+    sigdelset(&mask, SIGSYS); /* a blocked SIGSYS from the filter kills */
     /* The next level first: once signals are unblocked, one may come. */
     install_altstack(++alt_depth);
     pthread_sigmask(SIG_SETMASK, &mask, &old);
@@ -202,9 +239,9 @@ static int exit_waiting;
 static void patch_exit(uint8_t byte)
 {
     uintptr_t page = (uintptr_t)protect_gate_exit_ret & ~4095ul;
-    mprotect((void *)page, 8192, PROT_READ | PROT_WRITE | PROT_EXEC);
+    trusted_mprotect((void *)page, 8192, PROT_READ | PROT_WRITE | PROT_EXEC);
     *(volatile uint8_t *)protect_gate_exit_ret = byte;
-    mprotect((void *)page, 8192, PROT_READ | PROT_EXEC);
+    trusted_mprotect((void *)page, 8192, PROT_READ | PROT_EXEC);
     sync_cores(); /* no thread may go on running the old ret */
 }
 
@@ -375,6 +412,10 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
     ucontext_t *uc = ctx;
     int saved_errno = errno;
     uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    if (sig == SIGSYS && syscall_trap(si, uc)) {
+        errno = saved_errno;
+        return;
+    }
     if (sig == SIGTRAP && ip == (uintptr_t)protect_gate_exit_ret + 1) {
         /* The patched return (perhaps put back since): do the ret, then as
          * at a breakpoint. */
@@ -419,7 +460,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 static bool needs_us(int sig, const struct sigaction *act)
 {
     if (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL || sig == SIGTRAP ||
-        sig == PROTECT_SIGNAL)
+        sig == SIGSYS || sig == PROTECT_SIGNAL)
         return true;
     if (act->sa_handler == SIG_IGN)
         return false;
@@ -440,6 +481,7 @@ static int apply(int sig)
         real = (struct sigaction){.sa_sigaction = on_signal,
                                   .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER};
         sigfillset(&real.sa_mask);
+        sigdelset(&real.sa_mask, SIGSYS); /* the filter's SIGSYS must get through, even here */
     } else {
         real = app_action[sig];
     }
@@ -453,6 +495,12 @@ static void take_over(void)
         if (reserved(sig) || protect_real_sigaction(sig, NULL, &app_action[sig]) != 0)
             continue;
         apply(sig);
+    }
+    /* glibc's own (cancellation, set*id): the same handlers, our restorer. */
+    for (int sig = 32; sig < SIGRTMIN; sig++) {
+        struct sigaction a;
+        if (protect_real_sigaction(sig, NULL, &a) == 0 && a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN)
+            protect_real_sigaction(sig, &a, NULL);
     }
     pthread_mutex_unlock(&action_lock);
 }
@@ -486,7 +534,7 @@ void signals_thread_exit(void)
     syscall(SYS_sigaltstack, &off, NULL);
     for (int i = 0; i < ALTSTACK_LEVELS; i++)
         if (altstack[i]) {
-            munmap(altstack[i], ALTSTACK_SIZE);
+            trusted_munmap(altstack[i], ALTSTACK_SIZE);
             altstack[i] = NULL;
         }
     if (pending.perf_fd > 0)
@@ -554,6 +602,36 @@ int sigaltstack(const stack_t *ss, stack_t *old)
     if (ss)
         app_altstack = *ss;
     return 0;
+}
+
+/* The system-call filter answers some calls with SIGSYS, and a blocked
+ * SIGSYS would kill the thread instead: masks never block it in hardened
+ * mode (a thread that blocks "everything" still opens files). */
+static const sigset_t *without_sigsys(int how, const sigset_t *set, sigset_t *copy)
+{
+    if (!set || how == SIG_UNBLOCK || !sigismember(set, SIGSYS) || !hardened_mode())
+        return set;
+    *copy = *set;
+    sigdelset(copy, SIGSYS);
+    return copy;
+}
+
+int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+    static int (*real)(int, const sigset_t *, sigset_t *);
+    if (!real)
+        real = dlsym(RTLD_NEXT, "pthread_sigmask");
+    sigset_t copy;
+    return real(how, without_sigsys(how, set, &copy), old);
+}
+
+int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+    static int (*real)(int, const sigset_t *, sigset_t *);
+    if (!real)
+        real = dlsym(RTLD_NEXT, "sigprocmask");
+    sigset_t copy;
+    return real(how, without_sigsys(how, set, &copy), old);
 }
 
 sighandler_t signal(int sig, sighandler_t handler)

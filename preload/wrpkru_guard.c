@@ -1,4 +1,12 @@
-/* Hardened mode, first part: WRPKRU outside libprotect's gates. */
+/* Hardened mode: instructions outside libprotect's gates that can change
+ * PKRU, in the code loaded at start (code mapped later is checked by the
+ * system-call filter's handler, which refuses any).  A WRPKRU at an
+ * instruction start gets an int3 whose handler performs the write only if
+ * it leaves every protected library's key as the application has it; an
+ * XRSTOR/XRSTORS at an instruction start gets an int3 that stops the
+ * process (the loader's lazy binding is their only stock user, and hardened
+ * mode binds now); bytes inside other instructions (or outside any known
+ * function) cannot be trapped that way, and hardened mode refuses to run. */
 #define _GNU_SOURCE
 #include "wrpkru_guard.h"
 
@@ -10,6 +18,8 @@
 #include "patcher.h"
 #include "pkru_sync.h"
 #include "pku.h"
+#include "syscall_filter.h"
+#include "trusted_syscall.h"
 
 #include <dlfcn.h>
 #include <link.h>
@@ -24,6 +34,7 @@
 #define MAX_OBJECTS 256
 
 static uintptr_t guarded[MAX_GUARDED];
+static enum danger_kind guarded_kind[MAX_GUARDED];
 static _Atomic int n_guarded;
 static ino_t seen_ino[MAX_OBJECTS];
 static int n_seen;
@@ -42,84 +53,131 @@ static bool seen(const char *path)
     return false;
 }
 
-static bool at_instruction_start(const struct lib_analysis *a, uint64_t vaddr)
+/* The function holding VADDR: a sized symbol, else the unwind tables. */
+static bool function_of(const struct lib_analysis *a, uint64_t vaddr, uint64_t *start, uint64_t *end)
 {
     const struct elf_export *e = elf_image_symbol_for(&a->img, vaddr);
-    if (!e || !e->size || vaddr >= e->addr + e->size)
+    if (e && e->size && vaddr >= e->addr && vaddr < e->addr + e->size) {
+        *start = e->addr;
+        *end = e->addr + e->size;
+        return true;
+    }
+    return elf_image_function_range(&a->img, vaddr, start, end) == 0 && vaddr >= *start && vaddr < *end;
+}
+
+static bool is_prefix(uint8_t b)
+{
+    return (b >= 0x40 && b <= 0x4f) || b == 0x66 || b == 0x67 || b == 0xf2 || b == 0xf3 || b == 0x26 ||
+           b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 || b == 0x65;
+}
+
+/* Whether the 0F opcode byte at VADDR begins an instruction, or follows
+ * only prefixes of one (xrstor64 is 48 0f ae /5: the int3 then goes on the
+ * 0F byte, which also catches a jump that skips the prefix). */
+static bool at_instruction_start(const struct lib_analysis *a, uint64_t vaddr)
+{
+    uint64_t start, end;
+    if (!function_of(a, vaddr, &start, &end))
         return false;
-    size_t len = e->size;
-    const uint8_t *code = elf_image_code_at(&a->img, e->addr, &len);
+    size_t len = end - start;
+    const uint8_t *code = elf_image_code_at(&a->img, start, &len);
     /* Decode the function from its start: is VADDR one of its instruction
      * boundaries?  (Relocating one instruction in place gives its length.) */
-    for (uint64_t at = e->addr; code && at < e->addr + len;) {
-        if (at == vaddr)
+    for (uint64_t at = start; code && at < start + len && at <= vaddr;) {
+        bool only_prefixes = true;
+        for (uint64_t p = at; p < vaddr && only_prefixes; p++)
+            only_prefixes = is_prefix(code[p - start]);
+        if (only_prefixes && vaddr - at <= 4)
             return true;
         size_t step = 1;
         struct reloc_output out;
         char why[64];
-        if (x86_relocate(code + (at - e->addr), len - (at - e->addr), at, 1, at, &out, why, sizeof why) == 0)
+        if (x86_relocate(code + (at - start), len - (at - start), at, 1, at, &out, why, sizeof why) == 0)
             step = out.copied;
         at += step;
     }
     return false;
 }
 
-static void guard(uintptr_t at)
+static bool guard(uintptr_t at, enum danger_kind kind)
 {
     int n = atomic_load(&n_guarded);
     if (n == MAX_GUARDED)
-        return;
+        return false;
     uintptr_t page = at & ~4095ul;
-    if (mprotect((void *)page, 8192, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
-        return;
+    if (trusted_mprotect((void *)page, 8192, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
+        return false;
     guarded[n] = at;
+    guarded_kind[n] = kind;
     atomic_store(&n_guarded, n + 1);
     *(volatile uint8_t *)at = 0xcc;
-    mprotect((void *)page, 8192, PROT_READ | PROT_EXEC);
+    trusted_mprotect((void *)page, 8192, PROT_READ | PROT_EXEC);
     sync_cores();
+    return true;
+}
+
+struct object_scan {
+    struct lib_analysis a;
+    const char *path;
+    uintptr_t bias;
+    uint64_t seg_vaddr;
+    int guarded, left;
+    uint64_t first_left;
+    enum danger_kind first_left_kind;
+};
+
+static void on_danger(const struct danger_hit *hit, void *arg)
+{
+    struct object_scan *o = arg;
+    uint64_t vaddr = o->seg_vaddr + hit->offset;
+    if (at_instruction_start(&o->a, vaddr) && guard(o->bias + vaddr, hit->kind)) {
+        o->guarded++;
+        return;
+    }
+    if (!o->left++) {
+        o->first_left = vaddr;
+        o->first_left_kind = hit->kind;
+    }
 }
 
 static int scan_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
+    bool *first = arg;
     const char *path = info->dlpi_name;
+    if (*first && (!path || !*path))
+        path = "/proc/self/exe"; /* the program itself */
+    *first = false;
     Dl_info self;
     if (!path || !*path || seen(path))
         return 0;
     if (dladdr((void *)wrpkru_guard_scan, &self) && self.dli_fbase == (void *)info->dlpi_addr)
         return 0; /* libprotect's own gates */
-    struct lib_analysis a = {0};
+    struct object_scan o = {.path = path, .bias = info->dlpi_addr};
     char err[128];
-    if (elf_image_open(path, &a.img, err, sizeof err) != 0)
+    if (elf_image_open(path, &o.a.img, err, sizeof err) != 0)
         return 0;
-    int guarded_here = 0, left = 0;
-    for (size_t s = 0; s < a.img.n_segments; s++) {
-        const struct elf_segment *seg = &a.img.segments[s];
+    for (size_t s = 0; s < o.a.img.n_segments; s++) {
+        const struct elf_segment *seg = &o.a.img.segments[s];
         if (!seg->exec)
             continue;
-        for (size_t off = 0; off + 3 <= seg->filesz; off++) {
-            const uint8_t *b = a.img.file + seg->offset + off;
-            if (b[0] != 0x0f || b[1] != 0x01 || b[2] != 0xef)
-                continue;
-            uint64_t vaddr = seg->vaddr + off;
-            if (at_instruction_start(&a, vaddr)) {
-                guard(info->dlpi_addr + vaddr);
-                guarded_here++;
-            } else {
-                left++;
-            }
-        }
+        o.seg_vaddr = seg->vaddr;
+        insn_scan(o.a.img.file + seg->offset, seg->filesz, on_danger, &o);
     }
-    if (guarded_here || left)
-        protect_info("%s: %d WRPKRU guarded, %d inside other instructions left unguarded", path, guarded_here,
-                     left);
-    elf_image_close(&a.img);
+    elf_image_close(&o.a.img);
+    if (o.guarded || o.left)
+        protect_info("%s: %d WRPKRU/XRSTOR guarded, %d inside other instructions", path, o.guarded, o.left);
+    if (o.left && hardened_mode())
+        protect_refuse("%s+%#lx: %s bytes inside another instruction or outside any known function "
+                       "(%d in all): hardened mode cannot neutralise them (--no-hardened runs anyway)",
+                       path, (unsigned long)o.first_left, danger_kind_name(o.first_left_kind), o.left);
     return 0;
 }
 
 void wrpkru_guard_scan(void)
 {
     pthread_mutex_lock(&guard_lock);
-    dl_iterate_phdr(scan_object, NULL);
+    bool first = true;
+    dl_iterate_phdr(scan_object, &first);
     pthread_mutex_unlock(&guard_lock);
 }
 
@@ -127,12 +185,17 @@ bool wrpkru_guard_trap(ucontext_t *uc)
 {
     greg_t *g = uc->uc_mcontext.gregs;
     uintptr_t at = (uintptr_t)g[REG_RIP] - 1;
-    int n = atomic_load(&n_guarded);
-    bool found = false;
-    for (int i = 0; i < n && !found; i++)
-        found = guarded[i] == at;
-    if (!found)
+    int n = atomic_load(&n_guarded), i = 0;
+    while (i < n && guarded[i] != at)
+        i++;
+    if (i == n)
         return false;
+    if (guarded_kind[i] != DANGER_WRPKRU) {
+        protect_log("blocked an %s at %#lx: it can load PKRU from memory", danger_kind_name(guarded_kind[i]),
+                    (unsigned long)at);
+        g[REG_RIP] = (greg_t)at;
+        return false;
+    }
     uint32_t value = (uint32_t)g[REG_RAX], mask = 0;
     for (int i = 0; i < protect_n_domains; i++)
         if (protect_domains[i].key > 0)

@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(
   cmake make gcc pkg-config python3
-  libelf-dev libdw-dev libcapstone-dev libinih-dev libcmocka-dev libunwind-dev
+  libelf-dev libdw-dev libcapstone-dev libinih-dev libcmocka-dev libunwind-dev libseccomp-dev
   sqlite3 libsqlite3-dev lmdb-utils liblmdb-dev zlib1g-dev
 )
 # Machines whose CPU has no PKU run the protected tests in a QEMU guest.

@@ -104,13 +104,17 @@ same "library to library (confidential caller): same results" "$tmp/nest.plain" 
 run "$wrap" -p "$build/tests/nested.policy" -p "$kvpol" -- "$nest" stray-outer
 died "library to library: the application still cannot write the caller library"
 
-echo "# stray WRPKRU"
-run "$wrap" -p "$kvpol" -- "$build/tests/attack_pkey_set"
-is "libc's pkey_set cannot open a library's key: the process stops (SIGTRAP)" "$status" 133
-has "libc's pkey_set: reported" "$tmp/err" "^libprotect: blocked a WRPKRU that would change a protected library's key"
-if grep -q BREACHED "$tmp/out"; then bad "libc's pkey_set: the store was not written"; else ok "libc's pkey_set: the store was not written"; fi
+echo "# hardened mode (the attacks themselves: tests/attacks)"
 run env PROTECT_VERBOSE=1 "$wrap" -p "$kvpol" -- "$kv" --threads 1 --ops 10
-has "libc's WRPKRU is guarded" "$tmp/err" "libc.so.6: 1 WRPKRU guarded"
+has "libc's WRPKRU is guarded" "$tmp/err" "libc.so.6: 1 WRPKRU/XRSTOR guarded, 0 inside"
+has "the loader's XRSTORs are guarded" "$tmp/err" "ld-linux-x86-64.so.2: 2 WRPKRU/XRSTOR guarded, 0 inside"
+has "the system-call filter is installed" "$tmp/err" "^libprotect: system-call filter installed: [0-9]+ code ranges watched"
+run "$wrap" --no-hardened -p "$kvpol" -- "$kv" --threads 1 --ops 10
+is "--no-hardened: runs" "$status" 0
+has "--no-hardened: says so, loudly" "$tmp/err" "^libprotect: WARNING: hardened mode is off"
+run env LD_PRELOAD="$build/lib/libprotect.so" PROTECT_POLICY="$kvpol" "$kv" --threads 1 --ops 10
+is "hardened mode without LD_BIND_NOW: refused" "$status" 1
+has "hardened mode without LD_BIND_NOW: says why" "$tmp/err" "^libprotect: hardened mode needs LD_BIND_NOW=1"
 
 echo "# dlopen"
 run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so

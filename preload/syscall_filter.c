@@ -1,0 +1,343 @@
+#define _GNU_SOURCE
+#include "syscall_filter.h"
+
+#include "bpf_program.h"
+#include "callbacks.h"
+#include "domains.h"
+#include "gate_table.h"
+#include "log.h"
+#include "proc_maps.h"
+#include "trusted_syscall.h"
+
+#include <errno.h>
+#include <link.h>
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <seccomp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/shm.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define MAX_RANGES 512
+#define PAGE 4096ul
+
+struct range {
+    uintptr_t lo, hi;
+    int owner; /* domain slot, or -1 for libprotect */
+};
+
+static struct range code[MAX_RANGES];
+static int n_code;
+static struct range protected_mem[MAX_RANGES];
+static int n_protected;
+static bool installed;
+static pthread_mutex_t filter_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct bpf_program_buf program; /* static: also built in the SIGSYS handler */
+
+bool hardened_mode(void)
+{
+    const char *h = getenv("PROTECT_HARDENED");
+    return !h || strcmp(h, "0") != 0;
+}
+
+/* ---- what to watch ---- */
+
+static void add_range(struct range *set, int *n, uintptr_t lo, uintptr_t hi, int owner)
+{
+    lo &= ~(PAGE - 1);
+    hi = (hi + PAGE - 1) & ~(PAGE - 1);
+    if (lo >= hi)
+        return;
+    for (int i = 0; i < *n; i++) /* merge with a neighbour of the same owner */
+        if (set[i].owner == owner && lo <= set[i].hi && hi >= set[i].lo) {
+            set[i].lo = lo < set[i].lo ? lo : set[i].lo;
+            set[i].hi = hi > set[i].hi ? hi : set[i].hi;
+            return;
+        }
+    if (*n < MAX_RANGES)
+        set[(*n)++] = (struct range){lo, hi, owner};
+}
+
+struct image_query {
+    uintptr_t base;
+    int owner;
+};
+
+/* Every loadable segment of the object loaded at BASE. */
+static int add_image(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct image_query *q = arg;
+    if (info->dlpi_addr != q->base)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD)
+            add_range(protected_mem, &n_protected, info->dlpi_addr + ph->p_vaddr,
+                      info->dlpi_addr + ph->p_vaddr + ph->p_memsz, q->owner);
+    }
+    return 1;
+}
+
+static void collect_protected(void)
+{
+    n_protected = 0;
+    Dl_info self;
+    if (dladdr((void *)collect_protected, &self))
+        dl_iterate_phdr(add_image, &(struct image_query){(uintptr_t)self.dli_fbase, -1});
+    uintptr_t lo, hi;
+    trusted_page_range(&lo, &hi);
+    add_range(protected_mem, &n_protected, lo, hi, -1);
+    for (int i = 0; i < protect_n_domains; i++) {
+        struct domain *d = &protect_domains[i];
+        if (d->key <= 0)
+            continue;
+        if (d->attached)
+            dl_iterate_phdr(add_image, &(struct image_query){d->base, i});
+        add_range(protected_mem, &n_protected, d->heap_lo, d->heap_hi, i);
+        add_range(protected_mem, &n_protected, d->near_lo, d->near_lo + d->near_size, i);
+        if (d->targets)
+            add_range(protected_mem, &n_protected, (uintptr_t)d->targets,
+                      (uintptr_t)d->targets + d->n_funcs * sizeof *d->targets, i);
+        struct gate_regions g;
+        gate_regions(i, &g);
+        add_range(protected_mem, &n_protected, g.blocks_lo, g.blocks_lo + g.blocks_size, i);
+        add_range(protected_mem, &n_protected, g.stacks_lo, g.stacks_lo + g.stacks_size, i);
+        size_t cb_size;
+        callbacks_region(i, &lo, &cb_size);
+        add_range(protected_mem, &n_protected, lo, lo + cb_size, i);
+    }
+}
+
+static int add_exec_mapping(const struct map_entry *m, void *arg)
+{
+    uintptr_t lo, hi;
+    trusted_page_range(&lo, &hi);
+    if (m->exec && !(m->start < hi && m->end > lo))
+        add_range(code, &n_code, m->start, m->end, 0);
+    return 0;
+}
+
+static bool overlaps(const struct range *set, int n, uintptr_t lo, uintptr_t hi, int *which)
+{
+    for (int i = 0; i < n; i++)
+        if (lo < set[i].hi && hi > set[i].lo) {
+            if (which)
+                *which = i;
+            return true;
+        }
+    return false;
+}
+
+const char *protected_owner(uintptr_t lo, uintptr_t hi)
+{
+    int i;
+    if (!overlaps(protected_mem, n_protected, lo, hi, &i))
+        return NULL;
+    return protected_mem[i].owner < 0 ? "libprotect" : protect_domains[protected_mem[i].owner].name;
+}
+
+bool watched_code(uintptr_t lo, uintptr_t hi)
+{
+    return overlaps(code, n_code, lo, hi, NULL);
+}
+
+/* ---- the scoped program ---- */
+
+#define ARG(n) ((uint32_t)offsetof(struct seccomp_data, args) + 8u * (n))
+#define TRAP(reason) (SECCOMP_RET_TRAP | (reason))
+
+static void load_nr(struct bpf_program_buf *p)
+{
+    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, nr));
+}
+
+/* "if nr == NR" around a section; returns the jump past it. */
+static size_t section(struct bpf_program_buf *p, long nr)
+{
+    load_nr(p);
+    bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, (uint32_t)nr);
+    return bpf_jump_placeholder(p);
+}
+
+static void end_section(struct bpf_program_buf *p, size_t skip)
+{
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    bpf_jump_to_here(p, skip);
+}
+
+/* Refuses the call if [args[ADDR], + args[LEN]) overlaps protected memory. */
+static void check_ranges(struct bpf_program_buf *p, int addr, int len)
+{
+    bpf_load64(p, ARG(addr), M_ADDR_LO, M_ADDR_HI);
+    bpf_end_from_len(p, len < 0 ? 0 : ARG(len));
+    for (int i = 0; i < n_protected; i++)
+        bpf_ret_if_overlap(p, protected_mem[i].lo, protected_mem[i].hi, TRAP(FILTER_PROTECTED));
+}
+
+/* Sends the call to the handler if the low word of args[ARG] has a bit of MASK. */
+static void trap_if_flags(struct bpf_program_buf *p, int arg, uint32_t mask, enum filter_reason why)
+{
+    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(arg));
+    bpf_emit(p, BPF_JMP | BPF_JSET | BPF_K, 0, 1, mask);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(why));
+}
+
+static const long forbidden[] = {
+    SYS_pkey_alloc, SYS_pkey_free, SYS_process_vm_readv, SYS_process_vm_writev, SYS_ptrace,
+    SYS_io_uring_setup, SYS_io_uring_enter, SYS_io_uring_register, SYS_userfaultfd,
+    SYS_remap_file_pages, SYS_process_madvise,
+};
+
+static void build_scoped(struct bpf_program_buf *p)
+{
+    p->n = 0;
+    p->overflow = false;
+    /* Other architectures: libseccomp's filter kills them. */
+    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, arch));
+    bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, AUDIT_ARCH_X86_64);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    /* Only calls made from this program's code. */
+    bpf_load64(p, offsetof(struct seccomp_data, instruction_pointer), M_IP_LO, M_IP_HI);
+    size_t to_rules[MAX_RANGES];
+    for (int i = 0; i < n_code; i++)
+        to_rules[i] = bpf_goto_if_in(p, M_IP_LO, M_IP_HI, code[i].lo, code[i].hi);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    for (int i = 0; i < n_code; i++)
+        bpf_jump_to_here(p, to_rules[i]);
+
+    load_nr(p);
+    for (size_t i = 0; i < sizeof forbidden / sizeof *forbidden; i++) {
+        bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, (uint32_t)forbidden[i]);
+        bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(FILTER_FORBIDDEN));
+    }
+    static const long to_handler[][2] = {
+        {SYS_mremap, FILTER_REMAP}, {SYS_open, FILTER_OPEN}, {SYS_openat, FILTER_OPEN},
+        {SYS_openat2, FILTER_OPEN}, {SYS_rt_sigreturn, FILTER_SIGRETURN},
+    };
+    for (size_t i = 0; i < sizeof to_handler / sizeof *to_handler; i++) {
+        bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, (uint32_t)to_handler[i][0]);
+        bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(to_handler[i][1]));
+    }
+    size_t s;
+    /* personality: only the query */
+    s = section(p, SYS_personality);
+    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(0));
+    bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0xffffffffu);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(FILTER_FORBIDDEN));
+    bpf_jump_to_here(p, s);
+
+    static const long prot_calls[] = {SYS_mprotect, SYS_pkey_mprotect};
+    for (size_t i = 0; i < 2; i++) {
+        s = section(p, prot_calls[i]);
+        check_ranges(p, 0, 1);
+        trap_if_flags(p, 2, PROT_EXEC, FILTER_EXEC);
+        end_section(p, s);
+    }
+    static const long range_calls[] = {SYS_munmap, SYS_madvise};
+    for (size_t i = 0; i < 2; i++) {
+        s = section(p, range_calls[i]);
+        check_ranges(p, 0, 1);
+        end_section(p, s);
+    }
+    s = section(p, SYS_mmap);
+    trap_if_flags(p, 2, PROT_EXEC, FILTER_EXEC);
+    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(3));
+    bpf_emit(p, BPF_JMP | BPF_JSET | BPF_K, 1, 0, MAP_FIXED);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    check_ranges(p, 0, 1);
+    end_section(p, s);
+    s = section(p, SYS_shmat);
+    trap_if_flags(p, 2, SHM_EXEC | SHM_REMAP, FILTER_FORBIDDEN);
+    end_section(p, s);
+    s = section(p, SYS_shmdt);
+    check_ranges(p, 0, -1);
+    end_section(p, s);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+}
+
+static int load_program(const struct bpf_program_buf *p)
+{
+    if (p->overflow) {
+        errno = E2BIG;
+        return -1;
+    }
+    struct sock_fprog prog = {.len = (unsigned short)p->n, .filter = (struct sock_filter *)p->insn};
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0)
+        return 0;
+    /* Without CAP_SYS_ADMIN the kernel wants no_new_privs first. */
+    if (errno != EACCES || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+static int install_libseccomp_filter(void)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (!ctx)
+        return -1;
+    int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+    rc |= seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+    static const int reach_other[] = {SCMP_SYS(ptrace), SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev)};
+    for (size_t i = 0; i < sizeof reach_other / sizeof *reach_other; i++)
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), reach_other[i], 0);
+    if (rc == 0 && seccomp_load(ctx) != 0) {
+        rc = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || seccomp_load(ctx) != 0;
+    }
+    seccomp_release(ctx);
+    return rc ? -1 : 0;
+}
+
+static int install_scoped(bool recollect)
+{
+    if (recollect) /* not from the SIGSYS handler: dl_iterate_phdr takes the loader's lock */
+        collect_protected();
+    build_scoped(&program);
+    return load_program(&program);
+}
+
+void syscall_filter_install(void)
+{
+    if (installed || !hardened_mode())
+        return;
+    pthread_mutex_lock(&filter_lock);
+    n_code = 0;
+    if (proc_maps_each(add_exec_mapping, NULL) != 0 || install_libseccomp_filter() != 0 || install_scoped(true) != 0)
+        protect_refuse("hardened mode: cannot install the system-call filter (%s)", strerror(errno));
+    installed = true;
+    protect_info("system-call filter installed: %d code ranges watched, %d protected ranges, %zu instructions",
+                 n_code, n_protected, program.n);
+    pthread_mutex_unlock(&filter_lock);
+}
+
+void syscall_filter_refresh(void)
+{
+    if (!installed)
+        return;
+    pthread_mutex_lock(&filter_lock);
+    if (install_scoped(true) != 0)
+        protect_fatal("hardened mode: cannot extend the system-call filter (%s)", strerror(errno));
+    pthread_mutex_unlock(&filter_lock);
+}
+
+int syscall_filter_add_code(uintptr_t lo, uintptr_t hi)
+{
+    if (!installed)
+        return 0;
+    pthread_mutex_lock(&filter_lock);
+    int before = n_code;
+    add_range(code, &n_code, lo, hi, 0);
+    int rc = 0;
+    if (n_code == MAX_RANGES && before == MAX_RANGES)
+        rc = -1;
+    else
+        rc = install_scoped(false);
+    pthread_mutex_unlock(&filter_lock);
+    return rc;
+}

@@ -1,0 +1,232 @@
+#define _GNU_SOURCE
+#include "syscall_trap.h"
+
+#include "insn_scan.h"
+#include "log.h"
+#include "pkru_sync.h"
+#include "pku.h"
+#include "proc_maps.h"
+#include "syscall_filter.h"
+#include "trusted_syscall.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP 1
+#endif
+
+static const char *name_of(long nr)
+{
+    switch (nr) {
+    case SYS_pkey_alloc: return "pkey_alloc";
+    case SYS_pkey_free: return "pkey_free";
+    case SYS_pkey_mprotect: return "pkey_mprotect";
+    case SYS_process_vm_readv: return "process_vm_readv";
+    case SYS_process_vm_writev: return "process_vm_writev";
+    case SYS_ptrace: return "ptrace";
+    case SYS_io_uring_setup: return "io_uring_setup";
+    case SYS_io_uring_enter: return "io_uring_enter";
+    case SYS_io_uring_register: return "io_uring_register";
+    case SYS_userfaultfd: return "userfaultfd";
+    case SYS_remap_file_pages: return "remap_file_pages";
+    case SYS_process_madvise: return "process_madvise";
+    case SYS_personality: return "personality";
+    case SYS_mprotect: return "mprotect";
+    case SYS_munmap: return "munmap";
+    case SYS_madvise: return "madvise";
+    case SYS_mremap: return "mremap";
+    case SYS_mmap: return "mmap";
+    case SYS_shmat: return "shmat";
+    case SYS_shmdt: return "shmdt";
+    case SYS_open: return "open";
+    case SYS_openat: return "openat";
+    case SYS_openat2: return "openat2";
+    case SYS_rt_sigreturn: return "rt_sigreturn";
+    default: return "?";
+    }
+}
+
+static long refuse(long nr, const char *why)
+{
+    protect_log("blocked %s: %s", name_of(nr), why);
+    return -EPERM;
+}
+
+static long refuse_over(long nr, uintptr_t lo, uintptr_t len)
+{
+    const char *owner = protected_owner(lo, lo + (len ? len : 1));
+    protect_log("blocked %s(%#lx, %#lx): protected memory of %s", name_of(nr), (unsigned long)lo,
+                (unsigned long)len, owner ? owner : "a protected library");
+    return -EPERM;
+}
+
+static long call(long nr, const long *a)
+{
+    return trusted_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+struct shared_query {
+    uintptr_t lo, hi;
+};
+
+static int is_shared(const struct map_entry *m, void *arg)
+{
+    const struct shared_query *q = arg;
+    return m->shared && m->start < q->hi && m->end > q->lo;
+}
+
+/* Replaces [LO, LO+LEN) by an anonymous copy with PROT, after checking that
+ * the copy holds no WRPKRU/XRSTOR/XRSTORS (at any offset): the file behind
+ * a private mapping can no longer change the code once it is checked.
+ * Bytes past READABLE (past the end of a file) are zero. */
+static long freeze(long nr, uintptr_t lo, size_t len, size_t readable, int prot)
+{
+    void *tmp = trusted_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (tmp == MAP_FAILED)
+        return -ENOMEM;
+    memcpy(tmp, (void *)lo, readable < len ? readable : len);
+    size_t dangers = insn_scan(tmp, len, NULL, NULL);
+    if (dangers) {
+        trusted_munmap(tmp, len);
+        protect_log("blocked %s(%#lx, %#zx, PROT_EXEC): %zu WRPKRU/XRSTOR/XRSTORS in the new code",
+                    name_of(nr), (unsigned long)lo, len, dangers);
+        return -EPERM;
+    }
+    trusted_mprotect(tmp, len, prot);
+    long r = trusted_syscall(SYS_mremap, (long)tmp, (long)len, (long)len, MREMAP_MAYMOVE | MREMAP_FIXED, (long)lo, 0);
+    if (r < 0) {
+        trusted_munmap(tmp, len);
+        return r;
+    }
+    if (syscall_filter_add_code(lo, lo + len) != 0) {
+        trusted_mprotect((void *)lo, len, prot & ~PROT_EXEC);
+        protect_log("blocked %s: too much new executable memory for the filter to watch", name_of(nr));
+        return -EPERM;
+    }
+    return 0;
+}
+
+/* mmap, mprotect or pkey_mprotect with PROT_EXEC. */
+static long exec_request(long nr, const long *a)
+{
+    uintptr_t lo = (uintptr_t)a[0];
+    size_t len = ((size_t)a[1] + 4095) & ~4095ul;
+    int prot = (int)a[2];
+    if (prot & PROT_WRITE)
+        return refuse(nr, "memory both writable and executable");
+    if ((nr != SYS_mmap || (a[3] & MAP_FIXED)) && protected_owner(lo, lo + len))
+        return refuse_over(nr, lo, len);
+    if (nr == SYS_mmap) {
+        int flags = (int)a[3];
+        if ((flags & MAP_TYPE) != MAP_PRIVATE)
+            return refuse(nr, "shared executable mapping (its other views could change the code)");
+        long b[6] = {a[0], a[1], PROT_READ, a[3], a[4], a[5]};
+        long r = call(nr, b);
+        if (r < 0)
+            return r;
+        size_t readable = len;
+        struct stat st;
+        if (!(flags & MAP_ANONYMOUS) && fstat((int)a[4], &st) == 0)
+            readable = st.st_size > a[5] ? (size_t)(st.st_size - a[5]) : 0;
+        long f = freeze(nr, (uintptr_t)r, len, readable, prot);
+        if (f < 0) {
+            trusted_munmap((void *)r, len);
+            return f;
+        }
+        return r;
+    }
+    struct shared_query q = {lo, lo + len};
+    if (proc_maps_each(is_shared, &q) != 0)
+        return refuse(nr, "shared memory made executable (its other views could change the code)");
+    long r = trusted_mprotect((void *)lo, len, PROT_READ) == 0 ? freeze(nr, lo, len, len, prot) : -errno;
+    if (r == 0 && nr == SYS_pkey_mprotect)
+        r = trusted_pkey_mprotect((void *)lo, len, prot, (int)a[3]) == 0 ? 0 : -errno;
+    return r;
+}
+
+static long remap_request(const long *a)
+{
+    uintptr_t old = (uintptr_t)a[0], old_len = (uintptr_t)a[1];
+    if (protected_owner(old, old + (old_len ? old_len : 1)))
+        return refuse_over(SYS_mremap, old, old_len);
+    if ((a[3] & MREMAP_FIXED) && protected_owner((uintptr_t)a[4], (uintptr_t)a[4] + (uintptr_t)a[2]))
+        return refuse_over(SYS_mremap, (uintptr_t)a[4], (uintptr_t)a[2]);
+    if (watched_code(old, old + (old_len ? old_len : 1)))
+        return refuse(SYS_mremap, "moving executable memory");
+    return call(SYS_mremap, a);
+}
+
+/* /proc/<pid>/mem and /proc/<pid>/task/<tid>/mem: writes and reads through
+ * them ignore PKU. */
+static bool is_proc_mem(int fd)
+{
+    struct statfs fs;
+    if (fstatfs(fd, &fs) != 0 || fs.f_type != PROC_SUPER_MAGIC)
+        return false;
+    char link[64], path[256];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, path, sizeof path - 1);
+    if (n < 5)
+        return false;
+    path[n] = 0;
+    return strncmp(path, "/proc/", 6) == 0 && strcmp(path + n - 4, "/mem") == 0;
+}
+
+static long open_request(long nr, const long *a)
+{
+    long fd = call(nr, a);
+    if (fd >= 0 && is_proc_mem((int)fd)) {
+        trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
+        return refuse(nr, "/proc/<pid>/mem reaches memory past PKU");
+    }
+    return fd;
+}
+
+bool syscall_trap(siginfo_t *si, ucontext_t *uc)
+{
+    if (si->si_code != SYS_SECCOMP)
+        return false;
+    greg_t *g = uc->uc_mcontext.gregs;
+    long nr = si->si_syscall;
+    const long a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
+    /* The call is made with the caller's rights: a library's open reads
+     * its path from its own memory. */
+    uint32_t saved = pku_read();
+    pku_write_checked(frame_rights(uc));
+    long r;
+    switch (si->si_errno) {
+    case FILTER_FORBIDDEN:
+        r = refuse(nr, "not allowed in hardened mode");
+        break;
+    case FILTER_PROTECTED:
+        r = refuse_over(nr, (uintptr_t)a[0], nr == SYS_shmdt ? 1 : (uintptr_t)a[1]);
+        break;
+    case FILTER_EXEC:
+        r = exec_request(nr, a);
+        break;
+    case FILTER_REMAP:
+        r = remap_request(a);
+        break;
+    case FILTER_OPEN:
+        r = open_request(nr, a);
+        break;
+    case FILTER_SIGRETURN:
+        r = refuse(nr, "not from libprotect's restorer (a forged signal frame?)");
+        break;
+    default:
+        pku_write_checked(saved);
+        return false;
+    }
+    pku_write_checked(saved);
+    g[REG_RAX] = r;
+    return true;
+}

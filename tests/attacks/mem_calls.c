@@ -1,0 +1,80 @@
+/* Changing the library's memory through the kernel instead of the CPU:
+ * mem_calls pkey_mprotect|mprotect-data|mprotect-text|madvise|munmap|
+ *           mmap-fixed|mremap-alias|pkey_alloc */
+#define _GNU_SOURCE
+#include "attack.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void *page_of(const void *p)
+{
+    return (void *)((uintptr_t)p & ~4095ul);
+}
+
+static void refused(int rc, const char *call)
+{
+    if (rc != 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s failed: %s", call, strerror(errno));
+        blocked(msg);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    vault_open();
+    const char *how = argc > 1 ? argv[1] : "";
+    struct vault_cell *data = vault_address(VAULT_DATA), *heap = vault_address(VAULT_HEAP);
+    void *page = page_of(data);
+    if (strcmp(how, "pkey_mprotect") == 0) {
+        /* Back to key 0: the application's own key. */
+        refused((int)syscall(SYS_pkey_mprotect, page, 4096, PROT_READ | PROT_WRITE, 0), "pkey_mprotect");
+        read_secret_at(VAULT_DATA, data->secret);
+    }
+    if (strcmp(how, "pkey_alloc") == 0) {
+        refused(syscall(SYS_pkey_alloc, 0, 0) < 0 ? -1 : 0, "pkey_alloc");
+        breached("allocated a protection key of its own (the gates' rights check depends on owning them all)");
+    }
+    if (strcmp(how, "mprotect-data") == 0) {
+        refused(mprotect(page, 4096, PROT_READ), "mprotect");
+        breached("changed the protection of the library's data");
+    }
+    if (strcmp(how, "mprotect-text") == 0) {
+        /* Make the library's code writable, then replace vault_matches by "return 1". */
+        uint8_t *code = (uint8_t *)dlsym(RTLD_DEFAULT, "vault_counter");
+        refused(mprotect(page_of(code), 8192, PROT_READ | PROT_WRITE | PROT_EXEC), "mprotect RWX");
+        breached("made the library's code writable");
+    }
+    if (strcmp(how, "madvise") == 0) {
+        /* MADV_DONTNEED: the pages come back as zeros (or the file's data). */
+        vault_bump();
+        refused(madvise(page_of(heap), 4096, MADV_DONTNEED), "madvise");
+        if (vault_counter(VAULT_HEAP) != 2)
+            breached("reset the library's heap");
+        blocked("the heap survived");
+    }
+    if (strcmp(how, "munmap") == 0) {
+        refused(munmap(page, 4096), "munmap");
+        void *p = mmap(page, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        if (p == MAP_FAILED)
+            blocked("mmap in its place failed");
+        write_counter_at(VAULT_DATA, &data->counter);
+    }
+    if (strcmp(how, "mmap-fixed") == 0) {
+        void *p = mmap(page_of(heap), 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        refused(p == MAP_FAILED ? -1 : 0, "mmap MAP_FIXED");
+        write_counter_at(VAULT_HEAP, &heap->counter);
+    }
+    if (strcmp(how, "mremap-alias") == 0) {
+        /* A second view of the page, or the page moved out of the library. */
+        void *p = mremap(page, 4096, 4096, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)0x500000000000);
+        refused(p == MAP_FAILED ? -1 : 0, "mremap");
+        read_secret_at(VAULT_DATA, ((struct vault_cell *)((char *)p + ((uintptr_t)data & 4095)))->secret);
+    }
+    fprintf(stderr, "unknown attack '%s'\n", how);
+    return 2;
+}

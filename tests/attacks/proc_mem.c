@@ -1,0 +1,72 @@
+/* /proc/<pid>/mem reaches memory without PKU checks.
+ * proc_mem write|read: this process; proc_mem child: a program it execs
+ * (the same binary, another address space) writes the parent's memory. */
+#define _GNU_SOURCE
+#include "attack.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int open_mem(pid_t pid, int flags)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+    int fd = open(path, flags);
+    if (fd < 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "open %s failed: %s", path, strerror(errno));
+        blocked(msg);
+    }
+    return fd;
+}
+
+int main(int argc, char **argv)
+{
+    const char *how = argc > 1 ? argv[1] : "";
+    if (strcmp(how, "child-exec") == 0) { /* in the exec'd child: PID ADDR */
+        int fd = open_mem((pid_t)atoi(argv[2]), O_RDWR);
+        uint64_t forged = FORGED_COUNTER;
+        if (pwrite(fd, &forged, 8, (off_t)strtoull(argv[3], NULL, 16)) != 8)
+            blocked("pwrite failed");
+        printf("child wrote\n");
+        return 0;
+    }
+    vault_open();
+    struct vault_cell *c = vault_address(VAULT_DATA);
+    if (strcmp(how, "write") == 0) {
+        int fd = open_mem(getpid(), O_RDWR);
+        uint64_t forged = FORGED_COUNTER;
+        if (pwrite(fd, &forged, 8, (off_t)(uintptr_t)&c->counter) != 8)
+            blocked("pwrite failed");
+        if (vault_counter(VAULT_DATA) == FORGED_COUNTER)
+            breached("changed the library's counter through /proc/self/mem");
+        blocked("the counter did not change");
+    }
+    if (strcmp(how, "read") == 0) {
+        int fd = open_mem(getpid(), O_RDONLY);
+        uint8_t copy[VAULT_SECRET_LEN];
+        if (pread(fd, copy, sizeof copy, (off_t)(uintptr_t)c->secret) != (ssize_t)sizeof copy)
+            blocked("pread failed");
+        read_secret_at(VAULT_DATA, copy);
+    }
+    if (strcmp(how, "child") == 0) {
+        char pid[16], addr[32];
+        snprintf(pid, sizeof pid, "%d", (int)getpid());
+        snprintf(addr, sizeof addr, "%lx", (unsigned long)(uintptr_t)&c->counter);
+        pid_t child = fork();
+        if (child == 0) {
+            execl("/proc/self/exe", argv[0], "child-exec", pid, addr, (char *)NULL);
+            _exit(127);
+        }
+        int status;
+        waitpid(child, &status, 0);
+        fflush(stdout);
+        if (vault_counter(VAULT_DATA) == FORGED_COUNTER)
+            breached("a child changed the library's counter through /proc/<ppid>/mem");
+        blocked("the counter did not change");
+    }
+    fprintf(stderr, "unknown attack '%s'\n", how);
+    return 2;
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The attack suite: each attack runs against libvault protected by
+# protect-wrap (hardened mode), in its own process.  An attack counts as
+# blocked when it printed BLOCKED, or ended by a signal or a refusal to
+# start, and libprotect's report (or the program's own line) says what
+# stopped it: the pattern given here.  Anything else is a failure of the
+# suite, so that a crash for another reason never passes for a defence.
+# Known breaches (KNOWN_OPEN) are run too: each must still breach, so that
+# the list, and the README that explains it, stays true.
+# Usage: run-attacks.sh BUILD_DIR SOURCE_DIR
+set -u
+build=$1 src=$2
+wrap=$build/bin/protect-wrap
+policy=$build/attacks/vault.policy
+export LD_LIBRARY_PATH=$build/attacks${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# name | program and arguments | what must stop it (extended regex, stdout+stderr)
+attacks=(
+  "write .data|direct data write|blocked write of libvault.so"
+  "read .data|direct data read|blocked read of libvault.so"
+  "write .bss|direct bss write|blocked write of libvault.so"
+  "read .bss|direct bss read|blocked read of libvault.so"
+  "write heap|direct heap write|blocked write of libvault.so"
+  "read heap|direct heap read|blocked read of libvault.so"
+  "write mmap memory|direct mmap write|blocked write of libvault.so"
+  "read mmap memory|direct mmap read|blocked read of libvault.so"
+  "callback reads the library's stack|callback read-stack|blocked read of libvault.so"
+  "callback writes the library's memory|callback write-data|blocked write of libvault.so"
+  "WRPKRU gadget in application code (aligned)|wrpkru_aligned|blocked a WRPKRU that would change"
+  "WRPKRU gadget in application code (unaligned bytes)|wrpkru_unaligned|wrpkru bytes inside another instruction"
+  "libc's pkey_set|pkey_set|blocked a WRPKRU that would change"
+  "jump onto a gate's WRPKRU with every key open|gate_jump onto|gate check failed"
+  "jump into a gate past its WRPKRU|gate_jump past|gate check failed"
+  "XRSTOR with a crafted buffer|xrstor|blocked an xrstor"
+  "pkey_mprotect library memory to key 0|mem_calls pkey_mprotect|blocked pkey_mprotect"
+  "pkey_alloc a key of its own|mem_calls pkey_alloc|blocked pkey_alloc"
+  "mprotect library data|mem_calls mprotect-data|blocked mprotect.*libvault.so"
+  "mprotect library code writable|mem_calls mprotect-text|blocked mprotect"
+  "madvise(MADV_DONTNEED) over library heap|mem_calls madvise|blocked madvise.*libvault.so"
+  "munmap + mmap over library data|mem_calls munmap|blocked munmap.*libvault.so"
+  "mmap(MAP_FIXED) over library heap|mem_calls mmap-fixed|blocked mmap.*libvault.so"
+  "mremap library data elsewhere|mem_calls mremap-alias|blocked mremap.*libvault.so"
+  "write through /proc/self/mem|proc_mem write|blocked open.*proc/<pid>/mem"
+  "read through /proc/self/mem|proc_mem read|blocked open.*proc/<pid>/mem"
+  "a child writes the parent through /proc/<ppid>/mem|proc_mem child|open /proc/[0-9]+/mem failed: (Permission denied|Operation not permitted)"
+  "process_vm_writev|vm_writev|process_vm_writev failed: Operation not permitted"
+  "new executable mapping containing WRPKRU|new_exec anon|blocked mprotect.*WRPKRU/XRSTOR/XRSTORS in the new code"
+  "file-backed executable mapping rewritten after the scan|new_exec file|blocked read of libvault.so"
+  "forged sigreturn frame|sigreturn own|blocked rt_sigreturn"
+  "libprotect's code and read-only tables made writable|libprotect_state|blocked mprotect.*libprotect"
+  "libprotect's own WRPKRUs called directly|libprotect_wrpkru|opened the library's key"
+  "forged sigreturn frame through libprotect's restorer|sigreturn restorer|BREACHED"
+  "libprotect's internal helper called with the attacker's function|libprotect_helper|BREACHED"
+)
+# Breaches known and documented (README, "Hardened mode: what remains open").
+KNOWN_OPEN=("forged sigreturn frame through libprotect's restorer"
+            "libprotect's internal helper called with the attacker's function")
+
+blocked=0 breached=0 known=0 failed=0
+is_known() { local k; for k in "${KNOWN_OPEN[@]}"; do [ "$k" = "$1" ] && return 0; done; return 1; }
+for entry in "${attacks[@]}"; do
+    IFS='|' read -r name cmd pattern <<<"$entry"
+    read -r prog args <<<"$cmd"
+    # shellcheck disable=SC2086
+    { "$wrap" -p "$policy" -- "$build/attacks/attack_$prog" $args >"$tmp/out" 2>"$tmp/err"; } 2>/dev/null
+    status=$?
+    cat "$tmp/out" "$tmp/err" >"$tmp/all"
+    how="exit $status"
+    [ "$status" -gt 128 ] && how="killed by signal $((status - 128))"
+    if grep -q '^BREACHED' "$tmp/out"; then
+        breached=$((breached + 1))
+        if is_known "$name"; then
+            known=$((known + 1))
+            echo "OPEN     $name (known: $(grep -m1 '^BREACHED' "$tmp/out" | cut -c11-))"
+        else
+            failed=$((failed + 1))
+            echo "BREACHED $name"; sed 's/^/     | /' "$tmp/all" | head -20
+        fi
+    elif is_known "$name"; then
+        failed=$((failed + 1))
+        echo "FAIL     $name: listed as known open but did not breach ($how): update KNOWN_OPEN and the README"
+        sed 's/^/     | /' "$tmp/all" | head -20
+    elif { grep -q '^BLOCKED' "$tmp/out" || [ "$status" -ne 0 ]; } && grep -Eq -- "$pattern" "$tmp/all"; then
+        blocked=$((blocked + 1))
+        echo "BLOCKED  $name ($how: $(grep -Em1 -- "$pattern" "$tmp/all" | cut -c1-110))"
+    else
+        failed=$((failed + 1))
+        echo "FAIL     $name: neither breached nor stopped for the expected reason /$pattern/ ($how)"
+        sed 's/^/     | /' "$tmp/all" | head -20
+    fi
+done
+echo "attacks: $blocked blocked, $breached breached ($known of them known and documented)"
+[ "$failed" = 0 ]

@@ -1,0 +1,30 @@
+/* The library the attacks go after: a secret and a counter in each kind of
+ * memory a library has (.data, .bss, heap, its own mmap, its stack). */
+#ifndef VAULT_H
+#define VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VAULT_SECRET_LEN 32
+
+enum vault_place { VAULT_DATA, VAULT_BSS, VAULT_HEAP, VAULT_MMAP, VAULT_PLACES };
+
+struct vault_cell {
+    uint64_t counter;
+    uint8_t secret[VAULT_SECRET_LEN];
+};
+
+/* Fills every place with a fresh random secret; counters start at 1. */
+void vault_open(void);
+/* Where PLACE lives (an attacker is assumed to know every address). */
+struct vault_cell *vault_address(enum vault_place place);
+/* Read through the gate. */
+uint64_t vault_counter(enum vault_place place);
+void vault_bump(void);
+/* 1 if GUESS is PLACE's secret. */
+int vault_matches(enum vault_place place, const uint8_t *guess);
+/* Calls CB with a cell on the library's own stack holding the .data secret. */
+void vault_visit(void (*cb)(struct vault_cell *on_stack, void *arg), void *arg);
+
+#endif
