@@ -165,19 +165,13 @@ static size_t section(struct bpf_program_buf *p, long nr)
     return bpf_jump_placeholder(p);
 }
 
-static void end_section(struct bpf_program_buf *p, size_t skip)
-{
-    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
-    bpf_jump_to_here(p, skip);
-}
-
-/* Refuses the call if [args[ADDR], + args[LEN]) overlaps protected memory. */
-static void check_ranges(struct bpf_program_buf *p, int addr, int len)
+/* Loads [args[ADDR], + args[LEN]) (LEN < 0: one byte) and jumps to the
+ * shared range test, whose jump is added to TO_RANGES. */
+static void to_range_test(struct bpf_program_buf *p, int addr, int len, size_t *to_ranges, int *n_to)
 {
     bpf_load64(p, ARG(addr), M_ADDR_LO, M_ADDR_HI);
     bpf_end_from_len(p, len < 0 ? 0 : ARG(len));
-    for (int i = 0; i < n_protected; i++)
-        bpf_ret_if_overlap(p, protected_mem[i].lo, protected_mem[i].hi, TRAP(FILTER_PROTECTED));
+    to_ranges[(*n_to)++] = bpf_jump_placeholder(p);
 }
 
 /* Sends the call to the handler if the low word of args[ARG] has a bit of MASK. */
@@ -194,7 +188,9 @@ static const long forbidden[] = {
     SYS_remap_file_pages, SYS_process_madvise,
 };
 
-static void build_scoped(struct bpf_program_buf *p)
+/* The program for calls made from SCOPE (code ranges), checking memory
+ * calls against every protected range. */
+static void build_scoped(struct bpf_program_buf *p, const struct range *scope, int n_scope)
 {
     p->n = 0;
     p->overflow = false;
@@ -202,13 +198,18 @@ static void build_scoped(struct bpf_program_buf *p)
     bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, arch));
     bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, AUDIT_ARCH_X86_64);
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
-    /* Only calls made from this program's code. */
+    /* The kernel's checker wants every scratch word written on every path
+     * into the shared range test, the unreachable fall-through included. */
+    bpf_emit(p, BPF_LD | BPF_IMM, 0, 0, 0);
+    for (int m = M_ADDR_LO; m <= M_END_HI; m++)
+        bpf_emit(p, BPF_ST, 0, 0, (uint32_t)m);
+    /* Only calls made from the scope. */
     bpf_load64(p, offsetof(struct seccomp_data, instruction_pointer), M_IP_LO, M_IP_HI);
     size_t to_rules[MAX_RANGES];
-    for (int i = 0; i < n_code; i++)
-        to_rules[i] = bpf_goto_if_in(p, M_IP_LO, M_IP_HI, code[i].lo, code[i].hi);
+    for (int i = 0; i < n_scope; i++)
+        to_rules[i] = bpf_goto_if_in(p, M_IP_LO, M_IP_HI, scope[i].lo, scope[i].hi);
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
-    for (int i = 0; i < n_code; i++)
+    for (int i = 0; i < n_scope; i++)
         bpf_jump_to_here(p, to_rules[i]);
 
     load_nr(p);
@@ -224,7 +225,8 @@ static void build_scoped(struct bpf_program_buf *p)
         bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, (uint32_t)to_handler[i][0]);
         bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(to_handler[i][1]));
     }
-    size_t s;
+    size_t s, to_ranges[8];
+    int n_to = 0;
     /* personality: only the query */
     s = section(p, SYS_personality);
     bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(0));
@@ -232,33 +234,40 @@ static void build_scoped(struct bpf_program_buf *p)
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(FILTER_FORBIDDEN));
     bpf_jump_to_here(p, s);
-
+    /* New executable memory goes to the handler (which checks the range too). */
     static const long prot_calls[] = {SYS_mprotect, SYS_pkey_mprotect};
     for (size_t i = 0; i < 2; i++) {
         s = section(p, prot_calls[i]);
-        check_ranges(p, 0, 1);
         trap_if_flags(p, 2, PROT_EXEC, FILTER_EXEC);
-        end_section(p, s);
+        to_range_test(p, 0, 1, to_ranges, &n_to);
+        bpf_jump_to_here(p, s);
     }
     static const long range_calls[] = {SYS_munmap, SYS_madvise};
     for (size_t i = 0; i < 2; i++) {
         s = section(p, range_calls[i]);
-        check_ranges(p, 0, 1);
-        end_section(p, s);
+        to_range_test(p, 0, 1, to_ranges, &n_to);
+        bpf_jump_to_here(p, s);
     }
     s = section(p, SYS_mmap);
     trap_if_flags(p, 2, PROT_EXEC, FILTER_EXEC);
     bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(3));
     bpf_emit(p, BPF_JMP | BPF_JSET | BPF_K, 1, 0, MAP_FIXED);
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
-    check_ranges(p, 0, 1);
-    end_section(p, s);
+    to_range_test(p, 0, 1, to_ranges, &n_to);
+    bpf_jump_to_here(p, s);
     s = section(p, SYS_shmat);
     trap_if_flags(p, 2, SHM_EXEC | SHM_REMAP, FILTER_FORBIDDEN);
-    end_section(p, s);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    bpf_jump_to_here(p, s);
     s = section(p, SYS_shmdt);
-    check_ranges(p, 0, -1);
-    end_section(p, s);
+    to_range_test(p, 0, -1, to_ranges, &n_to);
+    bpf_jump_to_here(p, s);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    /* The shared test: [M_ADDR, M_END) against every protected range. */
+    for (int i = 0; i < n_to; i++)
+        bpf_jump_to_here(p, to_ranges[i]);
+    for (int i = 0; i < n_protected; i++)
+        bpf_ret_if_overlap(p, protected_mem[i].lo, protected_mem[i].hi, TRAP(FILTER_PROTECTED));
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
 }
 
@@ -294,11 +303,14 @@ static int install_libseccomp_filter(void)
     return rc ? -1 : 0;
 }
 
-static int install_scoped(bool recollect)
+/* A filter for calls from SCOPE; RECOLLECT first learns the protected
+ * memory anew (not from the SIGSYS handler: dl_iterate_phdr takes the
+ * loader's lock, and the code added there changes nothing protected). */
+static int install_scoped(const struct range *scope, int n_scope, bool recollect)
 {
-    if (recollect) /* not from the SIGSYS handler: dl_iterate_phdr takes the loader's lock */
+    if (recollect)
         collect_protected();
-    build_scoped(&program);
+    build_scoped(&program, scope, n_scope);
     return load_program(&program);
 }
 
@@ -308,7 +320,7 @@ void syscall_filter_install(void)
         return;
     pthread_mutex_lock(&filter_lock);
     n_code = 0;
-    if (proc_maps_each(add_exec_mapping, NULL) != 0 || install_libseccomp_filter() != 0 || install_scoped(true) != 0)
+    if (proc_maps_each(add_exec_mapping, NULL) != 0 || install_libseccomp_filter() != 0 || install_scoped(code, n_code, true) != 0)
         protect_refuse("hardened mode: cannot install the system-call filter (%s)", strerror(errno));
     installed = true;
     protect_info("system-call filter installed: %d code ranges watched, %d protected ranges, %zu instructions",
@@ -321,9 +333,25 @@ void syscall_filter_refresh(void)
     if (!installed)
         return;
     pthread_mutex_lock(&filter_lock);
-    if (install_scoped(true) != 0)
+    if (install_scoped(code, n_code, true) != 0)
         protect_fatal("hardened mode: cannot extend the system-call filter (%s)", strerror(errno));
     pthread_mutex_unlock(&filter_lock);
+}
+
+/* Only the new code is in the new filter's scope: the older filters
+ * already hold the older code to the same rules.  The scope is widened to
+ * the 2 MiB around the new code, so that the executable mappings that
+ * follow nearby (the kernel places them side by side) need no filter of
+ * their own; memory that is not executable issues no system calls, and
+ * anything made executable later passes through the SIGSYS handler. */
+#define SCOPE_GRAIN (2ul << 20)
+
+static bool inside_code(uintptr_t lo, uintptr_t hi)
+{
+    for (int i = 0; i < n_code; i++)
+        if (lo >= code[i].lo && hi <= code[i].hi)
+            return true;
+    return false;
 }
 
 int syscall_filter_add_code(uintptr_t lo, uintptr_t hi)
@@ -331,13 +359,22 @@ int syscall_filter_add_code(uintptr_t lo, uintptr_t hi)
     if (!installed)
         return 0;
     pthread_mutex_lock(&filter_lock);
-    int before = n_code;
-    add_range(code, &n_code, lo, hi, 0);
     int rc = 0;
-    if (n_code == MAX_RANGES && before == MAX_RANGES)
-        rc = -1;
-    else
-        rc = install_scoped(false);
+    if (!inside_code(lo, hi)) {
+        /* The window, less the trusted page (whose calls must stay out of scope). */
+        struct range w[2] = {{lo & ~(SCOPE_GRAIN - 1), (hi + SCOPE_GRAIN - 1) & ~(SCOPE_GRAIN - 1), 0}};
+        int n_w = 1;
+        uintptr_t t_lo, t_hi;
+        trusted_page_range(&t_lo, &t_hi);
+        if (t_lo < w[0].hi && t_hi > w[0].lo) {
+            w[1] = (struct range){t_hi, w[0].hi, 0};
+            w[0].hi = t_lo;
+            n_w = 2;
+        }
+        rc = n_code + n_w <= MAX_RANGES ? install_scoped(w, n_w, false) : -1;
+        for (int i = 0; rc == 0 && i < n_w; i++)
+            code[n_code++] = w[i];
+    }
     pthread_mutex_unlock(&filter_lock);
     return rc;
 }

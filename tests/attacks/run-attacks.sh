@@ -53,10 +53,12 @@ attacks=(
   "libprotect's own WRPKRUs called directly|libprotect_wrpkru|opened the library's key"
   "forged sigreturn frame through libprotect's restorer|sigreturn restorer|BREACHED"
   "libprotect's internal helper called with the attacker's function|libprotect_helper|BREACHED"
+  "libprotect's trusted system-call page called directly|trusted_page|BREACHED"
 )
 # Breaches known and documented (README, "Hardened mode: what remains open").
 KNOWN_OPEN=("forged sigreturn frame through libprotect's restorer"
-            "libprotect's internal helper called with the attacker's function")
+            "libprotect's internal helper called with the attacker's function"
+            "libprotect's trusted system-call page called directly")
 
 blocked=0 breached=0 known=0 failed=0
 is_known() { local k; for k in "${KNOWN_OPEN[@]}"; do [ "$k" = "$1" ] && return 0; done; return 1; }
