@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 
 #define HEAP_REGION (16ul << 30)
+#define MAX_FINI 64 /* destructors sent through gates */
 #define NEAR_RESERVE_PER_GATE (RELOC_MAX_CODE + STUB_SIZE)
 
 struct live_image {
@@ -51,13 +52,18 @@ static int resolve_live(const struct elf_image *img, uint64_t *resolved, void *c
 
 static void add_func(struct domain *d, const char *name, uintptr_t entry, uintptr_t target)
 {
-    if (d->n_funcs == d->cap_funcs) {
-        d->cap_funcs = d->cap_funcs ? d->cap_funcs * 2 : 256;
-        d->funcs = realloc(d->funcs, d->cap_funcs * sizeof *d->funcs);
-        d->targets = realloc(d->targets, d->cap_funcs * sizeof *d->targets);
-    }
+    if (d->n_funcs == d->cap_funcs)
+        protect_fatal("%s: more gated functions than planned", d->name);
     d->funcs[d->n_funcs] = (struct gated_func){.name = strdup(name), .entry = entry};
     d->targets[d->n_funcs++] = target;
+}
+
+/* The function table is read by fault reports and callback wrapping: its
+ * own pages, read-only once the library is attached (and watched by the
+ * system-call filter). */
+static size_t funcs_bytes(size_t n)
+{
+    return (n * sizeof(struct gated_func) + 4095) & ~4095ul;
 }
 
 /* The policy's view of an export group: gated, denied, or left alone. */
@@ -235,9 +241,12 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
 
     /* A reload starts a new function table; the old one stays mapped for
      * any gate still reading it. */
-    d->funcs = NULL;
-    d->targets = NULL;
-    d->n_funcs = d->cap_funcs = 0;
+    d->n_funcs = 0;
+    d->cap_funcs = a.n_groups + MAX_FINI;
+    d->funcs = mmap(NULL, funcs_bytes(d->cap_funcs), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    d->targets = calloc(d->cap_funcs, sizeof *d->targets);
+    if (d->funcs == MAP_FAILED || !d->targets)
+        protect_fatal("%s: out of memory for its function table", d->name);
     d->base = base;
     uint8_t *stubs = near + ((a.trampoline_bytes + 63) & ~63ul), *cursor = stubs;
     struct patch_request *req = calloc(a.n_groups + 1, sizeof *req);
@@ -269,13 +278,13 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
         cursor += STUB_SIZE;
         skipped += sel == DENY;
     }
-    ElfW(Addr) *fini_slots[64];
+    ElfW(Addr) *fini_slots[MAX_FINI];
     uint8_t *fini_stubs = cursor;
     const ElfW(Dyn) *dyn = NULL;
     for (int i = 0; i < info->dlpi_phnum; i++)
         if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
             dyn = (const ElfW(Dyn) *)(base + info->dlpi_phdr[i].p_vaddr);
-    size_t n_fini = gate_destructors(d, base, dyn, &cursor, fini_slots, 64);
+    size_t n_fini = gate_destructors(d, base, dyn, &cursor, fini_slots, MAX_FINI);
     lib_analysis_free(&a);
     trusted_mprotect(near, near_size, PROT_READ | PROT_EXEC);
     d->near_lo = (uintptr_t)near;
@@ -287,7 +296,7 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
     trusted_mprotect(targets, tsize ? tsize : 4096, PROT_READ);
     free(d->targets);
     d->targets = targets;
-    d->cap_funcs = d->n_funcs;
+    trusted_mprotect(d->funcs, funcs_bytes(d->cap_funcs), PROT_READ);
 
     long tagged = tag_data(info->dlpi_phdr, info->dlpi_phnum, base, d->key);
     if (tagged < 0) {

@@ -2,6 +2,7 @@
 #include "callbacks.h"
 
 #include "log.h"
+#include "sealed.h"
 #include "trusted_syscall.h"
 
 #include <pthread.h>
@@ -23,7 +24,13 @@ struct callback_set {
     size_t hash_cap;
 };
 
-static struct callback_set sets[MAX_DOMAINS];
+/* Sealed (sealed.h): a forged set could pass the application's function
+ * to the library unwrapped. */
+static SEALED union {
+    struct callback_set v[MAX_DOMAINS];
+    char pages[SEALED_PAGES(struct callback_set[MAX_DOMAINS])];
+} sealed_sets;
+#define sets (sealed_sets.v)
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static uint8_t *stub_address(const struct callback_set *s, size_t i)
@@ -161,7 +168,9 @@ uintptr_t callback_stub_for(struct domain *d, uintptr_t fn)
     }
     long index = hash_get(s, fn);
     if (index < 0) {
+        sealed_open();
         if ((s->count == s->capacity && !grow(s, d->slot))) {
+            sealed_close();
             pthread_mutex_unlock(&lock);
             protect_fatal("%s: out of callback stubs", d->name);
         }
@@ -177,6 +186,7 @@ uintptr_t callback_stub_for(struct domain *d, uintptr_t fn)
         gate_table_unlock();
         protect_gate_page.t.domain[d->slot].cb_count = s->count;
         gate_table_lock();
+        sealed_close();
     }
     uintptr_t stub = (uintptr_t)stub_address(s, (size_t)index);
     pthread_mutex_unlock(&lock);

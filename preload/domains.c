@@ -6,9 +6,7 @@
 
 #include <stdio.h>
 
-struct domain protect_domains[MAX_DOMAINS];
-int protect_n_domains;
-bool protect_active;
+SEALED union sealed_domain_registry protect_registry;
 
 int domain_key(int slot)
 {

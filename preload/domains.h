@@ -5,6 +5,7 @@
 
 #include "gate_layout.h"
 #include "policy.h"
+#include "sealed.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,12 +37,25 @@ struct domain {
     struct gated_func *funcs;
     size_t n_funcs, cap_funcs;
     uint64_t *targets;      /* read-only after attach */
+    uintptr_t stacks_lo;    /* the reserved region of its per-thread stacks */
     uintptr_t near_lo, near_size, near_used; /* stubs and trampolines */
 };
 
-extern struct domain protect_domains[MAX_DOMAINS];
-extern int protect_n_domains;
-extern bool protect_active; /* PKU in use: at least one domain attached */
+/* The registry, sealed (sealed.h): written only between sealed_open() and
+ * sealed_close(). */
+struct domain_registry {
+    struct domain domains[MAX_DOMAINS];
+    int n_domains;
+    bool active;            /* PKU in use: at least one domain attached */
+};
+union sealed_domain_registry {
+    struct domain_registry v;
+    char pages[SEALED_PAGES(struct domain_registry)];
+};
+extern union sealed_domain_registry protect_registry;
+#define protect_domains (protect_registry.v.domains)
+#define protect_n_domains (protect_registry.v.n_domains)
+#define protect_active (protect_registry.v.active)
 
 int domain_key(int slot);
 const char *domain_name(int slot);

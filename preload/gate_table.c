@@ -53,7 +53,7 @@ static uint64_t slot_used[MAX_DOMAINS][BLOCKS_PER_DOMAIN / 64];
  * page below) per block slot: one range for the system-call filter to
  * watch, however many threads come and go. */
 #define STACK_MAP_SIZE (DOMAIN_STACK_SIZE + PAGE)
-static uintptr_t stacks_lo[MAX_DOMAINS];
+#define stacks_lo(slot) (protect_domains[slot].stacks_lo)
 static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t thread_exit_key;
 static pthread_once_t thread_exit_once = PTHREAD_ONCE_INIT;
@@ -90,7 +90,7 @@ int gate_blocks_init(int slot, int key)
             trusted_munmap(stacks, stacks_size);
         return -1;
     }
-    stacks_lo[slot] = (uintptr_t)stacks;
+    stacks_lo(slot) = (uintptr_t)stacks;
     gate_table_unlock();
     table.domain[slot].blocks_lo = (uint64_t)region;
     table.domain[slot].blocks_size = size;
@@ -178,7 +178,7 @@ void protect_thread_first_entry(unsigned slot)
         protect_fatal("gate of an unknown domain %u called", slot);
     size_t map_size = STACK_MAP_SIZE;
     long i = claim_slot(slot);
-    void *map = i < 0 ? NULL : (void *)(stacks_lo[slot] + (uintptr_t)i * STACK_MAP_SIZE);
+    void *map = i < 0 ? NULL : (void *)(stacks_lo(slot) + (uintptr_t)i * STACK_MAP_SIZE);
     if (!map ||
         pku_mprotect((char *)map + PAGE, DOMAIN_STACK_SIZE, PROT_READ | PROT_WRITE, domain_key((int)slot)) != 0)
         protect_fatal("%s: cannot make a domain stack for this thread", domain_name((int)slot));
@@ -210,6 +210,6 @@ void gate_regions(int slot, struct gate_regions *r)
 {
     r->blocks_lo = table.domain[slot].blocks_lo;
     r->blocks_size = table.domain[slot].blocks_size;
-    r->stacks_lo = stacks_lo[slot];
-    r->stacks_size = stacks_lo[slot] ? BLOCKS_PER_DOMAIN * STACK_MAP_SIZE : 0;
+    r->stacks_lo = stacks_lo(slot);
+    r->stacks_size = stacks_lo(slot) ? BLOCKS_PER_DOMAIN * STACK_MAP_SIZE : 0;
 }

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "pku.h"
 #include "process_lockdown.h"
+#include "sealed.h"
 #include "signals.h"
 #include "syscall_filter.h"
 #include "trusted_syscall.h"
@@ -30,6 +31,7 @@ static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void load_policies(const char *list)
 {
+    sealed_open();
     char *copy = strdup(list), *save = NULL;
     int bad = 0;
     for (char *f = strtok_r(copy, ":", &save); f; f = strtok_r(NULL, ":", &save)) {
@@ -53,6 +55,7 @@ static void load_policies(const char *list)
         d->name = slash ? slash + 1 : d->policy.library;
     }
     free(copy);
+    sealed_close();
     if (bad)
         protect_refuse("invalid policy, not running the program unprotected");
 }
@@ -106,6 +109,7 @@ static void rescan(void)
         return;
     busy = true;
     pthread_mutex_lock(&attach_lock);
+    sealed_open();
     for (int i = 0; i < protect_n_domains; i++)
         protect_domains[i].seen = false;
     int attached_before = count_attached();
@@ -115,6 +119,7 @@ static void rescan(void)
             domain_detach(&protect_domains[i]);
     if (protect_active || hardened_mode())
         wrpkru_guard_scan(); /* new code may carry WRPKRUs of its own */
+    sealed_close();
     if (count_attached() > attached_before)
         syscall_filter_refresh(); /* the filter learns the new library's memory */
     pthread_mutex_unlock(&attach_lock);

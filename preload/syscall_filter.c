@@ -7,6 +7,7 @@
 #include "gate_table.h"
 #include "log.h"
 #include "proc_maps.h"
+#include "sealed.h"
 #include "trusted_syscall.h"
 
 #include <errno.h>
@@ -32,11 +33,24 @@ struct range {
     int owner; /* domain slot, or -1 for libprotect */
 };
 
-static struct range code[MAX_RANGES];
-static int n_code;
-static struct range protected_mem[MAX_RANGES];
-static int n_protected;
-static bool installed;
+/* The filter's view of memory, sealed (sealed.h): the SIGSYS handler's
+ * decisions read it. */
+struct memory_view {
+    struct range code[MAX_RANGES];
+    int n_code;
+    struct range protected_mem[MAX_RANGES];
+    int n_protected;
+    bool installed;
+};
+static SEALED union {
+    struct memory_view v;
+    char pages[SEALED_PAGES(struct memory_view)];
+} view;
+#define code (view.v.code)
+#define n_code (view.v.n_code)
+#define protected_mem (view.v.protected_mem)
+#define n_protected (view.v.n_protected)
+#define installed (view.v.installed)
 static pthread_mutex_t filter_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct bpf_program_buf program; /* static: also built in the SIGSYS handler */
 
@@ -104,6 +118,9 @@ static void collect_protected(void)
         if (d->targets)
             add_range(protected_mem, &n_protected, (uintptr_t)d->targets,
                       (uintptr_t)d->targets + d->n_funcs * sizeof *d->targets, i);
+        if (d->funcs)
+            add_range(protected_mem, &n_protected, (uintptr_t)d->funcs,
+                      (uintptr_t)d->funcs + d->n_funcs * sizeof *d->funcs, i);
         struct gate_regions g;
         gate_regions(i, &g);
         add_range(protected_mem, &n_protected, g.blocks_lo, g.blocks_lo + g.blocks_size, i);
@@ -318,6 +335,7 @@ void syscall_filter_install(void)
 {
     if (installed || !hardened_mode())
         return;
+    sealed_open(); /* always before filter_lock: attach holds the sealed pages open */
     pthread_mutex_lock(&filter_lock);
     n_code = 0;
     if (proc_maps_each(add_exec_mapping, NULL) != 0 || install_libseccomp_filter() != 0 || install_scoped(code, n_code, true) != 0)
@@ -326,16 +344,19 @@ void syscall_filter_install(void)
     protect_info("system-call filter installed: %d code ranges watched, %d protected ranges, %zu instructions",
                  n_code, n_protected, program.n);
     pthread_mutex_unlock(&filter_lock);
+    sealed_close();
 }
 
 void syscall_filter_refresh(void)
 {
     if (!installed)
         return;
+    sealed_open(); /* always before filter_lock: attach holds the sealed pages open */
     pthread_mutex_lock(&filter_lock);
     if (install_scoped(code, n_code, true) != 0)
         protect_fatal("hardened mode: cannot extend the system-call filter (%s)", strerror(errno));
     pthread_mutex_unlock(&filter_lock);
+    sealed_close();
 }
 
 /* Only the new code is in the new filter's scope: the older filters
@@ -358,6 +379,7 @@ int syscall_filter_add_code(uintptr_t lo, uintptr_t hi)
 {
     if (!installed)
         return 0;
+    sealed_open(); /* always before filter_lock: attach holds the sealed pages open */
     pthread_mutex_lock(&filter_lock);
     int rc = 0;
     if (!inside_code(lo, hi)) {
@@ -376,5 +398,6 @@ int syscall_filter_add_code(uintptr_t lo, uintptr_t hi)
             code[n_code++] = w[i];
     }
     pthread_mutex_unlock(&filter_lock);
+    sealed_close();
     return rc;
 }

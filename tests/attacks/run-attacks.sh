@@ -50,6 +50,7 @@ attacks=(
   "file-backed executable mapping rewritten after the scan|new_exec file|blocked read of libvault.so"
   "forged sigreturn frame|sigreturn own|blocked rt_sigreturn"
   "libprotect's code and read-only tables made writable|libprotect_state|blocked mprotect.*libprotect"
+  "libprotect's domain table rewritten (the library's key set to 0)|libprotect_tables|libprotect's domain table faulted"
   "libprotect's own WRPKRUs called directly|libprotect_wrpkru|opened the library's key"
   "forged sigreturn frame through libprotect's restorer|sigreturn restorer|BREACHED"
   "libprotect's internal helper called with the attacker's function|libprotect_helper|BREACHED"

@@ -1,0 +1,56 @@
+#define _GNU_SOURCE
+#include "libprotect_symbols.h"
+
+#include <fcntl.h>
+#include <gelf.h>
+#include <link.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+struct found {
+    const char *path;
+    uintptr_t base;
+};
+
+static int find_libprotect(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct found *f = arg;
+    if (!strstr(info->dlpi_name, "libprotect.so"))
+        return 0;
+    f->path = info->dlpi_name;
+    f->base = info->dlpi_addr;
+    return 1;
+}
+
+static uintptr_t symbol_value(const char *path, const char *name)
+{
+    elf_version(EV_CURRENT);
+    int fd = open(path, O_RDONLY);
+    Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+    uintptr_t value = 0;
+    for (Elf_Scn *s = NULL; e && !value && (s = elf_nextscn(e, s));) {
+        GElf_Shdr sh;
+        gelf_getshdr(s, &sh);
+        if (sh.sh_type != SHT_SYMTAB)
+            continue;
+        Elf_Data *d = elf_getdata(s, NULL);
+        for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+            GElf_Sym sym;
+            gelf_getsym(d, (int)i, &sym);
+            if (strcmp(elf_strptr(e, sh.sh_link, sym.st_name), name) == 0)
+                value = sym.st_value;
+        }
+    }
+    elf_end(e);
+    close(fd);
+    return value;
+}
+
+void *libprotect_symbol(const char *name)
+{
+    struct found f = {0};
+    dl_iterate_phdr(find_libprotect, &f);
+    uintptr_t at = f.path ? symbol_value(f.path, name) : 0;
+    return at ? (void *)(f.base + at) : NULL;
+}
