@@ -33,3 +33,10 @@ echo "\$ kvapp --stray-write                    (unprotected: the store is silen
 echo "\$ protect-wrap --policy kvstore.policy -- kvapp --stray-write"
 "$wrap" --policy "$build/examples/kvstore.policy" -- "$build/bin/kvapp" --threads 2 --ops 1000 --stray-write
 echo "exit status $? (killed by SIGSEGV: the write never happened)"
+
+step "Hardened mode: the application cannot undo the protection through the kernel either"
+echo "\$ protect-wrap --policy vault.policy -- attack_mem_calls mprotect-data   (mprotect the library's data)"
+LD_LIBRARY_PATH=$build/attacks "$wrap" --policy "$build/attacks/vault.policy" -- "$build/attacks/attack_mem_calls" mprotect-data
+echo "\$ protect-wrap --policy vault.policy -- attack_proc_mem write   (write through /proc/self/mem)"
+LD_LIBRARY_PATH=$build/attacks "$wrap" --policy "$build/attacks/vault.policy" -- "$build/attacks/attack_proc_mem" write
+echo "(the whole attack suite: ctest -R attacks, in tests/attacks/)"

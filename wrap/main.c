@@ -22,7 +22,7 @@ static const char usage[] =
     "Runs PROGRAM, unmodified, with each library named by a policy moved into its own\n"
     "memory protection key (PKU): its exported functions run behind gates, and the\n"
     "program's own code can no longer write (or, in confidential mode, read) its memory.\n"
-    "The same as: LD_PRELOAD=libprotect.so PROTECT_POLICY=FILE[:FILE]... PROGRAM\n"
+    "The same as: LD_PRELOAD=libprotect.so PROTECT_POLICY=FILE[:FILE]... LD_BIND_NOW=1 PROGRAM\n"
     "\n"
     "  -p, --policy FILE   protect the library that FILE describes (repeatable, up to 15)\n"
     "  -v, --verbose       say what is protected and how\n"
