@@ -1,11 +1,12 @@
 /* Changing the library's memory through the kernel instead of the CPU:
  * mem_calls pkey_mprotect|mprotect-data|mprotect-text|madvise|munmap|
- *           mmap-fixed|mremap-alias|pkey_alloc */
+ *           mmap-fixed|mremap-move|mremap-alias|map-files-alias|pkey_alloc */
 #define _GNU_SOURCE
 #include "attack.h"
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -69,11 +70,32 @@ int main(int argc, char **argv)
         refused(p == MAP_FAILED ? -1 : 0, "mmap MAP_FIXED");
         write_counter_at(VAULT_HEAP, &heap->counter);
     }
-    if (strcmp(how, "mremap-alias") == 0) {
-        /* A second view of the page, or the page moved out of the library. */
+    if (strcmp(how, "mremap-move") == 0) {
+        /* The page moved out of the library, to where the application expects it. */
         void *p = mremap(page, 4096, 4096, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)0x500000000000);
         refused(p == MAP_FAILED ? -1 : 0, "mremap");
         read_secret_at(VAULT_DATA, ((struct vault_cell *)((char *)p + ((uintptr_t)data & 4095)))->secret);
+    }
+    if (strcmp(how, "mremap-alias") == 0) {
+        /* old_size 0: a second view of the same pages (shared memory). */
+        void *p = mremap(page, 0, 4096, MREMAP_MAYMOVE);
+        refused(p == MAP_FAILED ? -1 : 0, "mremap");
+        read_secret_at(VAULT_DATA, ((struct vault_cell *)((char *)p + ((uintptr_t)data & 4095)))->secret);
+    }
+    if (strcmp(how, "map-files-alias") == 0) {
+        /* The file behind the library's data, mapped again through /proc/self/map_files. */
+        FILE *maps = fopen("/proc/self/maps", "r");
+        char line[512], path[128];
+        unsigned long lo = 0, hi = 0, off = 0;
+        while (maps && fgets(line, sizeof line, maps))
+            if (sscanf(line, "%lx-%lx %*s %lx", &lo, &hi, &off) == 3 && lo <= (uintptr_t)page && (uintptr_t)page < hi)
+                break;
+        snprintf(path, sizeof path, "/proc/self/map_files/%lx-%lx", lo, hi);
+        int fd = open(path, O_RDONLY);
+        refused(fd < 0 ? -1 : 0, "open map_files");
+        uint8_t *view = mmap(NULL, hi - lo, PROT_READ, MAP_SHARED, fd, 0);
+        refused(view == MAP_FAILED ? -1 : 0, "mmap of map_files");
+        read_secret_at(VAULT_DATA, view + ((uintptr_t)data->secret - lo));
     }
     fprintf(stderr, "unknown attack '%s'\n", how);
     return 2;
