@@ -58,10 +58,37 @@ static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t thread_exit_key;
 static pthread_once_t thread_exit_once = PTHREAD_ONCE_INIT;
 
+/* Access a PKRU value gives to KEY: 0 none, 1 read, 2 read and write. */
+static int key_level(uint32_t pkru, int key)
+{
+    uint32_t bits = (pkru >> (2 * key)) & 3;
+    return bits & 1 ? 0 : bits & 2 ? 1 : 2;
+}
+
+/* Rights libprotect's C code may set: beyond what the application has, at
+ * most two protected libraries' keys opened (a domain's rights, or one
+ * domain reaching into another's heap), and never a key no library owns.
+ * (A jump to the WRPKRU with every register zero opens every key.) */
+static bool rights_allowed(uint32_t pkru)
+{
+    int opened = 0;
+    for (int key = 1; key < 16; key++) {
+        if (key_level(pkru, key) <= key_level(table.app_pkru, key))
+            continue;
+        if (!domain_of_key(key))
+            return false;
+        opened++;
+    }
+    return opened <= 2;
+}
+
 void pku_write_checked(uint32_t value)
 {
     __asm__ volatile("wrpkru" ::"a"(value), "c"(0), "d"(0) : "memory");
-    if (pku_read() != value)
+    /* Checked on what PKRU now holds, not on a register: jumping to the
+     * WRPKRU with chosen registers cannot open every key. */
+    uint32_t now = pku_read();
+    if (now != value || !rights_allowed(now))
         protect_gate_broken();
 }
 

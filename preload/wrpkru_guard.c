@@ -6,7 +6,10 @@
  * XRSTOR/XRSTORS at an instruction start gets an int3 that stops the
  * process (the loader's lazy binding is their only stock user, and hardened
  * mode binds now); bytes inside other instructions (or outside any known
- * function) cannot be trapped that way, and hardened mode refuses to run. */
+ * function) cannot take an int3 without breaking the instruction around
+ * them: up to three get a hardware execute breakpoint instead (x86 has four
+ * debug registers; the signal deferral keeps one), inherited by every
+ * thread created afterwards; beyond that, hardened mode refuses to run. */
 #define _GNU_SOURCE
 #include "wrpkru_guard.h"
 
@@ -21,7 +24,10 @@
 #include "syscall_filter.h"
 #include "trusted_syscall.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,12 +35,23 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define X86_EFLAGS_RF (1u << 16)
+#ifndef TRAP_PERF
+#define TRAP_PERF 6
+#endif
 
 #define MAX_GUARDED 64
+#define MAX_WATCHED 3
 #define MAX_OBJECTS 256
 
 static uintptr_t guarded[MAX_GUARDED];
 static enum danger_kind guarded_kind[MAX_GUARDED];
+static uintptr_t watched[MAX_WATCHED];
+static enum danger_kind watched_kind[MAX_WATCHED];
+static _Atomic int n_watched;
 static _Atomic int n_guarded;
 static ino_t seen_ino[MAX_OBJECTS];
 static int n_seen;
@@ -116,6 +133,37 @@ static bool guard(uintptr_t at, enum danger_kind kind)
     return true;
 }
 
+/* Only threads created after the breakpoint inherit it: with others
+ * already running, a watch would leave them unguarded. */
+static bool single_threaded(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n == 1;
+}
+
+static bool watch(uintptr_t at, enum danger_kind kind)
+{
+    int n = atomic_load(&n_watched);
+    if (n == MAX_WATCHED || !single_threaded())
+        return false;
+    struct perf_event_attr a = {
+        .type = PERF_TYPE_BREAKPOINT, .size = sizeof a, .bp_type = HW_BREAKPOINT_X, .bp_addr = at,
+        .bp_len = sizeof(long), .sample_period = 1, .sigtrap = 1, .remove_on_exec = 1, .inherit = 1,
+        .exclude_kernel = 1, .exclude_hv = 1,
+    };
+    if (syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC) < 0)
+        return false;
+    watched[n] = at;
+    watched_kind[n] = kind;
+    atomic_store(&n_watched, n + 1);
+    return true;
+}
+
 struct object_scan {
     struct lib_analysis a;
     const char *path;
@@ -130,7 +178,7 @@ static void on_danger(const struct danger_hit *hit, void *arg)
 {
     struct object_scan *o = arg;
     uint64_t vaddr = o->seg_vaddr + hit->offset;
-    if (at_instruction_start(&o->a, vaddr) && guard(o->bias + vaddr, hit->kind)) {
+    if (at_instruction_start(&o->a, vaddr) ? guard(o->bias + vaddr, hit->kind) : watch(o->bias + vaddr, hit->kind)) {
         o->guarded++;
         return;
     }
@@ -165,11 +213,12 @@ static int scan_object(struct dl_phdr_info *info, size_t size, void *arg)
     }
     elf_image_close(&o.a.img);
     if (o.guarded || o.left)
-        protect_info("%s: %d WRPKRU/XRSTOR guarded, %d inside other instructions", path, o.guarded, o.left);
+        protect_info("%s: %d WRPKRU/XRSTOR guarded, %d left unguarded", path, o.guarded, o.left);
     if (o.left && hardened_mode())
-        protect_refuse("%s+%#lx: %s bytes inside another instruction or outside any known function "
-                       "(%d in all): hardened mode cannot neutralise them (--no-hardened runs anyway)",
-                       path, (unsigned long)o.first_left, danger_kind_name(o.first_left_kind), o.left);
+        protect_refuse("%s+%#lx: %s bytes inside another instruction or outside any known function, "
+                       "beyond the %d hardware breakpoints (%d unguarded in all): hardened mode cannot "
+                       "neutralise them (--no-hardened runs anyway)", path, (unsigned long)o.first_left,
+                       danger_kind_name(o.first_left_kind), MAX_WATCHED, o.left);
     return 0;
 }
 
@@ -181,19 +230,18 @@ void wrpkru_guard_scan(void)
     pthread_mutex_unlock(&guard_lock);
 }
 
-bool wrpkru_guard_trap(ucontext_t *uc)
+/* The trapped instruction at AT: a WRPKRU is carried out (in the frame)
+ * if it leaves every protected library's key as the application has it. */
+static bool decide(ucontext_t *uc, uintptr_t at, enum danger_kind kind)
 {
     greg_t *g = uc->uc_mcontext.gregs;
-    uintptr_t at = (uintptr_t)g[REG_RIP] - 1;
-    int n = atomic_load(&n_guarded), i = 0;
-    while (i < n && guarded[i] != at)
-        i++;
-    if (i == n)
-        return false;
-    if (guarded_kind[i] != DANGER_WRPKRU) {
-        protect_log("blocked an %s at %#lx: it can load PKRU from memory", danger_kind_name(guarded_kind[i]),
-                    (unsigned long)at);
-        g[REG_RIP] = (greg_t)at;
+    /* Refused: it runs again under the default action, and the process
+     * stops.  (After a hardware breakpoint the kernel sets the resume
+     * flag, which would let it run once unwatched: cleared.) */
+    g[REG_RIP] = (greg_t)at;
+    g[REG_EFL] &= ~(greg_t)X86_EFLAGS_RF;
+    if (kind != DANGER_WRPKRU) {
+        protect_log("blocked an %s at %#lx: it can load PKRU from memory", danger_kind_name(kind), (unsigned long)at);
         return false;
     }
     uint32_t value = (uint32_t)g[REG_RAX], mask = 0;
@@ -207,6 +255,22 @@ bool wrpkru_guard_trap(ucontext_t *uc)
         return true;
     }
     protect_log("blocked a WRPKRU that would change a protected library's key (PKRU %#x)", value);
-    g[REG_RIP] = (greg_t)at; /* the int3 again, with the default action: the process stops */
+    return false;
+}
+
+bool wrpkru_guard_trap(const siginfo_t *si, ucontext_t *uc)
+{
+    uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    if (si->si_code == TRAP_PERF) { /* a watch: the thread stands at the bytes */
+        int n = atomic_load(&n_watched);
+        for (int i = 0; i < n; i++)
+            if (watched[i] == ip)
+                return decide(uc, ip, watched_kind[i]);
+        return false;
+    }
+    int n = atomic_load(&n_guarded);
+    for (int i = 0; i < n; i++)
+        if (guarded[i] == ip - 1)
+            return decide(uc, ip - 1, guarded_kind[i]);
     return false;
 }

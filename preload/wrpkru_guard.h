@@ -1,5 +1,6 @@
 /* Stray WRPKRU/XRSTOR/XRSTORS in the code loaded at start (see
- * wrpkru_guard.c): int3 guards at instruction starts, refusal otherwise. */
+ * wrpkru_guard.c): int3 guards at instruction starts, hardware breakpoints
+ * on up to three inside other instructions, refusal beyond. */
 #ifndef LIBPROTECT_WRPKRU_GUARD_H
 #define LIBPROTECT_WRPKRU_GUARD_H
 
@@ -12,10 +13,10 @@
  * to call again: objects already scanned are skipped. */
 void wrpkru_guard_scan(void);
 
-/* For SIGTRAP: true when it was a guarded WRPKRU and the write was allowed
- * (done: the thread moves on).  A refused write or any guarded XRSTOR is
- * reported and left to the default action (the int3 runs again: the
+/* For SIGTRAP (an int3 or a breakpoint): true when it was a guarded WRPKRU
+ * and the write was allowed (done: the thread moves on).  A refused write
+ * or any guarded XRSTOR is reported and left to the default action (the
  * process dies by SIGTRAP). */
-bool wrpkru_guard_trap(ucontext_t *uc);
+bool wrpkru_guard_trap(const siginfo_t *si, ucontext_t *uc);
 
 #endif

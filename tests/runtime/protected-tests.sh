@@ -106,8 +106,8 @@ died "library to library: the application still cannot write the caller library"
 
 echo "# hardened mode (the attacks themselves: tests/attacks)"
 run env PROTECT_VERBOSE=1 "$wrap" -p "$kvpol" -- "$kv" --threads 1 --ops 10
-has "libc's WRPKRU is guarded" "$tmp/err" "libc.so.6: 1 WRPKRU/XRSTOR guarded, 0 inside"
-has "the loader's XRSTORs are guarded" "$tmp/err" "ld-linux-x86-64.so.2: 2 WRPKRU/XRSTOR guarded, 0 inside"
+has "libc's WRPKRU is guarded" "$tmp/err" "libc.so.6: 1 WRPKRU/XRSTOR guarded, 0 left unguarded"
+has "the loader's XRSTORs are guarded" "$tmp/err" "ld-linux-x86-64.so.2: 2 WRPKRU/XRSTOR guarded, 0 left unguarded"
 has "the system-call filter is installed" "$tmp/err" "^libprotect: system-call filter installed: [0-9]+ code ranges watched"
 run "$wrap" -p "$kvpol" -- "$build/tests/exec_mappings"
 is "2000 new executable mappings (each scanned): the program runs" "$status" 0
