@@ -11,11 +11,6 @@ void bpf_emit(struct bpf_program_buf *p, uint16_t code, uint8_t jt, uint8_t jf, 
     p->insn[p->n++] = (struct sock_filter){code, jt, jf, k};
 }
 
-size_t bpf_here(const struct bpf_program_buf *p)
-{
-    return p->n;
-}
-
 size_t bpf_jump_placeholder(struct bpf_program_buf *p)
 {
     bpf_emit(p, BPF_JMP | BPF_JA, 0, 0, 0);

@@ -20,8 +20,8 @@ struct bpf_program_buf {
 enum { M_ADDR_LO, M_ADDR_HI, M_END_LO, M_END_HI, M_IP_LO, M_IP_HI };
 
 void bpf_emit(struct bpf_program_buf *p, uint16_t code, uint8_t jt, uint8_t jf, uint32_t k);
-/* Position of the next instruction, and a forward "ja" to fill in later. */
-size_t bpf_here(const struct bpf_program_buf *p);
+/* A forward "ja" to fill in later, and filling it in (to the next
+ * instruction emitted). */
 size_t bpf_jump_placeholder(struct bpf_program_buf *p);
 void bpf_jump_to_here(struct bpf_program_buf *p, size_t placeholder);
 

@@ -38,9 +38,3 @@ void sealed_close(void)
         set_prot(PROT_READ);
     pthread_mutex_unlock(&sealed_lock);
 }
-
-void sealed_range(uintptr_t *lo, uintptr_t *hi)
-{
-    *lo = (uintptr_t)__start_protect_sealed;
-    *hi = (uintptr_t)__stop_protect_sealed;
-}

@@ -21,7 +21,4 @@
 void sealed_open(void);
 void sealed_close(void);
 
-/* Where the sealed pages are. */
-void sealed_range(uintptr_t *lo, uintptr_t *hi);
-
 #endif

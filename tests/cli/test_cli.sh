@@ -12,6 +12,9 @@ ldso=$(readlink -f /lib64/ld-linux-x86-64.so.2)
 
 expect "help exits 0" 0 "$wrap" --help
 has "help shows usage" "$tmp/out" "^Usage: protect-wrap --policy FILE"
+has "help names hardened mode's switch" "$tmp/out" "--no-hardened"
+expect "--no-hardened outside run mode is bad usage" 2 "$wrap" --no-hardened --validate "$src/policy/zlib.policy"
+has "--no-hardened outside run mode: says so" "$tmp/err" "^protect-wrap: --policy and --no-hardened are for running a program$"
 expect "no arguments is bad usage" 2 "$wrap"
 has "bad usage says what and where to look" "$tmp/err" "^protect-wrap: no PROGRAM to run$"
 expect "unknown option" 2 "$wrap" --frobnicate
