@@ -12,7 +12,7 @@
 #include "log.h"
 #include "patcher.h"
 #include "pku.h"
-#include "wrpkru_guard.h"
+#include "stray_pkru_guard.h"
 #include "pkru_sync.h"
 #include "trusted_syscall.h"
 
@@ -160,7 +160,7 @@ static void contain(struct domain *d, ucontext_t *uc, int *errno_out)
 bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc, int *errno_out)
 {
     uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-    if (sig == SIGTRAP && wrpkru_guard_trap(si, uc))
+    if (sig == SIGTRAP && stray_pkru_guard_trap(si, uc))
         return true;
     if (sig == SIGTRAP) {
         /* An int3 gate entry: the thread stands at the function's entry. */

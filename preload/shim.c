@@ -11,7 +11,7 @@
 #include "signals.h"
 #include "syscall_filter.h"
 #include "trusted_syscall.h"
-#include "wrpkru_guard.h"
+#include "stray_pkru_guard.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -118,7 +118,7 @@ static void rescan(void)
         if (protect_domains[i].attached && !protect_domains[i].seen)
             domain_detach(&protect_domains[i]);
     if (protect_active || hardened_mode())
-        wrpkru_guard_scan(); /* new code may carry WRPKRUs of its own */
+        stray_pkru_guard_scan(); /* new code may carry WRPKRUs of its own */
     sealed_close();
     if (count_attached() > attached_before)
         syscall_filter_refresh(); /* the filter learns the new library's memory */

@@ -11,7 +11,7 @@
  * debug registers; the signal deferral keeps one), inherited by every
  * thread created afterwards; beyond that, hardened mode refuses to run. */
 #define _GNU_SOURCE
-#include "wrpkru_guard.h"
+#include "stray_pkru_guard.h"
 
 #include "domains.h"
 #include "gate_table.h"
@@ -198,7 +198,7 @@ static int scan_object(struct dl_phdr_info *info, size_t size, void *arg)
     Dl_info self;
     if (!path || !*path || seen(path))
         return 0;
-    if (dladdr((void *)wrpkru_guard_scan, &self) && self.dli_fbase == (void *)info->dlpi_addr)
+    if (dladdr((void *)stray_pkru_guard_scan, &self) && self.dli_fbase == (void *)info->dlpi_addr)
         return 0; /* libprotect's own gates */
     struct object_scan o = {.path = path, .bias = info->dlpi_addr};
     char err[128];
@@ -222,7 +222,7 @@ static int scan_object(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
-void wrpkru_guard_scan(void)
+void stray_pkru_guard_scan(void)
 {
     pthread_mutex_lock(&guard_lock);
     bool first = true;
@@ -258,7 +258,7 @@ static bool decide(ucontext_t *uc, uintptr_t at, enum danger_kind kind)
     return false;
 }
 
-bool wrpkru_guard_trap(const siginfo_t *si, ucontext_t *uc)
+bool stray_pkru_guard_trap(const siginfo_t *si, ucontext_t *uc)
 {
     uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
     if (si->si_code == TRAP_PERF) { /* a watch: the thread stands at the bytes */
