@@ -7,6 +7,7 @@
 #include "domain_heap.h"
 #include "domains.h"
 #include "gate_table.h"
+#include "log.h"
 #include "pku.h"
 
 #include <dlfcn.h>
@@ -150,7 +151,14 @@ void *realloc(void *p, size_t size)
     if (from == to)
         return from ? domain_heap_realloc(from->heap, p, size) : __libc_realloc(p, size);
     /* Memory changes hands: a block made before the library was protected,
-     * or a library block the application now resizes. */
+     * or a library block the application now resizes.  A confidential
+     * library's block never leaves it: the copy would be a read. */
+    if (from && from->policy.mode == POLICY_CONFIDENTIAL) {
+        protect_log("blocked realloc of %s's memory (confidential) from outside it: the copy would read it",
+                    from->name);
+        errno = EPERM;
+        return NULL;
+    }
     size_t have = malloc_usable_size(p);
     void *q = to ? domain_alloc(to, size, 0) : __libc_malloc(size);
     if (!q)

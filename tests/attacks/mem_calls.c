@@ -1,6 +1,6 @@
 /* Changing the library's memory through the kernel instead of the CPU:
  * mem_calls pkey_mprotect|mprotect-data|mprotect-text|madvise|munmap|
- *           mmap-fixed|mremap-move|mremap-alias|map-files-alias|pkey_alloc */
+ *           mmap-fixed|mremap-move|mremap-alias|map-files-alias|pkey_alloc|realloc */
 #define _GNU_SOURCE
 #include "attack.h"
 
@@ -35,6 +35,12 @@ int main(int argc, char **argv)
         /* Back to key 0: the application's own key. */
         refused((int)syscall(SYS_pkey_mprotect, page, 4096, PROT_READ | PROT_WRITE, 0), "pkey_mprotect");
         read_secret_at(VAULT_DATA, data->secret);
+    }
+    if (strcmp(how, "realloc") == 0) {
+        /* realloc of the library's block from the application: a copy into application memory. */
+        struct vault_cell *copy = realloc(heap, sizeof *heap);
+        refused(copy ? 0 : -1, "realloc");
+        read_secret_at(VAULT_HEAP, copy->secret);
     }
     if (strcmp(how, "pkey_alloc") == 0) {
         refused(syscall(SYS_pkey_alloc, 0, 0) < 0 ? -1 : 0, "pkey_alloc");

@@ -39,6 +39,7 @@ attacks=(
   "XRSTOR with a crafted buffer|xrstor|blocked an xrstor"
   "pkey_mprotect library memory to key 0|mem_calls pkey_mprotect|blocked pkey_mprotect"
   "pkey_alloc a key of its own|mem_calls pkey_alloc|blocked pkey_alloc"
+  "realloc of the library's heap block (a copy out)|mem_calls realloc|blocked realloc of libvault.so's memory"
   "mprotect library data|mem_calls mprotect-data|blocked mprotect.*libvault.so"
   "mprotect library code writable|mem_calls mprotect-text|blocked mprotect"
   "madvise(MADV_DONTNEED) over library heap|mem_calls madvise|blocked madvise.*libvault.so"
