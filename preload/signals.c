@@ -278,7 +278,9 @@ static int exit_breakpoint(void)
     a.exclude_kernel = 1;
     a.exclude_hv = 1;
     a.disabled = 1;
-    int fd = no_breakpoints ? -1 : (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    /* From the trusted page: the filter refuses perf_event_open to the program. */
+    long r = no_breakpoints ? -EPERM : trusted_syscall(SYS_perf_event_open, (long)&a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC, 0);
+    int fd = r < 0 ? (errno = (int)-r, -1) : (int)r;
     if (fd < 0) {
         static atomic_bool warned;
         if (!atomic_exchange(&warned, true))

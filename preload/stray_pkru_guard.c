@@ -156,7 +156,7 @@ static bool watch(uintptr_t at, enum danger_kind kind)
         .bp_len = sizeof(long), .sample_period = 1, .sigtrap = 1, .remove_on_exec = 1, .inherit = 1,
         .exclude_kernel = 1, .exclude_hv = 1,
     };
-    if (syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC) < 0)
+    if (trusted_syscall(SYS_perf_event_open, (long)&a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC, 0) < 0)
         return false;
     watched[n] = at;
     watched_kind[n] = kind;

@@ -203,6 +203,7 @@ static const long forbidden[] = {
     SYS_pkey_alloc, SYS_pkey_free, SYS_process_vm_readv, SYS_process_vm_writev, SYS_ptrace,
     SYS_io_uring_setup, SYS_io_uring_enter, SYS_io_uring_register, SYS_userfaultfd,
     SYS_remap_file_pages, SYS_process_madvise,
+    SYS_perf_event_open, /* samples copy a thread's registers and stack, inside a library too */
 };
 
 /* The program for calls made from SCOPE (code ranges), checking memory

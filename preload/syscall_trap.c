@@ -40,6 +40,7 @@ static const char *name_of(long nr)
     case SYS_remap_file_pages: return "remap_file_pages";
     case SYS_process_madvise: return "process_madvise";
     case SYS_personality: return "personality";
+    case SYS_perf_event_open: return "perf_event_open";
     case SYS_mprotect: return "mprotect";
     case SYS_munmap: return "munmap";
     case SYS_madvise: return "madvise";

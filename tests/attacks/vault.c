@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <time.h>
 
 static struct vault_cell data_cell = {.counter = 1, .secret = "initial value in .data"};
 static struct vault_cell bss_cell;
@@ -54,6 +55,18 @@ void vault_bump(void)
 int vault_matches(enum vault_place place, const uint8_t *guess)
 {
     return memcmp(vault_address(place)->secret, guess, VAULT_SECRET_LEN) == 0;
+}
+
+void vault_hold(unsigned ms)
+{
+    volatile struct vault_cell local = data_cell;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        local.counter++;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < (long)ms);
+    explicit_bzero((void *)&local, sizeof local);
 }
 
 void vault_visit(void (*cb)(struct vault_cell *on_stack, void *arg), void *arg)

@@ -24,6 +24,9 @@ uint64_t vault_counter(enum vault_place place);
 void vault_bump(void);
 /* 1 if GUESS is PLACE's secret. */
 int vault_matches(enum vault_place place, const uint8_t *guess);
+/* Keeps a copy of the .data secret on the library's stack for MS
+ * milliseconds (a long library call). */
+void vault_hold(unsigned ms);
 /* Calls CB with a cell on the library's own stack holding the .data secret. */
 void vault_visit(void (*cb)(struct vault_cell *on_stack, void *arg), void *arg);
 
