@@ -204,6 +204,12 @@ static const long forbidden[] = {
     SYS_io_uring_setup, SYS_io_uring_enter, SYS_io_uring_register, SYS_userfaultfd,
     SYS_remap_file_pages, SYS_process_madvise,
     SYS_perf_event_open, /* samples copy a thread's registers and stack, inside a library too */
+    SYS_bpf,             /* tracing programs read user memory in the traced thread's context */
+    /* a procfs mounted or bound elsewhere would hide /proc/<pid>/mem's name */
+    SYS_mount, SYS_umount2, SYS_pivot_root, SYS_open_tree, SYS_move_mount, SYS_fsopen, SYS_fsconfig,
+    SYS_fsmount, SYS_fspick, SYS_mount_setattr,
+    /* the kernel itself */
+    SYS_init_module, SYS_finit_module, SYS_kexec_load, SYS_kexec_file_load,
 };
 
 /* The program for calls made from SCOPE (code ranges), checking memory
@@ -251,6 +257,14 @@ static void build_scoped(struct bpf_program_buf *p, const struct range *scope, i
     bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0xffffffffu);
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(FILTER_FORBIDDEN));
+    bpf_jump_to_here(p, s);
+    /* prctl(PR_SET_MM): moves where /proc/<pid>/cmdline and environ are read
+     * from, which the kernel reads past PKU. */
+    s = section(p, SYS_prctl);
+    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(0));
+    bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, PR_SET_MM);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(FILTER_FORBIDDEN));
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
     bpf_jump_to_here(p, s);
     /* New executable memory goes to the handler (which checks the range too). */
     static const long prot_calls[] = {SYS_mprotect, SYS_pkey_mprotect};

@@ -6,7 +6,9 @@ passed=0 failed=0
 ok()  { passed=$((passed + 1)); echo "ok   $1"; }
 bad() { failed=$((failed + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && sed 's/^/     | /' <<<"$2" | head -40; }
 # run COMMAND...: runs it, keeping stdout, stderr and $status (no job noise).
-run() { { "$@" >"$tmp/out" 2>"$tmp/err"; } 2>/dev/null; status=$?; }
+# A program that hangs is stopped after 120 s (status 124), so that one
+# stuck test shows up by name instead of stalling the whole run.
+run() { { timeout 120 "$@" >"$tmp/out" 2>"$tmp/err"; } 2>/dev/null; status=$?; }
 # expect NAME STATUS COMMAND...: runs COMMAND, checks its exit status.
 expect() {
     local name=$1 want=$2; shift 2

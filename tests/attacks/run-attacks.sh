@@ -52,6 +52,7 @@ attacks=(
   "read through /proc/self/mem|proc_mem read|blocked open.*proc/<pid>/mem"
   "a child writes the parent through /proc/<ppid>/mem|proc_mem child|open /proc/[0-9]+/mem failed: (Permission denied|Operation not permitted)"
   "process_vm_writev|vm_writev|process_vm_writev failed: Operation not permitted"
+  "/proc/self/environ moved onto the library's memory (prctl PR_SET_MM)|proc_environ|blocked prctl\\(PR_SET_MM\\)"
   "perf samples of a thread's stack while it is inside the library|perf_sample|blocked perf_event_open"
   "new executable mapping containing WRPKRU|new_exec anon|blocked mprotect.*WRPKRU/XRSTOR/XRSTORS in the new code"
   "file-backed executable mapping rewritten after the scan|new_exec file|blocked read of libvault.so"
@@ -74,7 +75,7 @@ for entry in "${attacks[@]}"; do
     IFS='|' read -r name cmd pattern <<<"$entry"
     read -r prog args <<<"$cmd"
     # shellcheck disable=SC2086
-    { "$wrap" -p "$policy" -- "$build/attacks/attack_$prog" $args >"$tmp/out" 2>"$tmp/err"; } 2>/dev/null
+    { timeout 120 "$wrap" -p "$policy" -- "$build/attacks/attack_$prog" $args >"$tmp/out" 2>"$tmp/err"; } 2>/dev/null
     status=$?
     cat "$tmp/out" "$tmp/err" >"$tmp/all"
     how="exit $status"
