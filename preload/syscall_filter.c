@@ -33,8 +33,11 @@ struct range {
     int owner; /* domain slot, or -1 for libprotect */
 };
 
-/* The filter's view of memory, sealed (sealed.h): the SIGSYS handler's
- * decisions read it. */
+/* The filter's view of memory: the SIGSYS handler's decisions read it, so
+ * it is sealed like sealed.h's state, but in pages of its own, opened and
+ * closed under filter_lock alone.  (The SIGSYS handler adds code while the
+ * loader's lock may be held, when dlopen maps a library; attach holds the
+ * sealed.h lock while it calls dlopen: one lock for both would deadlock.) */
 struct memory_view {
     struct range code[MAX_RANGES];
     int n_code;
@@ -42,10 +45,16 @@ struct memory_view {
     int n_protected;
     bool installed;
 };
-static SEALED union {
+static __attribute__((section("protect_filter_view"), aligned(4096))) union {
     struct memory_view v;
     char pages[SEALED_PAGES(struct memory_view)];
 } view;
+
+static void view_writable(bool writable)
+{
+    if (trusted_mprotect(&view, sizeof view, writable ? PROT_READ | PROT_WRITE : PROT_READ) != 0)
+        protect_fatal("cannot change the protection of the filter's view of memory");
+}
 #define code (view.v.code)
 #define n_code (view.v.n_code)
 #define protected_mem (view.v.protected_mem)
@@ -350,28 +359,28 @@ void syscall_filter_install(void)
 {
     if (installed || !hardened_mode())
         return;
-    sealed_open(); /* always before filter_lock: attach holds the sealed pages open */
     pthread_mutex_lock(&filter_lock);
+    view_writable(true);
     n_code = 0;
     if (proc_maps_each(add_exec_mapping, NULL) != 0 || install_libseccomp_filter() != 0 || install_scoped(code, n_code, true) != 0)
         protect_refuse("hardened mode: cannot install the system-call filter (%s)", strerror(errno));
     installed = true;
     protect_info("system-call filter installed: %d code ranges watched, %d protected ranges, %zu instructions",
                  n_code, n_protected, program.n);
+    view_writable(false);
     pthread_mutex_unlock(&filter_lock);
-    sealed_close();
 }
 
 void syscall_filter_refresh(void)
 {
     if (!installed)
         return;
-    sealed_open(); /* always before filter_lock: attach holds the sealed pages open */
     pthread_mutex_lock(&filter_lock);
+    view_writable(true);
     if (install_scoped(code, n_code, true) != 0)
         protect_fatal("hardened mode: cannot extend the system-call filter (%s)", strerror(errno));
+    view_writable(false);
     pthread_mutex_unlock(&filter_lock);
-    sealed_close();
 }
 
 /* Only the new code is in the new filter's scope: the older filters
@@ -394,8 +403,8 @@ int syscall_filter_add_code(uintptr_t lo, uintptr_t hi)
 {
     if (!installed)
         return 0;
-    sealed_open(); /* always before filter_lock: attach holds the sealed pages open */
     pthread_mutex_lock(&filter_lock);
+    view_writable(true);
     int rc = 0;
     if (!inside_code(lo, hi)) {
         /* The window, less the trusted page (whose calls must stay out of scope). */
@@ -412,7 +421,7 @@ int syscall_filter_add_code(uintptr_t lo, uintptr_t hi)
         for (int i = 0; rc == 0 && i < n_w; i++)
             code[n_code++] = w[i];
     }
+    view_writable(false);
     pthread_mutex_unlock(&filter_lock);
-    sealed_close();
     return rc;
 }
