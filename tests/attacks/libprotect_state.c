@@ -2,6 +2,7 @@
  * targets) made writable, to redirect a gate. */
 #define _GNU_SOURCE
 #include "attack.h"
+#include "libprotect_symbols.h"
 
 #include <errno.h>
 #include <sys/mman.h>
@@ -9,19 +10,16 @@
 int main(void)
 {
     vault_open();
-    FILE *maps = fopen("/proc/self/maps", "r");
-    char line[512];
-    int tried = 0, opened = 0;
-    while (maps && fgets(line, sizeof line, maps)) {
-        unsigned long lo, hi;
-        char perms[5];
-        if (!strstr(line, "libprotect.so") || sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3 || perms[1] == 'w')
+    struct mapping m[32];
+    int n = libprotect_mappings(m, 32), tried = 0, opened = 0;
+    for (int i = 0; i < n; i++) {
+        if (m[i].perms[1] == 'w')
             continue;
         tried++;
-        if (mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE) == 0)
+        if (mprotect((void *)m[i].lo, m[i].hi - m[i].lo, PROT_READ | PROT_WRITE) == 0)
             opened++;
         else
-            fprintf(stderr, "mprotect %lx-%lx: %s\n", lo, hi, strerror(errno));
+            fprintf(stderr, "mprotect %lx-%lx: %s\n", m[i].lo, m[i].hi, strerror(errno));
     }
     if (!tried)
         blocked("libprotect is not loaded");

@@ -5,6 +5,7 @@
 #include <gelf.h>
 #include <link.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -53,4 +54,17 @@ void *libprotect_symbol(const char *name)
     dl_iterate_phdr(find_libprotect, &f);
     uintptr_t at = f.path ? symbol_value(f.path, name) : 0;
     return at ? (void *)(f.base + at) : NULL;
+}
+
+int libprotect_mappings(struct mapping *out, int max)
+{
+    FILE *maps = fopen("/proc/self/maps", "r");
+    char line[512];
+    int n = 0;
+    while (maps && n < max && fgets(line, sizeof line, maps))
+        if (strstr(line, "libprotect.so") && sscanf(line, "%lx-%lx %4s", &out[n].lo, &out[n].hi, out[n].perms) == 3)
+            n++;
+    if (maps)
+        fclose(maps);
+    return n;
 }

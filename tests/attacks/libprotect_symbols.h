@@ -1,8 +1,17 @@
-/* Where a symbol of libprotect.so lies in this process, from its symbol
- * table (what any attacker with the same binary knows); NULL if absent. */
+/* Finding libprotect in this process, as an attacker would. */
 #ifndef LIBPROTECT_SYMBOLS_H
 #define LIBPROTECT_SYMBOLS_H
 
+/* Where a symbol of libprotect.so lies, from its symbol table (what any
+ * attacker with the same binary knows); NULL if absent. */
 void *libprotect_symbol(const char *name);
+
+/* libprotect.so's mappings as /proc/self/maps lists them: at most MAX,
+ * with their permissions ("r-xp"); returns how many. */
+struct mapping {
+    unsigned long lo, hi;
+    char perms[5];
+};
+int libprotect_mappings(struct mapping *out, int max);
 
 #endif

