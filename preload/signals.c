@@ -609,31 +609,32 @@ int sigaltstack(const stack_t *ss, stack_t *old)
 /* The system-call filter answers some calls with SIGSYS, and a blocked
  * SIGSYS would kill the thread instead: masks never block it in hardened
  * mode (a thread that blocks "everything" still opens files). */
-static const sigset_t *without_sigsys(int how, const sigset_t *set, sigset_t *copy)
+typedef int (*mask_fn)(int, const sigset_t *, sigset_t *);
+
+/* Calls libc's NAME (found once into *REAL) without SIGSYS in a blocking set. */
+static int mask_without_sigsys(mask_fn *real, const char *name, int how, const sigset_t *set, sigset_t *old)
 {
-    if (!set || how == SIG_UNBLOCK || !sigismember(set, SIGSYS) || !hardened_mode())
-        return set;
-    *copy = *set;
-    sigdelset(copy, SIGSYS);
-    return copy;
+    if (!*real)
+        *real = (mask_fn)dlsym(RTLD_NEXT, name);
+    sigset_t copy;
+    if (set && how != SIG_UNBLOCK && sigismember(set, SIGSYS) && hardened_mode()) {
+        copy = *set;
+        sigdelset(&copy, SIGSYS);
+        set = &copy;
+    }
+    return (*real)(how, set, old);
 }
 
 int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
-    static int (*real)(int, const sigset_t *, sigset_t *);
-    if (!real)
-        real = dlsym(RTLD_NEXT, "pthread_sigmask");
-    sigset_t copy;
-    return real(how, without_sigsys(how, set, &copy), old);
+    static mask_fn real;
+    return mask_without_sigsys(&real, "pthread_sigmask", how, set, old);
 }
 
 int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
-    static int (*real)(int, const sigset_t *, sigset_t *);
-    if (!real)
-        real = dlsym(RTLD_NEXT, "sigprocmask");
-    sigset_t copy;
-    return real(how, without_sigsys(how, set, &copy), old);
+    static mask_fn real;
+    return mask_without_sigsys(&real, "sigprocmask", how, set, old);
 }
 
 sighandler_t signal(int sig, sighandler_t handler)
