@@ -171,11 +171,13 @@ int gt_updating(void)
 /* Stays inside the library for MS milliseconds. */
 void gt_busy_ms(long ms)
 {
+    /* In whole nanoseconds: a per-field millisecond division truncates a
+     * negative nanosecond difference upwards and ends the wait early. */
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
     do
         clock_gettime(CLOCK_MONOTONIC, &now);
-    while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < ms);
+    while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < ms * 1000000L);
 }
 
 /* The library's own bug: a NULL dereference. */
