@@ -4,19 +4,19 @@
 #define _GNU_SOURCE
 #include "attach.h"
 
-#include "callbacks.h"
+#include "gates/callbacks.h"
 
-#include "domain_heap.h"
-#include "gate_table.h"
+#include "memory/domain_heap.h"
+#include "gates/gate_table.h"
 #include "lib_analysis.h"
 #include "log.h"
-#include "memory_tags.h"
-#include "near_map.h"
-#include "patcher.h"
-#include "pkru_sync.h"
-#include "pku.h"
-#include "signals.h"
-#include "trusted_syscall.h"
+#include "memory/memory_tags.h"
+#include "gates/near_map.h"
+#include "gates/patcher.h"
+#include "base/pkru_sync.h"
+#include "base/pku.h"
+#include "signals/signals.h"
+#include "base/trusted_syscall.h"
 
 #include <dlfcn.h>
 #include <elf.h>

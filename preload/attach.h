@@ -2,7 +2,7 @@
 #ifndef LIBPROTECT_ATTACH_H
 #define LIBPROTECT_ATTACH_H
 
-#include "domains.h"
+#include "gates/domains.h"
 
 #include <link.h>
 

@@ -2,16 +2,17 @@
  * protected library already loaded, and watch dlopen/dlclose for the rest. */
 #define _GNU_SOURCE
 #include "attach.h"
-#include "domains.h"
-#include "gate_table.h"
+#include "gates/domains.h"
+#include "gates/gate_table.h"
 #include "log.h"
-#include "pku.h"
-#include "process_lockdown.h"
-#include "sealed.h"
-#include "signals.h"
-#include "syscall_filter.h"
-#include "trusted_syscall.h"
-#include "stray_pkru_guard.h"
+#include "base/pku.h"
+#include "hardened/process_lockdown.h"
+#include "base/sealed.h"
+#include "signals/signals.h"
+#include "hardened/syscall_filter.h"
+#include "base/trusted_syscall.h"
+#include "hardened/stray_pkru_guard.h"
+#include "hardened/syscall_trap.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -143,6 +144,10 @@ __attribute__((constructor)) static void libprotect_init(void)
                        "libprotect must forbid); protect-wrap sets it");
     if (trusted_page_init() != 0)
         protect_refuse("cannot map the trusted system-call page");
+    /* The layers below learn what the layers above add (they never call up). */
+    signals_set_hooks(&(struct signal_hooks){.sigsys = syscall_trap, .trap = stray_pkru_guard_trap,
+                                             .keep_sigsys_unblocked = hardened});
+    gate_table_set_thread_hooks(signals_thread_altstack, signals_thread_exit);
     gate_table_unlock();
     protect_gate_page.t.app_pkru = pku_read();
     gate_table_lock();

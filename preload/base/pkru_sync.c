@@ -1,9 +1,8 @@
 #define _GNU_SOURCE
-#include "pkru_sync.h"
+#include "base/pkru_sync.h"
 
 #include "log.h"
-#include "pku.h"
-#include "signals.h"
+#include "base/pku.h"
 
 #include <cpuid.h>
 #include <dirent.h>

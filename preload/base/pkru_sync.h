@@ -3,8 +3,13 @@
 #ifndef LIBPROTECT_PKRU_SYNC_H
 #define LIBPROTECT_PKRU_SYNC_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <ucontext.h>
+
+/* libprotect's own signal: PKRU updates of other threads (here), deferral
+ * bounds (signals/).  signals/ routes it back to pkru_sync_apply. */
+#define PROTECT_SIGNAL (SIGRTMAX)
 
 /* In every other thread, replaces the bits of KEY in PKRU by BITS (whatever
  * rights the thread runs with: application or a library's).  Done by a

@@ -7,7 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "trusted_syscall.h"
+#include "base/trusted_syscall.h"
 
 static inline uint32_t pku_read(void)
 {

@@ -1,7 +1,7 @@
 #define _GNU_SOURCE
-#include "proc_maps.h"
+#include "base/proc_maps.h"
 
-#include "trusted_syscall.h"
+#include "base/trusted_syscall.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
 #define _GNU_SOURCE
-#include "sealed.h"
+#include "base/sealed.h"
 
 #include "log.h"
-#include "trusted_syscall.h"
+#include "base/trusted_syscall.h"
 
 #include <pthread.h>
 #include <sys/mman.h>

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "trusted_syscall.h"
+#include "base/trusted_syscall.h"
 
 #include <errno.h>
 #include <string.h>

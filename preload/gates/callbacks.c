@@ -1,9 +1,9 @@
 #define _GNU_SOURCE
-#include "callbacks.h"
+#include "gates/callbacks.h"
 
 #include "log.h"
-#include "sealed.h"
-#include "trusted_syscall.h"
+#include "base/sealed.h"
+#include "base/trusted_syscall.h"
 
 #include <pthread.h>
 #include <string.h>

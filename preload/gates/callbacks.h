@@ -5,8 +5,8 @@
 #ifndef LIBPROTECT_CALLBACKS_H
 #define LIBPROTECT_CALLBACKS_H
 
-#include "domains.h"
-#include "gate_table.h"
+#include "gates/domains.h"
+#include "gates/gate_table.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* The domain registry and the lookups the hot paths need. */
-#include "domains.h"
+#include "gates/domains.h"
 
-#include "gate_table.h"
+#include "gates/gate_table.h"
 #include "log.h"
 
 #include <stdio.h>

@@ -3,9 +3,9 @@
 #ifndef LIBPROTECT_DOMAINS_H
 #define LIBPROTECT_DOMAINS_H
 
-#include "gate_layout.h"
+#include "gates/gate_layout.h"
 #include "policy.h"
-#include "sealed.h"
+#include "base/sealed.h"
 
 #include <stdbool.h>
 #include <stdint.h>

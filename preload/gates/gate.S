@@ -13,7 +13,7 @@
  * everything the gate trusts while a domain is open (targets, blocks,
  * stacks) is read after the WRPKRU, from read-only or domain memory, with
  * the per-thread block pointer checked for range, alignment and owner. */
-#include "gate_layout.h"
+#include "gates/gate_layout.h"
 
     .intel_syntax noprefix
     .section .note.GNU-stack, "", @progbits

@@ -1,12 +1,11 @@
 /* Gate table, per-thread blocks and domain stacks. */
 #define _GNU_SOURCE
-#include "gate_table.h"
+#include "gates/gate_table.h"
 
-#include "domains.h"
+#include "gates/domains.h"
 #include "log.h"
-#include "pku.h"
-#include "signals.h"
-#include "trusted_syscall.h"
+#include "base/pku.h"
+#include "base/trusted_syscall.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -100,6 +99,14 @@ void gate_table_unlock(void)
 void gate_table_lock(void)
 {
     trusted_mprotect(&protect_gate_page, PAGE, PROT_READ);
+}
+
+void gate_table_set_thread_hooks(void (*started)(void), void (*exiting)(void))
+{
+    gate_table_unlock();
+    table.thread_started = started;
+    table.thread_exiting = exiting;
+    gate_table_lock();
 }
 
 int gate_blocks_init(int slot, int key)
@@ -215,14 +222,16 @@ void protect_thread_first_entry(unsigned slot)
     };
     with_domain_open((int)slot, init_block, &bi);
     protect_blocks[slot] = bi.block;
-    signals_thread_altstack(); /* signals may now come while on a domain stack */
+    if (table.thread_started)
+        table.thread_started(); /* signals may now come while on a domain stack */
     pthread_once(&thread_exit_once, make_exit_key);
     pthread_setspecific(thread_exit_key, (void *)1);
 }
 
 void gate_blocks_release_thread(void)
 {
-    signals_thread_exit();
+    if (table.thread_exiting)
+        table.thread_exiting();
     for (unsigned slot = 0; slot < MAX_DOMAINS; slot++) {
         struct gate_block *b = protect_blocks[slot];
         if (!b)

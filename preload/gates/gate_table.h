@@ -3,7 +3,7 @@
 #ifndef LIBPROTECT_GATE_TABLE_H
 #define LIBPROTECT_GATE_TABLE_H
 
-#include "gate_layout.h"
+#include "gates/gate_layout.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,6 +24,11 @@ struct domain_gate {
 struct gate_table {
     struct domain_gate domain[MAX_DOMAINS];
     uint32_t app_pkru;
+    /* What a thread's first entry and its exit also need from the layers
+     * above (signals: the key-0 alternate stack), passed in at start; here,
+     * in the read-only page, so that nobody can redirect them. */
+    void (*thread_started)(void);
+    void (*thread_exiting)(void);
 };
 
 /* The table sits alone in its page, so that it can be made read-only. */
@@ -81,6 +86,9 @@ struct gate_regions {
     uintptr_t blocks_lo, blocks_size, stacks_lo, stacks_size;
 };
 void gate_regions(int slot, struct gate_regions *r);
+
+/* Sets the table's thread_started and thread_exiting (once, at start). */
+void gate_table_set_thread_hooks(void (*started)(void), void (*exiting)(void));
 
 /* Called by the gate the first time a thread enters domain SLOT. */
 void protect_thread_first_entry(unsigned slot);

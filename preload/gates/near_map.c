@@ -1,7 +1,7 @@
 /* Tries page-aligned candidates outward from the library, without ever
  * replacing an existing mapping (MAP_FIXED_NOREPLACE). */
 #define _GNU_SOURCE
-#include "near_map.h"
+#include "gates/near_map.h"
 
 #include <sys/mman.h>
 

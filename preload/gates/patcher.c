@@ -1,8 +1,8 @@
 #define _GNU_SOURCE
-#include "patcher.h"
+#include "gates/patcher.h"
 
 #include "log.h"
-#include "trusted_syscall.h"
+#include "base/trusted_syscall.h"
 
 #include <linux/membarrier.h>
 #include <pthread.h>

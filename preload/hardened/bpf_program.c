@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "bpf_program.h"
+#include "hardened/bpf_program.h"
 
 
 void bpf_emit(struct bpf_program_buf *p, uint16_t code, uint8_t jt, uint8_t jf, uint32_t k)

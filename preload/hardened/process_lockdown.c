@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "process_lockdown.h"
+#include "hardened/process_lockdown.h"
 
 #include <errno.h>
 #include <linux/capability.h>

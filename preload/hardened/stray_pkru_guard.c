@@ -11,18 +11,18 @@
  * debug registers; the signal deferral keeps one), inherited by every
  * thread created afterwards; beyond that, hardened mode refuses to run. */
 #define _GNU_SOURCE
-#include "stray_pkru_guard.h"
+#include "hardened/stray_pkru_guard.h"
 
-#include "domains.h"
-#include "gate_table.h"
+#include "gates/domains.h"
+#include "gates/gate_table.h"
 #include "insn_scan.h"
 #include "lib_analysis.h"
 #include "log.h"
-#include "patcher.h"
-#include "pkru_sync.h"
-#include "pku.h"
-#include "syscall_filter.h"
-#include "trusted_syscall.h"
+#include "gates/patcher.h"
+#include "base/pkru_sync.h"
+#include "base/pku.h"
+#include "hardened/syscall_filter.h"
+#include "base/trusted_syscall.h"
 
 #include <dirent.h>
 #include <dlfcn.h>

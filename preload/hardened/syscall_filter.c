@@ -1,14 +1,14 @@
 #define _GNU_SOURCE
-#include "syscall_filter.h"
+#include "hardened/syscall_filter.h"
 
-#include "bpf_program.h"
-#include "callbacks.h"
-#include "domains.h"
-#include "gate_table.h"
+#include "hardened/bpf_program.h"
+#include "gates/callbacks.h"
+#include "gates/domains.h"
+#include "gates/gate_table.h"
 #include "log.h"
-#include "proc_maps.h"
-#include "sealed.h"
-#include "trusted_syscall.h"
+#include "base/proc_maps.h"
+#include "base/sealed.h"
+#include "base/trusted_syscall.h"
 
 #include <errno.h>
 #include <link.h>

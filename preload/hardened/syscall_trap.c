@@ -1,13 +1,13 @@
 #define _GNU_SOURCE
-#include "syscall_trap.h"
+#include "hardened/syscall_trap.h"
 
 #include "insn_scan.h"
 #include "log.h"
-#include "pkru_sync.h"
-#include "pku.h"
-#include "proc_maps.h"
-#include "syscall_filter.h"
-#include "trusted_syscall.h"
+#include "base/pkru_sync.h"
+#include "base/pku.h"
+#include "base/proc_maps.h"
+#include "hardened/syscall_filter.h"
+#include "base/trusted_syscall.h"
 
 #include <errno.h>
 #include <fcntl.h>

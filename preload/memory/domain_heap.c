@@ -3,10 +3,10 @@
  * is, so that free() can tell a slab from a large block without trusting
  * anything outside the region. */
 #define _GNU_SOURCE
-#include "domain_heap.h"
+#include "memory/domain_heap.h"
 
 #include "log.h"
-#include "trusted_syscall.h"
+#include "base/trusted_syscall.h"
 
 #include <pthread.h>
 #include <string.h>

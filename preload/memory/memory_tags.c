@@ -1,9 +1,9 @@
 #define _GNU_SOURCE
-#include "memory_tags.h"
+#include "memory/memory_tags.h"
 
-#include "pku.h"
-#include "proc_maps.h"
-#include "trusted_syscall.h"
+#include "base/pku.h"
+#include "base/proc_maps.h"
+#include "base/trusted_syscall.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -5,16 +5,16 @@
  * report). */
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
-#include "faults.h"
+#include "signals/faults.h"
 
-#include "domains.h"
-#include "gate_table.h"
+#include "gates/domains.h"
+#include "gates/gate_table.h"
 #include "log.h"
-#include "patcher.h"
-#include "pku.h"
-#include "stray_pkru_guard.h"
-#include "pkru_sync.h"
-#include "trusted_syscall.h"
+#include "gates/patcher.h"
+#include "base/pku.h"
+#include "signals/signals.h"
+#include "base/pkru_sync.h"
+#include "base/trusted_syscall.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -160,7 +160,8 @@ static void contain(struct domain *d, ucontext_t *uc, int *errno_out)
 bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc, int *errno_out)
 {
     uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-    if (sig == SIGTRAP && stray_pkru_guard_trap(si, uc))
+    const struct signal_hooks *hooks = signals_hooks();
+    if (sig == SIGTRAP && hooks->trap && hooks->trap(si, uc))
         return true;
     if (sig == SIGTRAP) {
         /* An int3 gate entry: the thread stands at the function's entry. */

@@ -11,18 +11,17 @@
  * handler runs, half way through a library update.  Handlers run with the
  * application's rights, on an alternate stack of key 0. */
 #define _GNU_SOURCE
-#include "signals.h"
+#include "signals/signals.h"
 
-#include "domains.h"
-#include "faults.h"
-#include "gate_table.h"
+#include "gates/domains.h"
+#include "signals/faults.h"
+#include "gates/gate_table.h"
 #include "log.h"
-#include "pku.h"
-#include "patcher.h"
-#include "pkru_sync.h"
-#include "syscall_filter.h"
-#include "syscall_trap.h"
-#include "trusted_syscall.h"
+#include "base/pku.h"
+#include "gates/patcher.h"
+#include "base/pkru_sync.h"
+#include "base/sealed.h"
+#include "base/trusted_syscall.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -57,6 +56,24 @@ static uint64_t bound_ns = 10ull * 1000000000ull;
 static _Atomic uint64_t n_deferred, n_delivered, n_arms, n_forced, n_hits;
 static bool no_defer[NSIG];
 static bool no_breakpoints; /* PROTECT_NO_BREAKPOINTS=1: test the fallback */
+
+/* Sealed (base/sealed.h): a redirected hook would run in every handler. */
+static SEALED union {
+    struct signal_hooks v;
+    char pages[SEALED_PAGES(struct signal_hooks)];
+} sealed_hooks;
+
+void signals_set_hooks(const struct signal_hooks *h)
+{
+    sealed_open();
+    sealed_hooks.v = *h;
+    sealed_close();
+}
+
+const struct signal_hooks *signals_hooks(void)
+{
+    return &sealed_hooks.v;
+}
 
 struct pending_signal {
     int sig;
@@ -414,7 +431,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
     ucontext_t *uc = ctx;
     int saved_errno = errno;
     uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-    if (sig == SIGSYS && syscall_trap(si, uc)) {
+    if (sig == SIGSYS && sealed_hooks.v.sigsys && sealed_hooks.v.sigsys(si, uc)) {
         errno = saved_errno;
         return;
     }
@@ -562,7 +579,7 @@ __attribute__((visibility("default"))) void libprotect_signal_counts(struct prot
     signals_counts(c);
 }
 
-int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+int signals_set_action(int sig, const struct sigaction *act, struct sigaction *old)
 {
     if (!protect_active || sig <= 0 || sig >= NSIG || reserved(sig))
         return protect_real_sigaction(sig, act, old);
@@ -588,7 +605,7 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
  * only, and its handlers run on an alternate stack all the same. */
 static __thread stack_t app_altstack = {.ss_flags = SS_DISABLE};
 
-int sigaltstack(const stack_t *ss, stack_t *old)
+int signals_set_altstack(const stack_t *ss, stack_t *old)
 {
     if (!altstack[0])
         return (int)syscall(SYS_sigaltstack, ss, old);
@@ -604,44 +621,4 @@ int sigaltstack(const stack_t *ss, stack_t *old)
     if (ss)
         app_altstack = *ss;
     return 0;
-}
-
-/* The system-call filter answers some calls with SIGSYS, and a blocked
- * SIGSYS would kill the thread instead: masks never block it in hardened
- * mode (a thread that blocks "everything" still opens files). */
-typedef int (*mask_fn)(int, const sigset_t *, sigset_t *);
-
-/* Calls libc's NAME (found once into *REAL) without SIGSYS in a blocking set. */
-static int mask_without_sigsys(mask_fn *real, const char *name, int how, const sigset_t *set, sigset_t *old)
-{
-    if (!*real)
-        *real = (mask_fn)dlsym(RTLD_NEXT, name);
-    sigset_t copy;
-    if (set && how != SIG_UNBLOCK && sigismember(set, SIGSYS) && hardened_mode()) {
-        copy = *set;
-        sigdelset(&copy, SIGSYS);
-        set = &copy;
-    }
-    return (*real)(how, set, old);
-}
-
-int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
-{
-    static mask_fn real;
-    return mask_without_sigsys(&real, "pthread_sigmask", how, set, old);
-}
-
-int sigprocmask(int how, const sigset_t *set, sigset_t *old)
-{
-    static mask_fn real;
-    return mask_without_sigsys(&real, "sigprocmask", how, set, old);
-}
-
-sighandler_t signal(int sig, sighandler_t handler)
-{
-    struct sigaction sa = {.sa_handler = handler, .sa_flags = SA_RESTART}, old;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(sig, &sa, &old) != 0)
-        return SIG_ERR;
-    return old.sa_handler;
 }

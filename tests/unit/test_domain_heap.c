@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "domain_heap.h"
+#include "memory/domain_heap.h"
 
 #define REGION (1ul << 30)
 
