@@ -115,7 +115,7 @@ static size_t gate_destructors(struct domain *d, uintptr_t base, const ElfW(Dyn)
             continue;
         uint32_t id = (uint32_t)d->slot << GATE_ID_DOMAIN_SHIFT | (uint32_t)d->n_funcs;
         add_func(d, "(destructor)", array[i], array[i]);
-        write_entry_stub(*stub_cursor, id, protect_gate_entry);
+        write_entry_stub(*stub_cursor, id, gate_code()->entry);
         fini_slots[n++] = &array[i];
         *stub_cursor += STUB_SIZE;
     }
@@ -180,6 +180,7 @@ static void publish(struct domain *d, bool first_time)
     t->domain[d->slot].n_funcs = d->n_funcs;
     t->app_pkru = app;
     gate_table_lock();
+    pku_set_thread_start(app);
     pku_write_checked((pku_read() & ~pku_key_mask(d->key)) | app_bits);
     if (first_time)
         pkru_sync_threads(d->key, app_bits);
@@ -273,7 +274,7 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
         d->funcs[d->n_funcs - 1].stub = (uintptr_t)cursor;
         write_entry_stub(cursor, id,
                          sel == DENY ? protect_gate_denied
-                         : f.callbacks ? protect_gate_entry_callbacks : protect_gate_entry);
+                         : f.callbacks ? gate_code()->entry_callbacks : gate_code()->entry);
         req[n_req++] = (struct patch_request){p->addr + p->patch_offset, (uintptr_t)cursor, p->kind};
         cursor += STUB_SIZE;
         skipped += sel == DENY;
@@ -311,8 +312,11 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
     if (patch_entries(req, n_req, d->text_lo, d->text_hi) != 0)
         protect_fatal("%s: cannot write its gates", d->name);
     free(req);
-    protect_info("%s protected (%s, key %d): %zu gates, %zu denied, %zu not gateable, %ld bytes of data tagged",
-                 d->name, policy_mode_name(d->policy.mode), d->key, n_req - skipped, skipped, not_gateable, tagged);
+    if (pku_dry_run())
+        protect_log("DRY RUN: %s is gated but NOT protected (no protection keys)", d->name);
+    protect_info("%s %s (%s, key %d): %zu gates, %zu denied, %zu not gateable, %ld bytes of data tagged", d->name,
+                 pku_dry_run() ? "gated (dry run)" : "protected", policy_mode_name(d->policy.mode), d->key,
+                 n_req - skipped, skipped, not_gateable, tagged);
     return 0;
 }
 

@@ -61,13 +61,21 @@ static void load_policies(const char *list)
         protect_refuse("invalid policy, not running the program unprotected");
 }
 
+static bool env_flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 static void check_hardware(void)
 {
-    int key = pku_alloc();
-    if (key < 0)
-        protect_refuse("this CPU or kernel has no memory protection keys (PKU): "
-                       "cannot run the program protected");
-    trusted_syscall(SYS_pkey_free, key, 0, 0, 0, 0, 0);
+    if (!pku_dry_run()) { /* a dry run needs no keys: never chosen for want of them */
+        int key = pku_alloc();
+        if (key < 0)
+            protect_refuse("this CPU or kernel has no memory protection keys (PKU): "
+                           "cannot run the program protected (PROTECT_DRY_RUN=1 gates it without protecting it)");
+        trusted_syscall(SYS_pkey_free, key, 0, 0, 0, 0, 0);
+    }
     if (!(getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE))
         protect_refuse("this kernel does not let programs read the FS base (FSGSBASE): "
                        "the gates need it to check their per-thread state");
@@ -132,11 +140,11 @@ __attribute__((constructor)) static void libprotect_init(void)
     const char *list = getenv("PROTECT_POLICY");
     if (!list || !*list)
         return;
-    const char *v = getenv("PROTECT_VERBOSE");
-    protect_verbose = v && *v && strcmp(v, "0") != 0;
+    protect_verbose = env_flag("PROTECT_VERBOSE");
     load_policies(list);
     if (protect_n_domains == 0)
         return;
+    pku_choose_dry_run(env_flag("PROTECT_DRY_RUN"));
     check_hardware();
     bool hardened = hardened_mode();
     if (hardened && !getenv("LD_BIND_NOW"))

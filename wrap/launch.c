@@ -50,7 +50,7 @@ char *find_shim(void)
     return NULL;
 }
 
-int launch(char **policies, int n_policies, bool verbose, bool hardened, char **argv)
+int launch(char **policies, int n_policies, const struct launch_options *opts, char **argv)
 {
     if (validate_policies(policies, n_policies, stderr))
         return 1;
@@ -81,9 +81,11 @@ int launch(char **policies, int n_policies, bool verbose, bool hardened, char **
     setenv("LD_PRELOAD", preload, 1);
     setenv("PROTECT_POLICY", list, 1);
     setenv("LD_BIND_NOW", "1", 1); /* hardened mode forbids the loader's lazy-binding XRSTOR */
-    if (!hardened)
+    if (!opts->hardened)
         setenv("PROTECT_HARDENED", "0", 1);
-    if (verbose) {
+    if (opts->dry_run)
+        setenv("PROTECT_DRY_RUN", "1", 1);
+    if (opts->verbose) {
         setenv("PROTECT_VERBOSE", "1", 1);
         fprintf(stderr, "protect-wrap: LD_PRELOAD=%s PROTECT_POLICY=%s\n", preload, list);
     }

@@ -9,11 +9,16 @@
  * Returns the number of files with errors. */
 int validate_policies(char **files, int n, FILE *errors);
 
+struct launch_options {
+    bool verbose;  /* PROTECT_VERBOSE=1 */
+    bool hardened; /* false: PROTECT_HARDENED=0 */
+    bool dry_run;  /* PROTECT_DRY_RUN=1: gated, no keys */
+};
+
 /* Runs ARGV with libprotect.so preloaded and the policies in PROTECT_POLICY,
- * hardened unless HARDENED is false (then PROTECT_HARDENED=0).
- * Returns only on failure: 1 (invalid policy), 2 (shim not found),
- * 126/127 (program not executable / not found). */
-int launch(char **policies, int n_policies, bool verbose, bool hardened, char **argv);
+ * as OPTS say.  Returns only on failure: 1 (invalid policy), 2 (shim not
+ * found), 126/127 (program not executable / not found). */
+int launch(char **policies, int n_policies, const struct launch_options *opts, char **argv);
 
 /* The libprotect.so that belongs to this protect-wrap, found relative to
  * its own executable (build tree or installed tree).  Malloc'd, or NULL. */

@@ -26,6 +26,8 @@ static const char usage[] =
     "\n"
     "  -p, --policy FILE   protect the library that FILE describes (repeatable, up to 15)\n"
     "  -v, --verbose       say what is protected and how\n"
+    "      --dry-run       gate the libraries without protecting them (no keys): see whether\n"
+    "                      PROGRAM works behind the gates and what they cost, on any x86-64\n"
     "      --no-hardened   for debugging only: let the program change PKRU and the protected\n"
     "                      memory's mappings itself (no system-call filter, no guards)\n"
     "      --validate      check policy files and exit: 0 valid, 1 invalid\n"
@@ -36,13 +38,13 @@ static const char usage[] =
     "  -h, --help          this text\n"
     "      --version       the version\n"
     "\n"
-    "Exit status: PROGRAM's own; 1 invalid policy or no PKU on this machine; 2 bad usage or\n"
-    "unreadable library; 126 PROGRAM not executable; 127 PROGRAM not found.\n"
+    "Exit status: PROGRAM's own; 1 invalid policy, or no PKU on this machine (without --dry-run);\n"
+    "2 bad usage or unreadable library; 126 PROGRAM not executable; 127 PROGRAM not found.\n"
     "\n"
     "Environment read by libprotect.so: PROTECT_POLICY (policy files, ':'-separated),\n"
     "PROTECT_VERBOSE=1 (what was protected), PROTECT_HARDENED=0 (as --no-hardened),\n"
-    "PROTECT_NO_BREAKPOINTS=1 (defer signals without hardware breakpoints, for testing that\n"
-    "path).  Hardened mode needs LD_BIND_NOW=1, which protect-wrap sets.\n";
+    "PROTECT_DRY_RUN=1 (as --dry-run), PROTECT_NO_BREAKPOINTS=1 (defer signals without\n"
+    "hardware breakpoints, for testing that path).  Hardened mode needs LD_BIND_NOW=1, which protect-wrap sets.\n";
 
 enum mode { RUN, VALIDATE, GEN_POLICY, CHECK };
 
@@ -54,16 +56,17 @@ static int bad_usage(const char *msg)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_VALIDATE = 256, OPT_GEN, OPT_CHECK, OPT_JSON, OPT_VERSION, OPT_NO_HARDENED };
+    enum { OPT_VALIDATE = 256, OPT_GEN, OPT_CHECK, OPT_JSON, OPT_VERSION, OPT_NO_HARDENED, OPT_DRY_RUN };
     static const struct option options[] = {
         {"policy", required_argument, NULL, 'p'}, {"verbose", no_argument, NULL, 'v'},
         {"validate", no_argument, NULL, OPT_VALIDATE}, {"gen-policy", no_argument, NULL, OPT_GEN},
         {"check", no_argument, NULL, OPT_CHECK}, {"json", no_argument, NULL, OPT_JSON},
-        {"no-hardened", no_argument, NULL, OPT_NO_HARDENED}, {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, OPT_VERSION},
+        {"no-hardened", no_argument, NULL, OPT_NO_HARDENED}, {"dry-run", no_argument, NULL, OPT_DRY_RUN}, {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
     enum mode mode = RUN;
-    bool verbose = false, json = false, mode_set = false, hardened = true;
+    bool json = false, mode_set = false;
+    struct launch_options run = {.hardened = true};
     char **policies = calloc((size_t)argc + 1, sizeof *policies);
     int n_policies = 0, opt;
     opterr = 0;
@@ -71,8 +74,9 @@ int main(int argc, char **argv)
         enum mode chosen = RUN;
         switch (opt) {
         case 'p': policies[n_policies++] = optarg; continue;
-        case 'v': verbose = true; continue;
-        case OPT_NO_HARDENED: hardened = false; continue;
+        case 'v': run.verbose = true; continue;
+        case OPT_NO_HARDENED: run.hardened = false; continue;
+        case OPT_DRY_RUN: run.dry_run = true; continue;
         case OPT_JSON: json = true; continue;
         case 'h': fputs(usage, stdout); return 0;
         case OPT_VERSION: printf("protect-wrap %s\n", PROTECT_VERSION); return 0;
@@ -97,8 +101,8 @@ int main(int argc, char **argv)
     int n_rest = argc - optind;
     if (json && mode != CHECK)
         return bad_usage("--json goes with --check");
-    if (mode != RUN && (n_policies || !hardened))
-        return bad_usage("--policy and --no-hardened are for running a program");
+    if (mode != RUN && (n_policies || !run.hardened || run.dry_run))
+        return bad_usage("--policy, --dry-run and --no-hardened are for running a program");
     switch (mode) {
     case VALIDATE:
         if (n_rest == 0)
@@ -121,5 +125,5 @@ int main(int argc, char **argv)
         return bad_usage("no --policy given: nothing to protect");
     if (n_policies > 15)
         return bad_usage("at most 15 policies (one protection key each)");
-    return launch(policies, n_policies, verbose, hardened, rest);
+    return launch(policies, n_policies, &run, rest);
 }

@@ -28,9 +28,16 @@ static uint32_t pkru_offset(void)
 }
 
 /* The PKRU slot of a signal frame's XSAVE area, made explicit if the
- * kernel saved it in its init state (everything open). */
+ * kernel saved it in its init state (everything open).  In a dry run the
+ * kernel knows nothing of the rights: the handler runs on the interrupted
+ * thread with its word unchanged, so the word is the slot. */
 uint32_t *frame_pkru_slot(ucontext_t *uc)
 {
+    if (pku_dry_run()) {
+        if (!protect_emulated_pkru)
+            protect_emulated_pkru = pku_read();
+        return &protect_emulated_pkru;
+    }
     uint8_t *xsave = (uint8_t *)uc->uc_mcontext.fpregs;
     uint64_t *xstate_bv = (uint64_t *)(xsave + XSAVE_HEADER_OFFSET);
     uint32_t *pkru = (uint32_t *)(xsave + pkru_offset());
@@ -43,11 +50,15 @@ uint32_t *frame_pkru_slot(ucontext_t *uc)
 
 uint32_t frame_rights(ucontext_t *uc)
 {
-    return *frame_pkru_slot(uc);
+    return pku_dry_run() ? pku_read() : *frame_pkru_slot(uc);
 }
 
 void pkru_sync_apply(ucontext_t *uc)
 {
+    if (pku_dry_run() && !protect_emulated_pkru) { /* starts from thread_start, already updated */
+        atomic_fetch_add(&acked, 1);
+        return;
+    }
     uint32_t *pkru = frame_pkru_slot(uc);
     *pkru = (*pkru & ~sync_mask) | sync_bits;
     atomic_fetch_add(&acked, 1);

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "gates/callbacks.h"
+#include "gates/gate_table.h"
 
 #include "log.h"
 #include "base/sealed.h"
@@ -60,7 +61,7 @@ static bool add_batch(struct callback_set *s, int slot)
         0x41, 0xbb, 0, 0, 0, 0, /* mov r11d, index */
         0xff, 0x25, 0, 0, 0, 0, /* jmp *0(%rip) */
     };
-    uint64_t gate = (uint64_t)(uintptr_t)protect_callback_gate;
+    uint64_t gate = (uint64_t)(uintptr_t)gate_code()->callback;
     for (uint32_t i = 0; i < STUBS_PER_BATCH; i++) {
         uint8_t *p = page + i * CALLBACK_STUB_SIZE;
         uint32_t index = (uint32_t)(b * STUBS_PER_BATCH + i), dom = (uint32_t)slot;

@@ -15,9 +15,39 @@
  * the per-thread block pointer checked for range, alignment and owner. */
 #include "gates/gate_layout.h"
 
+/* One source, two builds: this file for PKU, gate_dry.S (GATE_DRY_RUN) for
+ * dry run, where PKRU is the per-thread word protect_emulated_pkru.  Each
+ * build has its own names (GATE()); the shared paths are in this one only.
+ * The dry-run forms leave rax/rdx/rcx as RDPKRU and WRPKRU do. */
+#ifdef GATE_DRY_RUN
+#define GATE(name) name##_dry
+#else
+#define GATE(name) name
+#endif
+
     .intel_syntax noprefix
     .section .note.GNU-stack, "", @progbits
     .text
+
+#ifdef GATE_DRY_RUN
+.macro PKRU_READ                        /* eax = rights, edx = 0 */
+    mov rax, [rip + protect_emulated_pkru@GOTTPOFF]
+    mov eax, fs:[rax]
+    xor edx, edx
+.endm
+.macro PKRU_WRITE                       /* rights = eax (ecx = edx = 0 on entry, kept) */
+    mov rdx, [rip + protect_emulated_pkru@GOTTPOFF]
+    mov fs:[rdx], eax
+    xor edx, edx
+.endm
+#else
+.macro PKRU_READ
+    rdpkru
+.endm
+.macro PKRU_WRITE
+    wrpkru
+.endm
+#endif
 
 /* Park rax, rcx and rdx (RDPKRU/WRPKRU need them) below the caller's stack
  * pointer: at a function entry that space belongs to the callee. */
@@ -114,10 +144,10 @@
 .endm
 
     .p2align 5
-    .globl protect_gate_entry
-    .hidden protect_gate_entry
-    .type protect_gate_entry, @function
-protect_gate_entry:
+    .globl GATE(protect_gate_entry)
+    .hidden GATE(protect_gate_entry)
+    .type GATE(protect_gate_entry), @function
+GATE(protect_gate_entry):
     SPILL
     /* First entry of this thread into this domain?  (The TLS pointer is read
      * with the caller's rights: it only selects the slow path here.) */
@@ -131,12 +161,12 @@ protect_gate_entry:
     lea rdx, [rip + protect_gate_page]
     mov r10d, [rdx + rax + DG_PKRU]
     xor ecx, ecx
-    rdpkru
+    PKRU_READ
     cmp eax, r10d
     je .Lnested
     xchg eax, r10d                      /* r10d: the caller's rights */
     xor edx, edx
-    wrpkru
+    PKRU_WRITE
     /* ---- the domain is open: trust nothing computed above ---- */
     DOMAIN_FROM_ID r11d, ecx, rcx
     cmp eax, [rdx + DG_PKRU]
@@ -169,9 +199,9 @@ protect_gate_entry:
 .Lcall:
     call r10
     /* ---- back from the library: rax, rdx, xmm0, xmm1 hold its results ---- */
-    .globl protect_gate_contained
-    .hidden protect_gate_contained
-protect_gate_contained:                 /* where a contained library fault resumes */
+    .globl GATE(protect_gate_contained)
+    .hidden GATE(protect_gate_contained)
+GATE(protect_gate_contained):                 /* where a contained library fault resumes */
     add rsp, GATE_STACK_WINDOW
     pop rcx                             /* domain record (unused) */
     pop rcx
@@ -186,7 +216,7 @@ protect_gate_contained:                 /* where a contained library fault resum
     mov eax, r8d
     xor ecx, ecx
     xor edx, edx
-    wrpkru
+    PKRU_WRITE
     cmp eax, [rip + protect_gate_page + GT_APP_PKRU]
     jne .Lexit_to_library
 .Lexit:
@@ -195,9 +225,9 @@ protect_gate_contained:                 /* where a contained library fault resum
     mov rsp, r9
     /* Deferred signals are delivered here (a breakpoint, armed only while
      * some are waiting): back on the caller's stack, with its rights. */
-    .globl protect_gate_exit_ret
-    .hidden protect_gate_exit_ret
-protect_gate_exit_ret:
+    .globl GATE(protect_gate_exit_ret)
+    .hidden GATE(protect_gate_exit_ret)
+GATE(protect_gate_exit_ret):
     ret
 .Lexit_to_library:
     /* The caller was another protected library: its rights must be a domain's. */
@@ -221,7 +251,7 @@ protect_gate_exit_ret:
     and eax, r10d
     xor ecx, ecx
     xor edx, edx
-    wrpkru
+    PKRU_WRITE
     mov rcx, [rsp + 40]                 /* the caller's stack, from the frame */
     sub rsp, GATE_STACK_WINDOW
     COPY_WINDOW rcx, rsp
@@ -233,7 +263,7 @@ protect_gate_exit_ret:
     mov eax, [rdx + DG_PKRU]
     xor ecx, ecx
     xor edx, edx
-    wrpkru
+    PKRU_WRITE
     mov rdx, [rsp + GATE_STACK_WINDOW]
     cmp eax, [rdx + DG_PKRU]
     jne protect_gate_broken
@@ -260,24 +290,25 @@ protect_gate_exit_ret:
     mov edi, eax
     call protect_thread_first_entry
     RESTORE_ARGS
-    jmp protect_gate_entry
-    .size protect_gate_entry, . - protect_gate_entry
+    jmp GATE(protect_gate_entry)
+    .size GATE(protect_gate_entry), . - GATE(protect_gate_entry)
 
 /* Entry for exports with callback arguments: wrap them, then the gate. */
     .p2align 4
-    .globl protect_gate_entry_callbacks
-    .hidden protect_gate_entry_callbacks
-    .type protect_gate_entry_callbacks, @function
-protect_gate_entry_callbacks:
+    .globl GATE(protect_gate_entry_callbacks)
+    .hidden GATE(protect_gate_entry_callbacks)
+    .type GATE(protect_gate_entry_callbacks), @function
+GATE(protect_gate_entry_callbacks):
     SPILL
     SAVE_ARGS
     mov rdi, rsp                        /* struct saved_regs * */
     lea rsi, [rsp + SAVED_SIZE + 24]    /* the caller's stack at entry */
     call protect_wrap_callback_args
     RESTORE_ARGS
-    jmp protect_gate_entry
-    .size protect_gate_entry_callbacks, . - protect_gate_entry_callbacks
+    jmp GATE(protect_gate_entry)
+    .size GATE(protect_gate_entry_callbacks), . - GATE(protect_gate_entry_callbacks)
 
+#ifndef GATE_DRY_RUN
 /* Entry for exports the policy denies: report and stop. */
     .p2align 4
     .globl protect_gate_denied
@@ -290,11 +321,13 @@ protect_gate_denied:
     ud2
     .size protect_gate_denied, . - protect_gate_denied
 
+#endif
+
     .p2align 5
-    .globl protect_callback_gate
-    .hidden protect_callback_gate
-    .type protect_callback_gate, @function
-protect_callback_gate:
+    .globl GATE(protect_callback_gate)
+    .hidden GATE(protect_callback_gate)
+    .type GATE(protect_callback_gate), @function
+GATE(protect_callback_gate):
     SPILL
     and r10d, MAX_DOMAINS - 1
     shl r10d, DG_SHIFT
@@ -306,7 +339,7 @@ protect_callback_gate:
     mov rdx, [r10 + DG_CB_TARGETS]
     mov r11, [rdx + r11 * 8]
     xor ecx, ecx
-    rdpkru
+    PKRU_READ
     cmp eax, [r10 + DG_PKRU]
     jne .Lcb_plain                      /* not inside the library: a plain call */
     mov eax, [r10 + DG_INDEX]
@@ -343,7 +376,7 @@ protect_callback_gate:
     mov eax, [rip + protect_gate_page + GT_APP_PKRU]
     xor ecx, ecx
     xor edx, edx
-    wrpkru
+    PKRU_WRITE
     cmp eax, [rip + protect_gate_page + GT_APP_PKRU]
     jne protect_gate_broken
     /* ---- application rights, application stack ---- */
@@ -363,7 +396,7 @@ protect_callback_gate:
     mov eax, [r9 + DG_PKRU]
     xor ecx, ecx
     xor edx, edx
-    wrpkru
+    PKRU_WRITE
     /* ---- the domain is open again ---- */
     cmp eax, [r9 + DG_PKRU]
     jne protect_gate_broken
@@ -384,8 +417,9 @@ protect_callback_gate:
 .Lcb_plain:
     UNSPILL rsp
     jmp r11
-    .size protect_callback_gate, . - protect_callback_gate
+    .size GATE(protect_callback_gate), . - GATE(protect_callback_gate)
 
+#ifndef GATE_DRY_RUN
 /* Every failed check ends here: a forged entry, a forged block, rights that
  * are not what the gate wrote.  The thread may stand on a domain stack it can
  * no longer write, where no signal can be delivered: move to a stack of key 0
@@ -407,3 +441,4 @@ protect_gate_broken_trap:
 broken_stack:
     .skip 65536
 broken_stack_top:
+#endif

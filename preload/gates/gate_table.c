@@ -83,7 +83,10 @@ static bool rights_allowed(uint32_t pkru)
 
 void pku_write_checked(uint32_t value)
 {
-    __asm__ volatile("wrpkru" ::"a"(value), "c"(0), "d"(0) : "memory");
+    if (pku_dry_run())
+        protect_emulated_pkru = value;
+    else
+        __asm__ volatile("wrpkru" ::"a"(value), "c"(0), "d"(0) : "memory");
     /* Checked on what PKRU now holds, not on a register: jumping to the
      * WRPKRU with chosen registers cannot open every key. */
     uint32_t now = pku_read();
@@ -99,6 +102,17 @@ void gate_table_unlock(void)
 void gate_table_lock(void)
 {
     trusted_mprotect(&protect_gate_page, PAGE, PROT_READ);
+}
+
+const struct gate_code *gate_code(void)
+{
+    static const struct gate_code builds[2] = {
+        {protect_gate_entry, protect_gate_entry_callbacks, protect_callback_gate, protect_gate_contained,
+         protect_gate_exit_ret},
+        {protect_gate_entry_dry, protect_gate_entry_callbacks_dry, protect_callback_gate_dry,
+         protect_gate_contained_dry, protect_gate_exit_ret_dry},
+    };
+    return &builds[pku_dry_run()];
 }
 
 void gate_table_set_thread_hooks(void (*started)(void), void (*exiting)(void))
@@ -208,6 +222,8 @@ static void release_slot(unsigned slot, size_t i)
 void protect_thread_first_entry(unsigned slot)
 {
     const struct domain_gate *dg = &table.domain[slot];
+    if (pku_dry_run() && !protect_emulated_pkru)
+        protect_emulated_pkru = pku_read(); /* the dry gate reads the word itself */
     if (dg->pkru == GATE_UNUSED_PKRU)
         protect_fatal("gate of an unknown domain %u called", slot);
     size_t map_size = STACK_MAP_SIZE;

@@ -72,6 +72,24 @@ void protect_callback_gate(void);
 void protect_gate_broken(void);
 void protect_gate_broken_trap(void); /* the ud2 where failed checks stop */
 void protect_gate_contained(void);   /* the gate's way out after a contained fault */
+void protect_gate_exit_ret(void);    /* the final ret: where deferred signals go out */
+
+/* The same gates built for dry run (gate_dry.S: PKRU is a per-thread word). */
+void protect_gate_entry_dry(void);
+void protect_gate_entry_callbacks_dry(void);
+void protect_callback_gate_dry(void);
+void protect_gate_contained_dry(void);
+void protect_gate_exit_ret_dry(void);
+
+/* The build of the gates this run uses, chosen once at start (base/pku.h). */
+struct gate_code {
+    void (*entry)(void);
+    void (*entry_callbacks)(void);
+    void (*callback)(void);
+    void (*contained)(void); /* the way out after a contained fault */
+    void (*exit_ret)(void);  /* the final ret, where deferred signals go out */
+};
+const struct gate_code *gate_code(void);
 
 /* Makes the table writable for an update, then read-only again. */
 void gate_table_unlock(void);

@@ -149,7 +149,7 @@ static void contain(struct domain *d, ucontext_t *uc, int *errno_out)
     uint64_t sp;
     with_domain_open(d->slot, read_block_sp, &(struct block_sp){b, &sp});
     g[REG_RSP] = (greg_t)(sp - 6 * 8 - GATE_STACK_WINDOW);
-    g[REG_RIP] = (greg_t)(uintptr_t)protect_gate_contained;
+    g[REG_RIP] = (greg_t)(uintptr_t)gate_code()->contained;
     g[REG_RAX] = d->policy.fault_value;
     g[REG_RDX] = 0;
     *errno_out = d->policy.fault_errno;

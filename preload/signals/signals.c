@@ -255,9 +255,9 @@ static int exit_waiting;
 
 static void patch_exit(uint8_t byte)
 {
-    uintptr_t page = (uintptr_t)protect_gate_exit_ret & ~4095ul;
+    uintptr_t page = (uintptr_t)gate_code()->exit_ret & ~4095ul;
     trusted_mprotect((void *)page, 8192, PROT_READ | PROT_WRITE | PROT_EXEC);
-    *(volatile uint8_t *)protect_gate_exit_ret = byte;
+    *(volatile uint8_t *)gate_code()->exit_ret = byte;
     trusted_mprotect((void *)page, 8192, PROT_READ | PROT_EXEC);
     sync_cores(); /* no thread may go on running the old ret */
 }
@@ -287,7 +287,7 @@ static int exit_breakpoint(void)
     a.type = PERF_TYPE_BREAKPOINT;
     a.size = sizeof a;
     a.bp_type = HW_BREAKPOINT_X;
-    a.bp_addr = (uintptr_t)protect_gate_exit_ret;
+    a.bp_addr = (uintptr_t)gate_code()->exit_ret;
     a.bp_len = sizeof(long);
     a.sample_period = 1;
     a.sigtrap = 1;
@@ -435,7 +435,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
         errno = saved_errno;
         return;
     }
-    if (sig == SIGTRAP && ip == (uintptr_t)protect_gate_exit_ret + 1) {
+    if (sig == SIGTRAP && ip == (uintptr_t)gate_code()->exit_ret + 1) {
         /* The patched return (perhaps put back since): do the ret, then as
          * at a breakpoint. */
         greg_t *g = uc->uc_mcontext.gregs;
@@ -444,7 +444,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
         atomic_fetch_add(&n_hits, 1);
         if (!inside_library(uc) && pending.n && alt_depth == 0 && !draining)
             deliver_pending(ctx, false);
-    } else if (sig == SIGTRAP && si->si_code == TRAP_PERF && ip == (uintptr_t)protect_gate_exit_ret) {
+    } else if (sig == SIGTRAP && si->si_code == TRAP_PERF && ip == (uintptr_t)gate_code()->exit_ret) {
         /* A gate is returning: to the application at last? */
         atomic_fetch_add(&n_hits, 1);
         /* From inside a handler we run, wait (armed) for the outermost return. */

@@ -46,7 +46,5 @@ int signals_set_altstack(const stack_t *ss, stack_t *old);
 void signals_thread_exit(void);
 void signals_counts(struct protect_signal_counts *c);
 
-/* The gate's final return instruction (gate.S): where deferred signals go out. */
-void protect_gate_exit_ret(void);
 
 #endif

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Runs real programs protected by libprotect, each in a child process, and
-# checks how they end.  Needs PKU: run it through ./run (which uses a QEMU
-# guest when this machine has none).
-# Usage: protected-tests.sh BUILD_DIR SOURCE_DIR
+# checks how they end.
+# Usage: protected-tests.sh BUILD_DIR SOURCE_DIR [MODE]
+#   dry    every check that needs no key enforced, in dry run (PROTECT_DRY_RUN=1):
+#          natively on any x86-64, in seconds
+#   keys   only the checks that need a key enforced (a write or read stopped):
+#          where PKU is; ./run uses a QEMU guest when this machine has none
+#   all    both, with keys (the default; natively where the CPU has PKU)
 set -u
-build=$1 src=$2
+build=$1 src=$2 mode=${3:-all}
+functional() { [ "$mode" != keys ]; }
+enforced() { [ "$mode" != dry ]; }
 wrap=$build/bin/protect-wrap
 . "$src/tests/check.sh"
 died() { is "$1" "$status" 139; }   # 128 + SIGSEGV
@@ -16,9 +22,15 @@ gt=$build/tests/gatetest
 gtpol=$build/tests/gatetest.policy
 sqlpol=$src/policy/sqlite3.policy
 
-"$build/tests/pku_probe" >/dev/null || { echo "protected-tests: this machine has no PKU"; exit 77; }
+if [ "$mode" = dry ]; then
+    export PROTECT_DRY_RUN=1
+    echo "# dry run: gates, heap, signals and the filter without keys (stores are not stopped)"
+else
+    "$build/tests/pku_probe" >/dev/null || { echo "protected-tests: this machine has no PKU"; exit 77; }
+fi
 
 echo "# kvstore"
+if functional; then
 run "$kv" --threads 4 --ops 5000; cp "$tmp/out" "$tmp/kv.plain"
 run "$wrap" -p "$kvpol" -- "$kv" --threads 4 --ops 5000
 is "kvstore integrity: exit status" "$status" 0
@@ -26,6 +38,18 @@ same "kvstore integrity: same results as unprotected" "$tmp/kv.plain" "$tmp/out"
 run "$wrap" -p "$kvconf" -- "$kv" --threads 4 --ops 5000
 is "kvstore confidential: exit status" "$status" 0
 same "kvstore confidential: same results as unprotected" "$tmp/kv.plain" "$tmp/out"
+fi
+if [ "$mode" = dry ]; then
+run "$wrap" -p "$kvpol" -- "$kv" --threads 1 --ops 10
+has "dry run: said on every start" "$tmp/err" \
+    "^libprotect: DRY RUN: libkvstore.so is gated but NOT protected \(no protection keys\)$"
+run "$wrap" -v -p "$kvpol" -- "$kv" --threads 1 --ops 10
+has "dry run, --verbose: the same gates line as a protected run" "$tmp/err" \
+    "^libprotect: libkvstore.so gated \(dry run\) \(integrity, key 1\): [1-9][0-9]* gates, 0 denied"
+run "$wrap" -p "$kvpol" -- "$kv" --threads 2 --ops 100 --stray-write
+is "dry run: nothing is protected (the stray write goes through)" "$status" 0
+fi
+if enforced; then
 run "$wrap" -p "$kvpol" -- "$kv" --threads 2 --ops 100 --stray-write --own-handler
 died "stray write: killed by SIGSEGV"
 has "stray write: one report line" "$tmp/err" \
@@ -39,20 +63,31 @@ died "confidential stray read: killed by SIGSEGV"
 has "confidential stray read: reported" "$tmp/err" "^libprotect: blocked read of libkvstore.so \(confidential\)"
 run "$wrap" -p "$kvpol" -- "$kv" --threads 1 --ops 10 --stray-read
 is "integrity: the application may read" "$status" 0
+fi
 
 echo "# gates"
+if functional; then
 for t in regs many doubles struct varargs nested callbacks recursion stored special heap threads trap fork; do
     run "$wrap" -p "$gtpol" -- "$gt" "$t"
     if [ "$status" = 0 ] && ! grep -q FAIL "$tmp/out"; then ok "gate: $t"; else bad "gate: $t (exit $status)" "$(cat "$tmp/out" "$tmp/err")"; fi
 done
+fi
+if enforced; then
 run "$wrap" -p "$gtpol" -- "$gt" stray-write
 died "gate library: stray write into .bss killed"
 has "gate library: reported" "$tmp/err" "^libprotect: blocked write of libgatetest.so"
 run "$wrap" -p "$gtpol" -- sh -c "exec '$gt' stray-write"
 died "policy follows exec (LD_PRELOAD and PROTECT_POLICY are inherited)"
+fi
 
 echo "# signals"
 st=$build/tests/signal_test
+if enforced; then
+run "$wrap" -p "$gtpol" -- "$st" handler-writes
+died "a handler runs with application rights: its write into the library is killed"
+has "a handler's write is reported" "$tmp/err" "^libprotect: blocked write of libgatetest.so .* by signal_test!write_library"
+fi
+if functional; then
 run "$st" storm
 has "storm, unprotected: handlers do run inside the library (the test can see it)" "$tmp/out" \
     "handlers inside the library: [1-9]"
@@ -61,9 +96,6 @@ is "storm: no crash" "$status" 0
 has "storm: every queued real-time signal delivered exactly once" "$tmp/out" "0 missing, 0 delivered twice"
 has "storm: no handler ran inside the library" "$tmp/out" "handlers inside the library: 0;"
 has "storm: deferrals counted" "$tmp/out" "^libprotect: [1-9][0-9]* deferred, [0-9]+ delivered, [1-9][0-9]* breakpoint arms"
-run "$wrap" -p "$gtpol" -- "$st" handler-writes
-died "a handler runs with application rights: its write into the library is killed"
-has "a handler's write is reported" "$tmp/err" "^libprotect: blocked write of libgatetest.so .* by signal_test!write_library"
 run "$st" torn 40
 has "torn updates, unprotected: SIGTERM tears pairs (the test can see it)" "$tmp/out" "^torn: [1-9][0-9]* of 40$"
 run "$wrap" -p "$gtpol" -- "$st" torn 40
@@ -94,17 +126,23 @@ is "on_fault = contain: the program goes on" "$status" 0
 has "on_fault = contain: the call returns the policy's value, later calls fail fast" "$tmp/out" \
     "^contained: crash returned -7 \\(errno EIO\\), next call -7 \\(errno EIO\\)$"
 has "on_fault = contain: said so" "$tmp/err" "^libprotect: libgatetest.so: on_fault = contain"
+fi
 
 echo "# a protected library calling another"
 nest="$build/tests/nested_test"
+if functional; then
 run "$nest"; cp "$tmp/out" "$tmp/nest.plain"
 run "$wrap" -p "$build/tests/nested.policy" -p "$kvpol" -- "$nest"
 is "library to library: exit status" "$status" 0
 same "library to library (confidential caller): same results" "$tmp/nest.plain" "$tmp/out"
+fi
+if enforced; then
 run "$wrap" -p "$build/tests/nested.policy" -p "$kvpol" -- "$nest" stray-outer
 died "library to library: the application still cannot write the caller library"
+fi
 
 echo "# hardened mode (the attacks themselves: tests/attacks)"
+if functional; then
 run env PROTECT_VERBOSE=1 "$wrap" -p "$kvpol" -- "$kv" --threads 1 --ops 10
 has "libc's WRPKRU is guarded" "$tmp/err" "libc.so.6: 1 WRPKRU/XRSTOR guarded, 0 left unguarded"
 has "the loader's XRSTORs are guarded" "$tmp/err" "ld-linux-x86-64.so.2: 2 WRPKRU/XRSTOR guarded, 0 left unguarded"
@@ -118,20 +156,25 @@ has "--no-hardened: says so, loudly" "$tmp/err" "^libprotect: WARNING: hardened 
 run env LD_PRELOAD="$build/lib/libprotect.so" PROTECT_POLICY="$kvpol" "$kv" --threads 1 --ops 10
 is "hardened mode without LD_BIND_NOW: refused" "$status" 1
 has "hardened mode without LD_BIND_NOW: says why" "$tmp/err" "^libprotect: hardened mode needs LD_BIND_NOW=1"
+fi
 
 echo "# dlopen"
+if functional; then
 run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so
 is "dlopened library: calls work" "$status" 0
+run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so thread
+is "a thread started before the load uses the library" "$status" 0
+fi
+if enforced; then
 run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so stray
 died "dlopened library: stray write killed"
 run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so close
 died "dlclose then dlopen again: protected again"
 has "dlclose then dlopen again: calls work" "$tmp/out" "^after reload sum6 56$"
-
-run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so thread
-is "a thread started before the load uses the library" "$status" 0
+fi
 
 echo "# SQLite"
+if functional; then
 sqlite3 :memory: <"$src/tests/runtime/workload.sql" >"$tmp/sql.plain" 2>&1
 run "$wrap" -p "$sqlpol" -- sqlite3 :memory: <"$src/tests/runtime/workload.sql"
 is "sqlite3 shell: exit status" "$status" 0
@@ -143,18 +186,16 @@ same "sqlite from 4 threads: same output" "$tmp/sqlt.plain" "$tmp/out"
 run sh -c "echo '.testctrl always 1' | '$wrap' -p '$sqlpol' -- sqlite3 :memory:"
 has "denied export: reported" "$tmp/err" "^libprotect: libsqlite3.so.0: sqlite3_test_control is denied by "
 is "denied export: the program stops (SIGABRT)" "$status" 134
+fi
 
 echo "# LMDB"
+if functional; then
 rm -rf "$tmp/lp" "$tmp/lu"; mkdir "$tmp/lp" "$tmp/lu"
 run "$build/tests/lmdb_roundtrip" "$tmp/lu"; cp "$tmp/out" "$tmp/lmdb.plain"
 run env PROTECT_VERBOSE=1 "$wrap" -p "$src/policy/lmdb.policy" -- "$build/tests/lmdb_roundtrip" "$tmp/lp"
 is "LMDB through liblmdb.so: exit status" "$status" 0
 same "LMDB through liblmdb.so: same results" "$tmp/lmdb.plain" "$tmp/out"
-has "LMDB through liblmdb.so: it was protected" "$tmp/err" "^libprotect: liblmdb.so.0 protected \\(integrity"
-rm -rf "$tmp/ls"; mkdir "$tmp/ls"
-run "$wrap" -p "$src/policy/lmdb.policy" -- "$build/tests/lmdb_roundtrip" "$tmp/ls" stray
-died "LMDB: a write into its memory map is killed (mmap from inside the library is tagged)"
-has "LMDB: reported" "$tmp/err" "^libprotect: blocked write of liblmdb.so.0 \\(integrity\\)"
+has "LMDB through liblmdb.so: it was gated" "$tmp/err" "^libprotect: liblmdb.so.0 (protected|gated \\(dry run\\)) \\(integrity"
 # Debian's lmdb-utils link LMDB statically: there is no shared library in
 # them to protect, and libprotect says so instead of pretending.
 printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n' >"$tmp/in.dump"
@@ -167,7 +208,15 @@ has "mdb_load: LMDB is linked in statically, libprotect says it is not loaded" "
     "^libprotect: liblmdb.so.0 is not loaded"
 run "$wrap" -p "$src/policy/lmdb.policy" -- mdb_dump -p "$tmp/prot"
 same "mdb_load/mdb_dump round trip under the policy: same dump" "$tmp/dump.plain" "$tmp/out"
+fi
+if enforced; then
+rm -rf "$tmp/ls"; mkdir "$tmp/ls"
+run "$wrap" -p "$src/policy/lmdb.policy" -- "$build/tests/lmdb_roundtrip" "$tmp/ls" stray
+died "LMDB: a write into its memory map is killed (mmap from inside the library is tagged)"
+has "LMDB: reported" "$tmp/err" "^libprotect: blocked write of liblmdb.so.0 \\(integrity\\)"
+fi
 
+if functional; then
 echo "# zlib"
 run "$build/tests/zlib_roundtrip"; cp "$tmp/out" "$tmp/z.plain"
 run "$wrap" -p "$src/policy/zlib.policy" -- "$build/tests/zlib_roundtrip"
@@ -182,4 +231,6 @@ is "never-loaded library: exit status" "$status" 0
 same "never-loaded library: same output" "$tmp/echo.plain" "$tmp/out"
 if [ -s "$tmp/err" ]; then bad "never-loaded library: says nothing" "$(cat "$tmp/err")"; else ok "never-loaded library: says nothing"; fi
 
-finish runtime
+fi
+
+finish "runtime ($mode)"
