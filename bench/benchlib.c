@@ -1,5 +1,7 @@
-/* The library the gate benchmarks call: functions that do nothing, so that
- * what is measured is the crossing itself. */
+/* The library the gate benchmarks call: functions that do (almost) nothing,
+ * so that what is measured is the crossing itself. */
+#include <stdarg.h>
+
 /* Five bytes of nops keep it long enough for a jmp gate (a 1-byte ret
  * would be gated through int3, which measures signal delivery instead). */
 void bench_empty(void)
@@ -11,3 +13,40 @@ long bench_args8(long a, long b, long c, long d, long e, long f, long g, long h)
 {
     return a + h;
 }
+
+/* Eight arguments on the stack: the gate copies its whole window. */
+long bench_args14(long a, long b, long c, long d, long e, long f, long g, long h, long i, long j, long k,
+                  long l, long m, long n)
+{
+    return a + n;
+}
+
+long bench_varargs(int n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    long sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += va_arg(ap, long);
+    va_end(ap);
+    return sum;
+}
+
+/* Calls its own export: the inner call takes the gate's nesting path. */
+__attribute__((noipa)) void bench_nested(void)
+{
+    bench_empty();
+}
+
+/* Calls back into the application (policy: callbacks = 1). */
+__attribute__((noipa)) void bench_callback(void (*fn)(void))
+{
+    fn();
+}
+
+/* One byte long: too short for a jmp, so it is gated through int3. */
+__asm__(".globl bench_tiny\n"
+        ".type bench_tiny, @function\n"
+        "bench_tiny:\n"
+        "    ret\n"
+        ".size bench_tiny, 1\n");

@@ -5,6 +5,7 @@
 #include "gates/domains.h"
 #include "gates/gate_table.h"
 #include "log.h"
+#include "stats.h"
 #include "base/pku.h"
 #include "hardened/process_lockdown.h"
 #include "base/sealed.h"
@@ -160,6 +161,7 @@ __attribute__((constructor)) static void libprotect_init(void)
     protect_gate_page.t.app_pkru = pku_read();
     gate_table_lock();
     rescan();
+    stats_at_exit();
     for (int i = 0; i < protect_n_domains; i++)
         if (!protect_domains[i].attached)
             protect_info("%s is not loaded (yet): it will be protected if it is", protect_domains[i].name);

@@ -92,10 +92,14 @@
 /* The stack-argument window: GATE_STACK_WINDOW bytes above the return
  * address at \from go to \to (8 slots, unrolled; clobbers rax). */
 .macro COPY_WINDOW from, to
-    .irp slot, 0, 1, 2, 3, 4, 5, 6, 7
-    mov rax, [\from + 8 + \slot * 8]
-    mov [\to + \slot * 8], rax
-    .endr
+    movdqu xmm8, [\from + 8]
+    movdqu xmm9, [\from + 24]
+    movdqu xmm10, [\from + 40]
+    movdqu xmm11, [\from + 56]
+    movdqu [\to], xmm8
+    movdqu [\to + 16], xmm9
+    movdqu [\to + 32], xmm10
+    movdqu [\to + 48], xmm11
 .endm
 
 /* Slow paths save every argument register in a struct saved_regs at rsp
@@ -177,6 +181,7 @@ GATE(protect_gate_entry):
     jae protect_gate_broken
     mov r11, rcx                        /* r11: function index, checked */
     CHECKED_BLOCK rdx, rax, rcx, ecx
+    inc qword ptr [rax + GB_ENTRIES]
     /* Onto this thread's domain stack, leaving a frame for the way out. */
     mov rcx, rsp
     mov rsp, [rax + GB_SP]
@@ -347,6 +352,7 @@ GATE(protect_callback_gate):
     cmp qword ptr fs:[rcx + rax * 8], 0
     je .Lcb_plain                       /* a thread the library made itself */
     CHECKED_BLOCK r10, rax, rcx, ecx
+    inc qword ptr [rax + GB_CALLBACKS]
     /* A frame on the domain stack for the way back. */
     mov rcx, rsp                        /* the library's stack */
     lea rsp, [rcx - 32]

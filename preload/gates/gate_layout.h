@@ -33,6 +33,8 @@
 #define GB_CB_LIB_SP 24  /* the library's frame of the innermost callback */
 #define GB_CB_DEPTH 32   /* callbacks out to the application right now */
 #define GB_FUNC 40       /* function index of the innermost entry */
+#define GB_ENTRIES 64    /* counters: gate entries of this thread (plain increments) */
+#define GB_CALLBACKS 72  /* callbacks out to the application */
 #define GB_SHIFT 8       /* blocks are 1 << GB_SHIFT bytes, aligned */
 
 /* Registers saved by the gate's slow paths (first entry, callback arguments) */

@@ -28,6 +28,8 @@ _Static_assert(offsetof(struct gate_block, app_sp) == GB_APP_SP, "GB_APP_SP");
 _Static_assert(offsetof(struct gate_block, cb_lib_sp) == GB_CB_LIB_SP, "GB_CB_LIB_SP");
 _Static_assert(offsetof(struct gate_block, cb_depth) == GB_CB_DEPTH, "GB_CB_DEPTH");
 _Static_assert(offsetof(struct gate_block, func) == GB_FUNC, "GB_FUNC");
+_Static_assert(offsetof(struct gate_block, entries) == GB_ENTRIES, "GB_ENTRIES");
+_Static_assert(offsetof(struct gate_block, callbacks) == GB_CALLBACKS, "GB_CALLBACKS");
 _Static_assert(offsetof(struct saved_regs, rdx) == SAVED_RDX, "SAVED_RDX");
 _Static_assert(offsetof(struct saved_regs, r11) == SAVED_R11, "SAVED_R11");
 _Static_assert(offsetof(struct saved_regs, xmm) == SAVED_XMM, "SAVED_XMM");
@@ -178,9 +180,16 @@ static uintptr_t init_block(void *arg)
     return 0;
 }
 
+struct block_release {
+    struct gate_block *block, *retired;
+};
+
 static uintptr_t clear_block(void *arg)
 {
-    struct gate_block *b = arg, copy = *b;
+    struct block_release *r = arg;
+    struct gate_block *b = r->block, *retired = r->retired, copy = *b;
+    __atomic_fetch_add(&retired->entries, copy.entries, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&retired->callbacks, copy.callbacks, __ATOMIC_RELAXED);
     memset(b, 0, sizeof *b);
     /* Back to a reserved, untagged hole until another thread takes the slot. */
     trusted_mmap((void *)copy.stack_map, copy.stack_map_size, PROT_NONE,
@@ -198,10 +207,15 @@ static void make_exit_key(void)
     pthread_key_create(&thread_exit_key, thread_exit);
 }
 
+/* Block 0 of each domain belongs to no thread: it keeps the counts of the
+ * threads that have exited (in the domain's memory, like every block). */
+#define RETIRED_BLOCK 0
+
 static long claim_slot(unsigned slot)
 {
     long found = -1;
     pthread_mutex_lock(&slot_lock);
+    slot_used[slot][0] |= 1ull << RETIRED_BLOCK;
     for (size_t w = 0; w < BLOCKS_PER_DOMAIN / 64 && found < 0; w++)
         if (~slot_used[slot][w]) {
             int bit = __builtin_ctzll(~slot_used[slot][w]);
@@ -253,7 +267,8 @@ void gate_blocks_release_thread(void)
         if (!b)
             continue;
         protect_blocks[slot] = NULL;
-        with_domain_open((int)slot, clear_block, b);
+        struct block_release r = {b, (struct gate_block *)table.domain[slot].blocks_lo + RETIRED_BLOCK};
+        with_domain_open((int)slot, clear_block, &r);
         release_slot(slot, ((uint64_t)b - table.domain[slot].blocks_lo) >> GB_SHIFT);
     }
 }
@@ -264,4 +279,28 @@ void gate_regions(int slot, struct gate_regions *r)
     r->blocks_size = table.domain[slot].blocks_size;
     r->stacks_lo = stacks_lo(slot);
     r->stacks_size = stacks_lo(slot) ? BLOCKS_PER_DOMAIN * STACK_MAP_SIZE : 0;
+}
+
+struct counts_read {
+    const struct domain_gate *dg;
+    struct gate_counts *c;
+};
+
+static uintptr_t sum_counts(void *arg)
+{
+    struct counts_read *r = arg;
+    const struct gate_block *b = (const struct gate_block *)r->dg->blocks_lo;
+    for (size_t i = 0; i < BLOCKS_PER_DOMAIN; i++)
+        if (slot_used[r->dg->index][i / 64] & (1ull << (i % 64))) {
+            r->c->entries += __atomic_load_n(&b[i].entries, __ATOMIC_RELAXED);
+            r->c->callbacks += __atomic_load_n(&b[i].callbacks, __ATOMIC_RELAXED);
+        }
+    return 0;
+}
+
+void gate_counts(int slot, struct gate_counts *c)
+{
+    *c = (struct gate_counts){0};
+    if (table.domain[slot].blocks_lo)
+        with_domain_open(slot, sum_counts, &(struct counts_read){&table.domain[slot], c});
 }

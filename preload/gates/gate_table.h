@@ -52,7 +52,9 @@ struct gate_block {
     uint64_t func;
     uint64_t stack_map;  /* the domain stack mapping, guard page included */
     uint64_t stack_map_size;
-    uint8_t pad[(1 << GB_SHIFT) - 64];
+    uint64_t entries;    /* this thread's gate entries and callbacks: the */
+    uint64_t callbacks;  /* gate's plain increments, summed by readers */
+    uint8_t pad[(1 << GB_SHIFT) - 80];
 };
 
 /* General-purpose registers as the gate's slow paths save them. */
@@ -110,6 +112,13 @@ void gate_table_set_thread_hooks(void (*started)(void), void (*exiting)(void));
 
 /* Called by the gate the first time a thread enters domain SLOT. */
 void protect_thread_first_entry(unsigned slot);
+
+/* Domain SLOT's gate entries and callbacks so far, every thread's (those
+ * that have exited included). */
+struct gate_counts {
+    uint64_t entries, callbacks;
+};
+void gate_counts(int slot, struct gate_counts *c);
 
 /* Frees the calling thread's blocks and domain stacks (thread exit). */
 void gate_blocks_release_thread(void);
