@@ -50,3 +50,21 @@ __asm__(".globl bench_tiny\n"
         "bench_tiny:\n"
         "    ret\n"
         ".size bench_tiny, 1\n");
+
+/* Allocates and frees N blocks of SIZE bytes inside one gated call: inside
+ * the library every allocation goes to its domain heap. */
+#include <stdlib.h>
+long bench_malloc_free(long n, unsigned long size)
+{
+    long sum = 0;
+    void *keep[16] = {0};
+    for (long i = 0; i < n; i++) {
+        int k = (int)(i & 15);
+        free(keep[k]);
+        keep[k] = malloc(size + (unsigned long)(i & 7) * 8);
+        sum += keep[k] != NULL;
+    }
+    for (int k = 0; k < 16; k++)
+        free(keep[k]);
+    return sum;
+}

@@ -9,6 +9,7 @@
 #include "memory/domain_heap.h"
 #include "gates/gate_table.h"
 #include "lib_analysis.h"
+#include "plt_slots.h"
 #include "log.h"
 #include "memory/memory_tags.h"
 #include "gates/near_map.h"
@@ -120,6 +121,57 @@ static size_t gate_destructors(struct domain *d, uintptr_t base, const ElfW(Dyn)
         *stub_cursor += STUB_SIZE;
     }
     return n;
+}
+
+/* A gated function the library's own PLT may call directly. */
+struct direct_target {
+    uintptr_t entry, original; /* the export's address; its relocated original */
+};
+
+static int by_entry(const void *a, const void *b)
+{
+    uintptr_t x = ((const struct direct_target *)a)->entry, y = ((const struct direct_target *)b)->entry;
+    return x < y ? -1 : x > y;
+}
+
+/* The library's PLT slots bound to its own gated functions (a library
+ * calling its own export is already inside its domain: the gate would only
+ * take its nesting path) are pointed at the relocated originals.  Slots
+ * bound elsewhere (interposed) are left alone, and so are address-taken
+ * uses (GLOB_DAT): a function pointer must stay the gated export.  Returns
+ * how many slots now call directly. */
+static size_t call_own_functions_directly(const struct lib_analysis *a, const struct dl_phdr_info *info,
+                                          struct direct_target *t, size_t n_targets)
+{
+    uintptr_t base = info->dlpi_addr, relro_lo = 0, relro_hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_GNU_RELRO) {
+            relro_lo = (base + info->dlpi_phdr[i].p_vaddr) & ~4095ul;
+            relro_hi = (base + info->dlpi_phdr[i].p_vaddr + info->dlpi_phdr[i].p_memsz) & ~4095ul;
+        }
+    struct plt_slot *slots;
+    long n = elf_image_own_plt_slots(&a->img, &slots);
+    size_t done = 0;
+    qsort(t, n_targets, sizeof *t, by_entry);
+    for (long i = 0; i < n; i++) {
+        struct direct_target key = {.entry = base + slots[i].target};
+        const struct direct_target *hit = bsearch(&key, t, n_targets, sizeof *t, by_entry);
+        uintptr_t *got = (uintptr_t *)(base + slots[i].got);
+        if (!hit || __atomic_load_n(got, __ATOMIC_RELAXED) != hit->entry)
+            continue;
+        /* Read-only after relocation when in RELRO (whole pages of it);
+         * otherwise plain data, not tagged yet. */
+        uintptr_t page = (uintptr_t)got & ~4095ul;
+        bool relro = page >= relro_lo && page < relro_hi;
+        if (relro && trusted_mprotect((void *)page, 4096, PROT_READ | PROT_WRITE) != 0)
+            continue;
+        __atomic_store_n(got, hit->original, __ATOMIC_RELEASE);
+        if (relro)
+            trusted_mprotect((void *)page, 4096, PROT_READ);
+        done++;
+    }
+    free(slots);
+    return done;
 }
 
 static void rewrite_fini_slots(ElfW(Addr) **slots, size_t n, uintptr_t first_stub)
@@ -251,6 +303,8 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
     d->base = base;
     uint8_t *stubs = near + ((a.trampoline_bytes + 63) & ~63ul), *cursor = stubs;
     struct patch_request *req = calloc(a.n_groups + 1, sizeof *req);
+    struct direct_target *direct = calloc(a.n_groups + 1, sizeof *direct);
+    size_t n_direct = 0;
     size_t n_req = 0, skipped = 0, not_gateable = 0;
     for (size_t g = 0; g < a.n_groups; g++) {
         const struct export_group *grp = &a.groups[g];
@@ -276,6 +330,8 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
                          sel == DENY ? protect_gate_denied
                          : f.callbacks ? gate_code()->entry_callbacks : gate_code()->entry);
         req[n_req++] = (struct patch_request){p->addr + p->patch_offset, (uintptr_t)cursor, p->kind};
+        if (sel == GATE && !f.callbacks) /* callback arguments are wrapped at each entry */
+            direct[n_direct++] = (struct direct_target){p->addr, p->trampoline};
         cursor += STUB_SIZE;
         skipped += sel == DENY;
     }
@@ -286,8 +342,10 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
         if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
             dyn = (const ElfW(Dyn) *)(base + info->dlpi_phdr[i].p_vaddr);
     size_t n_fini = gate_destructors(d, base, dyn, &cursor, fini_slots, MAX_FINI);
-    lib_analysis_free(&a);
     trusted_mprotect(near, near_size, PROT_READ | PROT_EXEC);
+    size_t n_direct_calls = call_own_functions_directly(&a, info, direct, n_direct);
+    free(direct);
+    lib_analysis_free(&a);
     d->near_lo = (uintptr_t)near;
     d->near_size = near_size;
     /* The gates read the targets from read-only memory. */
@@ -314,6 +372,8 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
     free(req);
     if (pku_dry_run())
         protect_log("DRY RUN: %s is gated but NOT protected (no protection keys)", d->name);
+    if (n_direct_calls)
+        protect_info("%s: %zu of its own PLT slots call its functions without a gate", d->name, n_direct_calls);
     protect_info("%s %s (%s, key %d): %zu gates, %zu denied, %zu not gateable, %ld bytes of data tagged", d->name,
                  pku_dry_run() ? "gated (dry run)" : "protected", policy_mode_name(d->policy.mode), d->key,
                  n_req - skipped, skipped, not_gateable, tagged);
