@@ -1,6 +1,7 @@
 /* The macro benchmarks: real work through a data-plane library, timed
  * inside the program (start-up excluded).  bench/run starts it plain and
- * under protect-wrap and compares.  Prints "WORKLOAD NS_PER_OP OPS".
+ * under protect-wrap and compares.  Prints "WORKLOAD NS_PER_OP OPS
+ * CROSSINGS" (gate crossings while timed, from libprotect; 0 unprotected).
  * Usage: macrobench WORKLOAD [OPS] [THREADS]
  *   kvstore          kv_put/kv_get/kv_delete on libkvstore (THREADS threads)
  *   sqlite-insert    INSERTs of prepared statements into an in-memory table
@@ -13,6 +14,7 @@
 #define _GNU_SOURCE
 #include "kvstore.h"
 
+#include <dlfcn.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -31,6 +33,34 @@ static double now_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
+
+/* Gate crossings so far, when libprotect is there. */
+static unsigned long long crossings(void)
+{
+    static unsigned long long (*counter)(void);
+    static int looked;
+    if (!looked++)
+        counter = (unsigned long long (*)(void))dlsym(RTLD_DEFAULT, "libprotect_gate_crossings");
+    return counter ? counter() : 0;
+}
+
+/* The timed part of a workload: its time, and the crossings within it. */
+static double t0;
+static unsigned long long c0, crossed;
+
+static void clock_start(void)
+{
+    c0 = crossings();
+    t0 = now_ns();
+}
+
+static double clock_stop(void)
+{
+    double t = now_ns() - t0;
+    crossed = crossings() - c0;
+    return t;
+}
+
 
 static void die(const char *what)
 {
@@ -67,10 +97,10 @@ static double run_threads(void (*fn)(void *, long, int), void *arg, long ops, in
         pthread_create(&t[i], NULL, worker_main, &w[i]);
     }
     pthread_barrier_wait(&start);
-    double s = now_ns();
+    clock_start();
     for (int i = 0; i < threads; i++)
         pthread_join(t[i], NULL);
-    return now_ns() - s;
+    return clock_stop();
 }
 
 static void kv_work(void *arg, long ops, int id)
@@ -135,9 +165,9 @@ static double sqlite_bench(const char *what, long ops)
     sqlite3 *db = sql_open();
     double t;
     if (strcmp(what, "sqlite-insert") == 0) {
-        double s = now_ns();
+        clock_start();
         sql_fill(db, ops);
-        t = now_ns() - s;
+        t = clock_stop();
     } else {
         sql_fill(db, 10000);
         sqlite3_stmt *st;
@@ -146,7 +176,7 @@ static double sqlite_bench(const char *what, long ops)
                             : "SELECT count(*), max(length(g.label)) FROM t JOIN g ON g.id = t.grp WHERE t.id BETWEEN ? AND ? + 20";
         sqlite3_prepare_v2(db, q, -1, &st, NULL);
         long sum = 0;
-        double s = now_ns();
+        clock_start();
         for (long i = 0; i < ops; i++) {
             sqlite3_bind_int64(st, 1, (i * 7919) % 9970);
             if (sqlite3_bind_parameter_count(st) > 1)
@@ -155,7 +185,7 @@ static double sqlite_bench(const char *what, long ops)
                 sum += sqlite3_column_bytes(st, 0);
             sqlite3_reset(st);
         }
-        t = now_ns() - s;
+        t = clock_stop();
         sqlite3_finalize(st);
         if (sum == 0)
             die("no rows");
@@ -178,7 +208,7 @@ static double lmdb_bench(const char *what, long ops)
         die("mdb_env_open");
     char key[32], val[64];
     long load = strcmp(what, "lmdb-load") == 0 ? ops : 100000;
-    double s = now_ns();
+    clock_start();
     for (long i = 0; i < load; i += 1000) {
         mdb_txn_begin(env, NULL, 0, &txn);
         mdb_dbi_open(txn, NULL, 0, &dbi);
@@ -190,19 +220,19 @@ static double lmdb_bench(const char *what, long ops)
         }
         mdb_txn_commit(txn);
     }
-    double t = now_ns() - s;
+    double t = clock_stop();
     if (strcmp(what, "lmdb-read") == 0) {
         mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
         mdb_dbi_open(txn, NULL, 0, &dbi);
         size_t sum = 0;
-        s = now_ns();
+        clock_start();
         for (long i = 0; i < ops; i++) {
             MDB_val k = {(size_t)snprintf(key, sizeof key, "key%09ld", (i * 7919) % load), key}, v;
             if (mdb_get(txn, dbi, &k, &v) != 0)
                 die("mdb_get");
             sum += v.mv_size;
         }
-        t = now_ns() - s;
+        t = clock_stop();
         mdb_txn_abort(txn);
         if (!sum)
             die("no values");
@@ -229,7 +259,7 @@ static double zlib_bench(long ops)
     z_stream d = {0}, f = {0};
     if (deflateInit(&d, 6) != Z_OK || inflateInit(&f) != Z_OK)
         die("zlib init");
-    double s = now_ns();
+    clock_start();
     for (long i = 0; i < ops; i++) {
         in[i % BLOCK] ^= 1;
         deflateReset(&d);
@@ -241,7 +271,7 @@ static double zlib_bench(long ops)
         if (inflate(&f, Z_FINISH) != Z_STREAM_END || memcmp(in, back, BLOCK) != 0)
             die("inflate");
     }
-    double t = now_ns() - s;
+    double t = clock_stop();
     deflateEnd(&d);
     inflateEnd(&f);
     return t;
@@ -277,6 +307,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "macrobench: unknown workload '%s'\n", what);
         return 2;
     }
-    printf("%s %.1f %ld\n", what, t / (double)ops, ops);
+    printf("%s %.1f %ld %llu\n", what, t / (double)ops, ops, crossed);
     return 0;
 }

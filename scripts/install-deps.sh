@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Installs what libprotect needs to build and test, from Debian's archive.
+# Installs what libprotect needs to build and test, from Debian's archive
+# (--bench: and what bench/run needs).
 set -euo pipefail
 packages=(
   cmake make gcc pkg-config python3
   libelf-dev libdw-dev libcapstone-dev libinih-dev libcmocka-dev libunwind-dev libseccomp-dev
   sqlite3 libsqlite3-dev lmdb-utils liblmdb-dev zlib1g-dev
 )
+# bench/run draws its chart with gnuplot.
+if [ "${1:-}" = --bench ]; then
+  packages+=(gnuplot-nox)
+fi
 # Machines whose CPU has no PKU run the protected tests in a QEMU guest.
 if ! grep -qw pku /proc/cpuinfo; then
   packages+=(qemu-system-x86 linux-image-amd64 busybox-static cpio)
