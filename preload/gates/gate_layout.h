@@ -35,7 +35,7 @@
 #define GB_FUNC 40       /* function index of the innermost entry */
 #define GB_ENTRIES 64    /* counters: gate entries of this thread (plain increments) */
 #define GB_CALLBACKS 72  /* callbacks out to the application */
-#define GB_SHIFT 8       /* blocks are 1 << GB_SHIFT bytes, aligned */
+#define GB_SHIFT 10      /* blocks are 1 << GB_SHIFT bytes, aligned */
 
 /* Registers saved by the gate's slow paths (first entry, callback arguments) */
 #define SAVED_RDI 0

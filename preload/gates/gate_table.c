@@ -169,10 +169,14 @@ struct block_init {
     uint64_t owner, stack_map, stack_map_size;
 };
 
+/* The gate's own fields: what a block's next owner starts without (the
+ * heap cache after them stays with the slot). */
+#define GATE_FIELDS offsetof(struct gate_block, pad)
+
 static uintptr_t init_block(void *arg)
 {
     struct block_init *bi = arg;
-    memset(bi->block, 0, sizeof *bi->block);
+    memset(bi->block, 0, GATE_FIELDS);
     bi->block->owner = bi->owner;
     bi->block->sp = (bi->stack_map + bi->stack_map_size) & ~15ul;
     bi->block->stack_map = bi->stack_map;
@@ -190,7 +194,7 @@ static uintptr_t clear_block(void *arg)
     struct gate_block *b = r->block, *retired = r->retired, copy = *b;
     __atomic_fetch_add(&retired->entries, copy.entries, __ATOMIC_RELAXED);
     __atomic_fetch_add(&retired->callbacks, copy.callbacks, __ATOMIC_RELAXED);
-    memset(b, 0, sizeof *b);
+    memset(b, 0, GATE_FIELDS);
     /* Back to a reserved, untagged hole until another thread takes the slot. */
     trusted_mmap((void *)copy.stack_map, copy.stack_map_size, PROT_NONE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
@@ -231,6 +235,16 @@ static void release_slot(unsigned slot, size_t i)
     pthread_mutex_lock(&slot_lock);
     slot_used[slot][i / 64] &= ~(1ull << (i % 64));
     pthread_mutex_unlock(&slot_lock);
+}
+
+struct gate_block *gate_block_checked(int slot)
+{
+    struct gate_block *b = protect_blocks[slot];
+    const struct domain_gate *dg = &table.domain[slot];
+    uintptr_t off = (uintptr_t)b - dg->blocks_lo;
+    if (!b || off >= dg->blocks_size || (off & ((1u << GB_SHIFT) - 1)) || b->owner != fs_base())
+        return NULL;
+    return b;
 }
 
 void protect_thread_first_entry(unsigned slot)

@@ -54,7 +54,11 @@ struct gate_block {
     uint64_t stack_map_size;
     uint64_t entries;    /* this thread's gate entries and callbacks: the */
     uint64_t callbacks;  /* gate's plain increments, summed by readers */
-    uint8_t pad[(1 << GB_SHIFT) - 80];
+    uint8_t pad[48];
+    /* memory/'s per-thread cache of free heap blocks (opaque here): kept
+     * with the block slot, so a thread that takes the slot later reuses it. */
+    uint8_t heap_cache[512];
+    uint8_t pad2[(1 << GB_SHIFT) - 128 - 512];
 };
 
 /* General-purpose registers as the gate's slow paths save them. */
@@ -112,6 +116,11 @@ void gate_table_set_thread_hooks(void (*started)(void), void (*exiting)(void));
 
 /* Called by the gate the first time a thread enters domain SLOT. */
 void protect_thread_first_entry(unsigned slot);
+
+/* The calling thread's block of domain SLOT, checked as the gate checks it
+ * (in the domain's block region, aligned, owned by this thread), or NULL.
+ * Only with the domain open. */
+struct gate_block *gate_block_checked(int slot);
 
 /* Domain SLOT's gate entries and callbacks so far, every thread's (those
  * that have exited included). */

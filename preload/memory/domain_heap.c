@@ -1,7 +1,7 @@
 /* Size-class slabs for small blocks, chunk extents for large ones, one
- * mutex per domain.  A byte map in the region says what each 64 KiB chunk
- * is, so that free() can tell a slab from a large block without trusting
- * anything outside the region. */
+ * mutex per domain behind per-thread caches of small blocks.  A byte map in
+ * the region says what each 64 KiB chunk is, so that free() can tell a slab
+ * from a large block without trusting anything outside the region. */
 #define _GNU_SOURCE
 #include "memory/domain_heap.h"
 
@@ -18,11 +18,24 @@
 #define LARGE_BINS 64
 #define RELEASE_CHUNKS 16 /* freed extents this large go back to the kernel */
 
-static const uint32_t class_size[] = {
-    16,   32,   48,   64,   80,   96,   112,  128,  160,  192,  224,   256,   320,   384,   448,   512,   640,  768,
-    896,  1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192, 10240, 12288, 14336, 16384,
-};
+/* The size classes, once: the tables below are made from this list. */
+#define SIZE_CLASSES(X)                                                                                       \
+    X(16) X(32) X(48) X(64) X(80) X(96) X(112) X(128) X(160) X(192) X(224) X(256) X(320) X(384) X(448)     \
+    X(512) X(640) X(768) X(896) X(1024) X(1280) X(1536) X(1792) X(2048) X(2560) X(3072) X(3584) X(4096)    \
+    X(5120) X(6144) X(7168) X(8192) X(10240) X(12288) X(14336) X(16384)
+#define SIZE(size) size,
+static const uint32_t class_size[] = {SIZE_CLASSES(SIZE)};
 #define N_CLASSES (sizeof class_size / sizeof *class_size)
+
+/* off / class_size[c] == off * class_magic[c] >> 32 for every offset in a
+ * slab: the magic exceeds 2^32/size by at most 1, which adds less than
+ * 2^16/2^32 to the quotient, while a non-integer off/size is at least
+ * 1/16384 from the next integer.  free() tells a block's start from its
+ * inside without a division. */
+#define MAGIC(size) (uint32_t)(0xffffffffu / (size) + 1),
+static const uint32_t class_magic[] = {SIZE_CLASSES(MAGIC)};
+_Static_assert(sizeof class_magic / sizeof *class_magic == sizeof class_size / sizeof *class_size, "one magic per class");
+_Static_assert(N_CLASSES == HEAP_CACHE_CLASSES, "one cache list per class");
 
 enum chunk_kind { CHUNK_FREE, CHUNK_SLAB, CHUNK_LARGE, CHUNK_LARGE_MORE };
 
@@ -51,7 +64,9 @@ struct domain_heap {
 
 static size_t class_of(size_t size)
 {
-    size_t lo = 0, hi = N_CLASSES - 1;
+    if (size <= 128) /* the first eight classes are 16 bytes apart */
+        return (size - 1) / 16;
+    size_t lo = 8, hi = N_CLASSES - 1;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         if (class_size[mid] < size)
@@ -161,18 +176,61 @@ static void *alloc_small(struct domain_heap *h, size_t cls)
     return p;
 }
 
-void *domain_heap_alloc(struct domain_heap *h, size_t size, size_t align)
+/* How many free blocks of a class a thread's cache holds at most: about
+ * 64 KiB of them, between 4 and 64 (a table: no division on the fast path). */
+#define LIMIT(size) (65536 / (size) > 64 ? 64 : 65536 / (size) < 4 ? 4 : 65536 / (size)),
+static const uint8_t class_limit[] = {SIZE_CLASSES(LIMIT)};
+_Static_assert(sizeof class_limit == N_CLASSES, "one limit per class");
+
+static unsigned cache_limit(size_t cls)
+{
+    return class_limit[cls];
+}
+
+static void *pop(struct heap_cache *c, size_t cls)
+{
+    struct free_block *b = c->head[cls];
+    if (b) {
+        c->head[cls] = b->next;
+        c->count[cls]--;
+    }
+    return b;
+}
+
+static void push(struct heap_cache *c, size_t cls, void *p)
+{
+    struct free_block *b = p;
+    b->next = c->head[cls];
+    c->head[cls] = b;
+    c->count[cls]++;
+}
+
+void *domain_heap_alloc(struct domain_heap *h, struct heap_cache *cache, size_t size, size_t align)
 {
     if (align < 16)
         align = 16;
     if (size == 0)
         size = 1;
+    if (align == 16 && size <= SMALL_MAX) {
+        size_t cls = class_of(size);
+        if (cache) {
+            void *p = pop(cache, cls);
+            if (__builtin_expect(p != NULL, 1))
+                return p;
+            /* Empty: take half a cache's worth in one go. */
+            pthread_mutex_lock(&h->lock);
+            for (unsigned n = cache_limit(cls) / 2; n > 0 && (p = alloc_small(h, cls)); n--)
+                push(cache, cls, p);
+            pthread_mutex_unlock(&h->lock);
+            return pop(cache, cls);
+        }
+        pthread_mutex_lock(&h->lock);
+        void *p = alloc_small(h, cls);
+        pthread_mutex_unlock(&h->lock);
+        return p;
+    }
     pthread_mutex_lock(&h->lock);
-    void *p;
-    if (align == 16 && size <= SMALL_MAX)
-        p = alloc_small(h, class_of(size));
-    else
-        p = alloc_large(h, size, align);
+    void *p = alloc_large(h, size, align);
     pthread_mutex_unlock(&h->lock);
     return p;
 }
@@ -194,20 +252,54 @@ static bool in_region(const struct domain_heap *h, uintptr_t p)
     return p >= h->lo && p < h->bump;
 }
 
-void domain_heap_free(struct domain_heap *h, void *ptr)
+/* P's size class if it is the start of a small block, else -1.  Read
+ * without the lock: a chunk holding a live small block stays a slab. */
+static long small_class(const struct domain_heap *h, uintptr_t p)
+{
+    if (!in_region(h, p))
+        return -1;
+    size_t i = chunk_index(h, p);
+    if (h->kind[i] != CHUNK_SLAB)
+        return -1;
+    uintptr_t slab = h->lo + i * CHUNK;
+    size_t cls = ((const struct slab_header *)slab)->cls;
+    if (cls >= N_CLASSES || p < slab + SLAB_HEADER)
+        return -1;
+    uint64_t off = p - slab - SLAB_HEADER;
+    if ((off * class_magic[cls] >> 32) * class_size[cls] != off)
+        return -1;
+    return (long)cls;
+}
+
+static void free_small_locked(struct domain_heap *h, size_t cls, void *p)
+{
+    struct free_block *b = p;
+    b->next = h->free_list[cls];
+    h->free_list[cls] = b;
+}
+
+void domain_heap_free(struct domain_heap *h, struct heap_cache *cache, void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
     if (!ptr)
         return;
+    long cls = small_class(h, p);
+    if (cls >= 0 && cache) {
+        push(cache, (size_t)cls, ptr);
+        if (__builtin_expect(cache->count[cls] <= cache_limit((size_t)cls), 1))
+            return;
+        /* Full: half of it back to the heap in one go. */
+        pthread_mutex_lock(&h->lock);
+        for (unsigned n = cache_limit((size_t)cls) / 2; n > 0; n--)
+            free_small_locked(h, (size_t)cls, pop(cache, (size_t)cls));
+        pthread_mutex_unlock(&h->lock);
+        return;
+    }
     pthread_mutex_lock(&h->lock);
-    size_t i = chunk_index(h, p);
-    if (in_region(h, p) && h->kind[i] == CHUNK_SLAB) {
-        size_t cls = ((struct slab_header *)(h->lo + i * CHUNK))->cls;
-        struct free_block *b = ptr;
-        b->next = h->free_list[cls];
-        h->free_list[cls] = b;
-    } else if (in_region(h, p) && large_of(h, p)) {
-        struct large_header *x = large_of(h, p);
+    struct large_header *x;
+    if (cls >= 0) {
+        free_small_locked(h, (size_t)cls, ptr);
+    } else if (in_region(h, p) && (x = large_of(h, p))) {
         mark(h, (uintptr_t)x, x->chunks, CHUNK_FREE);
         if (x->chunks >= RELEASE_CHUNKS)
             trusted_madvise((char *)x + CHUNK, (x->chunks - 1) * CHUNK, MADV_DONTNEED);
@@ -237,18 +329,18 @@ size_t domain_heap_usable_size(struct domain_heap *h, const void *ptr)
     return n;
 }
 
-void *domain_heap_realloc(struct domain_heap *h, void *p, size_t size)
+void *domain_heap_realloc(struct domain_heap *h, struct heap_cache *cache, void *p, size_t size)
 {
     if (!p)
-        return domain_heap_alloc(h, size, 0);
+        return domain_heap_alloc(h, cache, size, 0);
     size_t have = domain_heap_usable_size(h, p);
     if (size <= have && size >= have / 2)
         return p;
-    void *q = domain_heap_alloc(h, size, 0);
+    void *q = domain_heap_alloc(h, cache, size, 0);
     if (!q)
         return NULL;
     memcpy(q, p, have < size ? have : size);
-    domain_heap_free(h, p);
+    domain_heap_free(h, cache, p);
     return q;
 }
 

@@ -29,21 +29,39 @@ extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 extern void __libc_free(void *);
 
-/* The domain new memory belongs to, or NULL for the application. */
-static inline struct domain *allocating_domain(void)
+_Static_assert(sizeof(struct heap_cache) <= sizeof(((struct gate_block *)0)->heap_cache), "heap cache fits");
+
+/* The calling thread's heap cache in D (in its gate block, checked: the
+ * pointer to the block is the application's to write), or NULL.  Only
+ * with D open. */
+static struct heap_cache *cache_of(const struct domain *d)
 {
+    struct gate_block *b = gate_block_checked(d->slot);
+    return b ? (struct heap_cache *)b->heap_cache : NULL;
+}
+
+/* Where new memory goes: a domain's heap (with the thread's cache there),
+ * or the application's (d == NULL). */
+struct allocator {
+    struct domain *d;
+    struct heap_cache *cache;
+};
+
+static inline struct allocator allocating_domain(void)
+{
+    struct allocator a = {0};
     if (__builtin_expect(!protect_active, 1))
-        return NULL;
+        return a;
     uint32_t rights = pku_read();
     if (rights == app_rights())
-        return NULL;
+        return a;
     struct domain *d = domain_for_rights(rights);
     if (!d)
-        return NULL;
-    struct gate_block *b = protect_blocks[d->slot];
+        return a;
+    struct gate_block *b = gate_block_checked(d->slot);
     if (b && b->func < d->n_funcs && d->funcs[b->func].heap_app)
-        return NULL;
-    return d;
+        return a;
+    return (struct allocator){d, b ? (struct heap_cache *)b->heap_cache : NULL};
 }
 
 static inline struct domain *owner(const void *p)
@@ -57,9 +75,9 @@ static bool is_open(const struct domain *d)
     return !(pku_read() & pku_key_mask(d->key));
 }
 
-static void *domain_alloc(struct domain *d, size_t size, size_t align)
+static void *domain_alloc(struct allocator a, size_t size, size_t align)
 {
-    void *p = domain_heap_alloc(d->heap, size, align);
+    void *p = domain_heap_alloc(a.d->heap, a.cache, size, align);
     if (!p)
         errno = ENOMEM;
     return p;
@@ -67,21 +85,21 @@ static void *domain_alloc(struct domain *d, size_t size, size_t align)
 
 void *malloc(size_t size)
 {
-    struct domain *d = allocating_domain();
-    return d ? domain_alloc(d, size, 0) : __libc_malloc(size);
+    struct allocator a = allocating_domain();
+    return a.d ? domain_alloc(a, size, 0) : __libc_malloc(size);
 }
 
 void *calloc(size_t n, size_t size)
 {
-    struct domain *d = allocating_domain();
-    if (!d)
+    struct allocator a = allocating_domain();
+    if (!a.d)
         return __libc_calloc(n, size);
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) {
         errno = ENOMEM;
         return NULL;
     }
-    void *p = domain_alloc(d, total, 0);
+    void *p = domain_alloc(a, total, 0);
     if (p)
         memset(p, 0, total);
     return p;
@@ -95,7 +113,7 @@ struct free_args {
 static uintptr_t free_in_domain(void *arg)
 {
     struct free_args *a = arg;
-    domain_heap_free(a->d->heap, a->p);
+    domain_heap_free(a->d->heap, cache_of(a->d), a->p);
     return 0;
 }
 
@@ -155,9 +173,10 @@ void *realloc(void *p, size_t size)
         free(p);
         return NULL;
     }
-    struct domain *from = owner(p), *to = allocating_domain();
+    struct allocator a = allocating_domain();
+    struct domain *from = owner(p), *to = a.d;
     if (from == to)
-        return from ? domain_heap_realloc(from->heap, p, size) : __libc_realloc(p, size);
+        return from ? domain_heap_realloc(from->heap, a.cache, p, size) : __libc_realloc(p, size);
     /* Memory changes hands: a block made before the library was protected,
      * or a library block the application now resizes.  A confidential
      * library's block never leaves it: the copy would be a read. */
@@ -168,7 +187,7 @@ void *realloc(void *p, size_t size)
         return NULL;
     }
     size_t have = malloc_usable_size(p);
-    void *q = to ? domain_alloc(to, size, 0) : __libc_malloc(size);
+    void *q = to ? domain_alloc(a, size, 0) : __libc_malloc(size);
     if (!q)
         return NULL;
     struct copy_args c = {q, p, have < size ? have : size};
@@ -192,14 +211,14 @@ void *reallocarray(void *p, size_t n, size_t size)
 
 void *memalign(size_t align, size_t size)
 {
-    struct domain *d = allocating_domain();
-    if (!d)
+    struct allocator a = allocating_domain();
+    if (!a.d)
         return __libc_memalign(align, size);
     if (align & (align - 1)) {
         errno = EINVAL;
         return NULL;
     }
-    return domain_alloc(d, size, align);
+    return domain_alloc(a, size, align);
 }
 
 void *aligned_alloc(size_t align, size_t size)
