@@ -90,12 +90,23 @@
 .endm
 
 /* The stack-argument window: GATE_STACK_WINDOW bytes above the return
- * address at \from go to \to (8 slots, unrolled; clobbers rax). */
+ * address at \from go to \to (clobbers rax; the callback gate's copy). */
 .macro COPY_WINDOW from, to
+    .irp slot, 0, 1, 2, 3, 4, 5, 6, 7
+    mov rax, [\from + 8 + \slot * 8]
+    mov [\to + \slot * 8], rax
+    .endr
+.endm
+
+/* The entry gate's copy, in two halves: read into xmm8..11 from above the
+ * return address at \from, written later at \to. */
+.macro LOAD_WINDOW from
     movdqu xmm8, [\from + 8]
     movdqu xmm9, [\from + 24]
     movdqu xmm10, [\from + 40]
     movdqu xmm11, [\from + 56]
+.endm
+.macro STORE_WINDOW to
     movdqu [\to], xmm8
     movdqu [\to + 16], xmm9
     movdqu [\to + 32], xmm10
@@ -152,7 +163,16 @@
     .hidden GATE(protect_gate_entry)
     .type GATE(protect_gate_entry), @function
 GATE(protect_gate_entry):
-    SPILL
+    /* rax, rcx and rdx (RDPKRU/WRPKRU need them) wait in xmm13..15, and the
+     * caller's stack-argument window in xmm8..11: vector registers that no
+     * call passes anything in and every call may change.  The window is
+     * read now, with the caller's rights, from the caller's stack: whoever
+     * calls (the application or another library) can read its own stack,
+     * and nothing is written to memory before the domain stack. */
+    movq xmm13, rax
+    movq xmm14, rcx
+    movq xmm15, rdx
+    LOAD_WINDOW rsp
     /* First entry of this thread into this domain?  (The TLS pointer is read
      * with the caller's rights: it only selects the slow path here.) */
     mov eax, r11d
@@ -175,45 +195,31 @@ GATE(protect_gate_entry):
     DOMAIN_FROM_ID r11d, ecx, rcx
     cmp eax, [rdx + DG_PKRU]
     jne protect_gate_broken
+    CHECKED_BLOCK rdx, rax, rcx, ecx
+    inc qword ptr [rax + GB_ENTRIES]
     mov ecx, r11d
     and ecx, GATE_ID_FUNC_MASK
     cmp rcx, [rdx + DG_NFUNCS]
-    jae protect_gate_broken
-    mov r11, rcx                        /* r11: function index, checked */
-    CHECKED_BLOCK rdx, rax, rcx, ecx
-    inc qword ptr [rax + GB_ENTRIES]
+    jae protect_gate_broken             /* rcx: the function index, checked */
+    mov r11, [rdx + DG_TARGETS]
+    mov r11, [r11 + rcx * 8]            /* r11: the target */
     /* Onto this thread's domain stack, leaving a frame for the way out. */
-    mov rcx, rsp
+    mov rdx, rsp
     mov rsp, [rax + GB_SP]
-    push rcx                            /* the caller's stack */
-    push r10                            /* the caller's rights */
-    push rax                            /* the block */
-    push qword ptr [rax + GB_APP_SP]
-    push qword ptr [rax + GB_FUNC]
-    push rdx                            /* keeps the stack 16-byte aligned */
-    mov [rax + GB_APP_SP], rcx
-    mov [rax + GB_FUNC], r11
-    cmp r10d, [rip + protect_gate_page + GT_APP_PKRU]
-    jne .Lfrom_library
-    mov r10, [rdx + DG_TARGETS]
-    mov r10, [r10 + r11 * 8]
-    /* The caller's stack-argument window. */
-    sub rsp, GATE_STACK_WINDOW
-    COPY_WINDOW rcx, rsp
-    UNSPILL rcx
-.Lcall:
-    call r10
+    push rdx                            /* FRAME_CALLER_SP */
+    push r10                            /* FRAME_CALLER_PKRU */
+    push rcx                            /* FRAME_FUNC */
+    sub rsp, GATE_FRAME - 24 + GATE_STACK_WINDOW
+    STORE_WINDOW rsp
+    movq rax, xmm13
+    movq rcx, xmm14
+    movq rdx, xmm15
+    call r11
     /* ---- back from the library: rax, rdx, xmm0, xmm1 hold its results ---- */
     .globl GATE(protect_gate_contained)
     .hidden GATE(protect_gate_contained)
 GATE(protect_gate_contained):                 /* where a contained library fault resumes */
-    add rsp, GATE_STACK_WINDOW
-    pop rcx                             /* domain record (unused) */
-    pop rcx
-    pop rsi
-    pop rdi                             /* the block */
-    mov [rdi + GB_FUNC], rcx
-    mov [rdi + GB_APP_SP], rsi
+    add rsp, GATE_STACK_WINDOW + GATE_FRAME - 16
     pop r8                              /* the caller's rights */
     pop r9                              /* the caller's stack */
     mov r10, rax
@@ -245,37 +251,6 @@ GATE(protect_gate_exit_ret):
     jnz 1b
     jmp protect_gate_broken
 
-.Lfrom_library:
-    /* The caller is another protected library, whose stack this domain may
-     * not be able to read: copy its arguments with both domains' rights for
-     * a moment (the AND of the two PKRU values: every key that either may
-     * use is open), then drop to this domain's, checked. */
-    mov rax, [rdx + DG_TARGETS]
-    mov r11, [rax + r11 * 8]            /* r11: the target */
-    mov eax, [rdx + DG_PKRU]
-    and eax, r10d
-    xor ecx, ecx
-    xor edx, edx
-    PKRU_WRITE
-    mov rcx, [rsp + 40]                 /* the caller's stack, from the frame */
-    sub rsp, GATE_STACK_WINDOW
-    COPY_WINDOW rcx, rsp
-    .irp slot, 8, 16, 24                /* its parked rax, rcx, rdx, below our window */
-    mov rax, [rcx - \slot]
-    mov [rsp - \slot], rax
-    .endr
-    mov rdx, [rsp + GATE_STACK_WINDOW]  /* the domain record, pushed last */
-    mov eax, [rdx + DG_PKRU]
-    xor ecx, ecx
-    xor edx, edx
-    PKRU_WRITE
-    mov rdx, [rsp + GATE_STACK_WINDOW]
-    cmp eax, [rdx + DG_PKRU]
-    jne protect_gate_broken
-    mov r10, r11
-    UNSPILL rsp
-    jmp .Lcall
-
 .Lnested:
     /* Already inside this domain (the library calls its own export, or a
      * function pointer to it): no switch, straight to the original. */
@@ -286,12 +261,21 @@ GATE(protect_gate_exit_ret):
     jae protect_gate_broken
     mov r11, [rdx + DG_TARGETS]
     mov r11, [r11 + rcx * 8]
-    UNSPILL rsp
+    movq rax, xmm13
+    movq rcx, xmm14
+    movq rdx, xmm15
     jmp r11
 
 .Lfirst_entry:
     /* Make this thread's block and domain stack, then start again. */
+    movq rax, xmm13
+    movq rcx, xmm14
+    movq rdx, xmm15
+    SPILL
     SAVE_ARGS
+    mov eax, [rsp + SAVED_R11]
+    shr eax, GATE_ID_DOMAIN_SHIFT
+    and eax, MAX_DOMAINS - 1
     mov edi, eax
     call protect_thread_first_entry
     RESTORE_ARGS
@@ -353,6 +337,8 @@ GATE(protect_callback_gate):
     je .Lcb_plain                       /* a thread the library made itself */
     CHECKED_BLOCK r10, rax, rcx, ecx
     inc qword ptr [rax + GB_CALLBACKS]
+    mov rdx, [rax + GB_SP]
+    mov rdx, [rdx - FRAME_CALLER_SP]    /* the application's stack at the innermost entry */
     /* A frame on the domain stack for the way back. */
     mov rcx, rsp                        /* the library's stack */
     lea rsp, [rcx - 32]
@@ -365,7 +351,6 @@ GATE(protect_callback_gate):
     mov [rax + GB_SP], rsp              /* a gate entry from the callback goes below */
     inc qword ptr [rax + GB_CB_DEPTH]
     /* The application's stack, below where it entered the library. */
-    mov rdx, [rax + GB_APP_SP]
     sub rdx, 256
     and rdx, -16
     sub rdx, GATE_STACK_WINDOW + 32

@@ -29,12 +29,18 @@
 /* struct gate_block: one per thread and domain, in the domain's memory */
 #define GB_OWNER 0       /* fs base of the owning thread */
 #define GB_SP 8          /* where the next entry's frame goes on the domain stack */
-#define GB_APP_SP 16     /* the application's stack at the innermost entry */
-#define GB_CB_LIB_SP 24  /* the library's frame of the innermost callback */
-#define GB_CB_DEPTH 32   /* callbacks out to the application right now */
-#define GB_FUNC 40       /* function index of the innermost entry */
-#define GB_ENTRIES 64    /* counters: gate entries of this thread (plain increments) */
-#define GB_CALLBACKS 72  /* callbacks out to the application */
+#define GB_CB_LIB_SP 16  /* the library's frame of the innermost callback */
+#define GB_CB_DEPTH 24   /* callbacks out to the application right now */
+#define GB_ENTRIES 48    /* counters: gate entries of this thread (plain increments) */
+#define GB_CALLBACKS 56  /* callbacks out to the application */
+
+/* The frame an entry leaves at the top of the domain stack (at GB_SP, so
+ * the innermost entry's frame is always found there), above the argument
+ * window: offsets below GB_SP. */
+#define FRAME_CALLER_SP 8    /* the caller's stack */
+#define FRAME_CALLER_PKRU 16 /* the caller's rights, restored on the way out */
+#define FRAME_FUNC 24        /* the function index (heap = app, fault reports) */
+#define GATE_FRAME 32        /* those three and a pad word: 16-byte aligned */
 #define GB_SHIFT 10      /* blocks are 1 << GB_SHIFT bytes, aligned */
 
 /* Registers saved by the gate's slow paths (first entry, callback arguments) */

@@ -24,10 +24,8 @@ _Static_assert(offsetof(struct domain_gate, cb_count) == DG_CB_COUNT, "DG_CB_COU
 _Static_assert(offsetof(struct gate_table, app_pkru) == GT_APP_PKRU, "GT_APP_PKRU");
 _Static_assert(sizeof(struct gate_block) == 1 << GB_SHIFT, "gate_block size");
 _Static_assert(offsetof(struct gate_block, sp) == GB_SP, "GB_SP");
-_Static_assert(offsetof(struct gate_block, app_sp) == GB_APP_SP, "GB_APP_SP");
 _Static_assert(offsetof(struct gate_block, cb_lib_sp) == GB_CB_LIB_SP, "GB_CB_LIB_SP");
 _Static_assert(offsetof(struct gate_block, cb_depth) == GB_CB_DEPTH, "GB_CB_DEPTH");
-_Static_assert(offsetof(struct gate_block, func) == GB_FUNC, "GB_FUNC");
 _Static_assert(offsetof(struct gate_block, entries) == GB_ENTRIES, "GB_ENTRIES");
 _Static_assert(offsetof(struct gate_block, callbacks) == GB_CALLBACKS, "GB_CALLBACKS");
 _Static_assert(offsetof(struct saved_regs, rdx) == SAVED_RDX, "SAVED_RDX");

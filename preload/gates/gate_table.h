@@ -45,16 +45,14 @@ static inline uint32_t app_rights(void)
 
 struct gate_block {
     uint64_t owner;      /* fs base of the owning thread, 0 when free */
-    uint64_t sp;
-    uint64_t app_sp;
+    uint64_t sp;         /* the innermost entry's frame lies just below (gate_layout.h) */
     uint64_t cb_lib_sp;
     uint64_t cb_depth;
-    uint64_t func;
     uint64_t stack_map;  /* the domain stack mapping, guard page included */
     uint64_t stack_map_size;
     uint64_t entries;    /* this thread's gate entries and callbacks: the */
     uint64_t callbacks;  /* gate's plain increments, summed by readers */
-    uint8_t pad[48];
+    uint8_t pad[64];
     /* memory/'s per-thread cache of free heap blocks (opaque here): kept
      * with the block slot, so a thread that takes the slot later reuses it. */
     uint8_t heap_cache[512];
@@ -116,6 +114,12 @@ void gate_table_set_thread_hooks(void (*started)(void), void (*exiting)(void));
 
 /* Called by the gate the first time a thread enters domain SLOT. */
 void protect_thread_first_entry(unsigned slot);
+
+/* The function index of B's innermost entry (read with the domain open). */
+static inline uint64_t gate_block_func(const struct gate_block *b)
+{
+    return *(const uint64_t *)(b->sp - FRAME_FUNC);
+}
 
 /* The calling thread's block of domain SLOT, checked as the gate checks it
  * (in the domain's block region, aligned, owned by this thread), or NULL.

@@ -59,7 +59,7 @@ static inline struct allocator allocating_domain(void)
     if (!d)
         return a;
     struct gate_block *b = gate_block_checked(d->slot);
-    if (b && b->func < d->n_funcs && d->funcs[b->func].heap_app)
+    if (b && gate_block_func(b) < d->n_funcs && d->funcs[gate_block_func(b)].heap_app)
         return a;
     return (struct allocator){d, b ? (struct heap_cache *)b->heap_cache : NULL};
 }

@@ -144,11 +144,11 @@ static void contain(struct domain *d, ucontext_t *uc, int *errno_out)
     for (size_t i = 0; i < d->n_funcs; i++)
         d->targets[i] = (uint64_t)(uintptr_t)failed_call[d->slot];
     trusted_mprotect(d->targets, tsize, PROT_READ);
-    /* The frame the entry left: 6 words, then the argument window (gate.S). */
+    /* The frame the entry left, then the argument window (gate_layout.h). */
     greg_t *g = uc->uc_mcontext.gregs;
     uint64_t sp;
     with_domain_open(d->slot, read_block_sp, &(struct block_sp){b, &sp});
-    g[REG_RSP] = (greg_t)(sp - 6 * 8 - GATE_STACK_WINDOW);
+    g[REG_RSP] = (greg_t)(sp - GATE_FRAME - GATE_STACK_WINDOW);
     g[REG_RIP] = (greg_t)(uintptr_t)gate_code()->contained;
     g[REG_RAX] = d->policy.fault_value;
     g[REG_RDX] = 0;
