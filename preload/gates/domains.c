@@ -18,22 +18,6 @@ const char *domain_name(int slot)
     return protect_domains[slot].name;
 }
 
-struct domain *domain_for_rights(uint32_t rights)
-{
-    for (int i = 0; i < protect_n_domains; i++)
-        if (protect_domains[i].attached && protect_gate_page.t.domain[i].pkru == rights)
-            return &protect_domains[i];
-    return NULL;
-}
-
-struct domain *domain_of_heap(uintptr_t addr)
-{
-    for (int i = 0; i < protect_n_domains; i++)
-        if (addr - protect_domains[i].heap_lo < protect_domains[i].heap_hi - protect_domains[i].heap_lo)
-            return &protect_domains[i];
-    return NULL;
-}
-
 struct domain *domain_of_key(int key)
 {
     for (int i = 0; i < protect_n_domains; i++)

@@ -4,6 +4,7 @@
 #define LIBPROTECT_DOMAINS_H
 
 #include "gates/gate_layout.h"
+#include "gates/gate_table.h"
 #include "policy.h"
 #include "base/sealed.h"
 
@@ -61,10 +62,24 @@ int domain_key(int slot);
 const char *domain_name(int slot);
 
 /* The domain whose rights RIGHTS are (the innermost library running on
- * this thread), or NULL for the application's rights. */
-struct domain *domain_for_rights(uint32_t rights);
+ * this thread), or NULL for the application's rights.  (Inline, like the
+ * next: malloc and free ask them each time.) */
+static inline struct domain *domain_for_rights(uint32_t rights)
+{
+    for (int i = 0; i < protect_n_domains; i++)
+        if (protect_domains[i].attached && protect_gate_page.t.domain[i].pkru == rights)
+            return &protect_domains[i];
+    return NULL;
+}
+
 /* The domain whose heap holds ADDR, or NULL. */
-struct domain *domain_of_heap(uintptr_t addr);
+static inline struct domain *domain_of_heap(uintptr_t addr)
+{
+    for (int i = 0; i < protect_n_domains; i++)
+        if (addr - protect_domains[i].heap_lo < protect_domains[i].heap_hi - protect_domains[i].heap_lo)
+            return &protect_domains[i];
+    return NULL;
+}
 /* The domain whose writable memory or heap holds ADDR (for reports), or NULL. */
 struct domain *domain_of_key(int key);
 

@@ -235,16 +235,6 @@ static void release_slot(unsigned slot, size_t i)
     pthread_mutex_unlock(&slot_lock);
 }
 
-struct gate_block *gate_block_checked(int slot)
-{
-    struct gate_block *b = protect_blocks[slot];
-    const struct domain_gate *dg = &table.domain[slot];
-    uintptr_t off = (uintptr_t)b - dg->blocks_lo;
-    if (!b || off >= dg->blocks_size || (off & ((1u << GB_SHIFT) - 1)) || b->owner != fs_base())
-        return NULL;
-    return b;
-}
-
 void protect_thread_first_entry(unsigned slot)
 {
     const struct domain_gate *dg = &table.domain[slot];

@@ -123,8 +123,18 @@ static inline uint64_t gate_block_func(const struct gate_block *b)
 
 /* The calling thread's block of domain SLOT, checked as the gate checks it
  * (in the domain's block region, aligned, owned by this thread), or NULL.
- * Only with the domain open. */
-struct gate_block *gate_block_checked(int slot);
+ * Only with the domain open.  (Inline: malloc and free ask it each time.) */
+static inline struct gate_block *gate_block_checked(int slot)
+{
+    struct gate_block *b = protect_blocks[slot];
+    const struct domain_gate *dg = &protect_gate_page.t.domain[slot];
+    uintptr_t off = (uintptr_t)b - dg->blocks_lo;
+    if (!b || off >= dg->blocks_size || (off & ((1u << GB_SHIFT) - 1)))
+        return NULL;
+    uint64_t fs;
+    __asm__ volatile("rdfsbase %0" : "=r"(fs));
+    return b->owner == fs ? b : NULL;
+}
 
 /* Domain SLOT's gate entries and callbacks so far, every thread's (those
  * that have exited included). */
