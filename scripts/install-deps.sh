@@ -11,10 +11,9 @@ packages=(
 if [ "${1:-}" = --bench ]; then
   packages+=(gnuplot-nox)
 fi
-# Machines whose CPU has no PKU run the protected tests in a QEMU guest.
-if ! grep -qw pku /proc/cpuinfo; then
-  packages+=(qemu-system-x86 linux-image-amd64 busybox-static cpio)
-fi
+# A QEMU guest runs the checks that need a key enforced on machines whose CPU
+# has no PKU, and the checks of a CPU without PKU on machines that have it.
+packages+=(qemu-system-x86 linux-image-amd64 busybox-static cpio)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
