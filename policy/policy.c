@@ -222,7 +222,9 @@ static void library_key(struct parse *ps, const char *name, char *value)
         p->library = strdup(value);
         p->library_line = ps->line;
         p->library_path = policy_find_library(value);
-        if (!p->library_path)
+        /* A bare name may live where only the program's RUNPATH leads: it
+         * is matched by file name or soname when the program loads it. */
+        if (!p->library_path && strchr(value, '/'))
             error_at(ps, ps->line, "library '%s' not found", value);
     } else if (strcmp(name, "mode") == 0) {
         if (!first_time(ps, &ps->mode_line, name, false))

@@ -29,7 +29,8 @@ struct policy_entry {
 struct policy {
     char *file;
     char *library;      /* as written */
-    char *library_path; /* resolved absolute path */
+    char *library_path; /* resolved absolute path; NULL for a bare name not on the
+                         * default path (matched by file name or soname once loaded) */
     int library_line;
     enum policy_mode mode;
     char **export_globs;

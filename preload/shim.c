@@ -45,13 +45,15 @@ static void load_policies(const char *list)
             continue;
         }
         struct stat st;
-        if (stat(d->policy.library_path, &st) != 0) {
+        if (d->policy.library_path && stat(d->policy.library_path, &st) != 0) {
             protect_log("%s: %s: cannot stat", f, d->policy.library_path);
             bad++;
             continue;
         }
-        d->dev = st.st_dev;
-        d->ino = st.st_ino;
+        if (d->policy.library_path) {
+            d->dev = st.st_dev;
+            d->ino = st.st_ino;
+        }
         d->slot = protect_n_domains++;
         const char *slash = strrchr(d->policy.library, '/');
         d->name = slash ? slash + 1 : d->policy.library;
@@ -82,20 +84,58 @@ static void check_hardware(void)
                        "the gates need it to check their per-thread state");
 }
 
-static struct domain *domain_for_file(const char *path)
+/* The soname a loaded object declares (its dynamic section), or NULL. */
+static const char *loaded_soname(const struct dl_phdr_info *info)
 {
+    const ElfW(Dyn) *dyn = NULL;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+            dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    uintptr_t strtab = 0, soname = 0;
+    bool has_soname = false;
+    for (; dyn && dyn->d_tag != DT_NULL; dyn++) {
+        if (dyn->d_tag == DT_STRTAB)
+            strtab = dyn->d_un.d_ptr;
+        else if (dyn->d_tag == DT_SONAME)
+            soname = dyn->d_un.d_val, has_soname = true;
+    }
+    if (!strtab || !has_soname)
+        return NULL;
+    if (strtab < info->dlpi_addr) /* the loader relocates DT_STRTAB in place, or not */
+        strtab += info->dlpi_addr;
+    return (const char *)(strtab + soname);
+}
+
+/* The domain whose policy names this loaded object: the same file, or, for
+ * a bare name the default path did not find, the same file name or soname
+ * wherever the loader found it (the program's RUNPATH, $ORIGIN). */
+static struct domain *domain_for_object(const struct dl_phdr_info *info)
+{
+    const char *path = info->dlpi_name;
     struct stat st;
     if (!path || !*path || stat(path, &st) != 0)
         return NULL;
     for (int i = 0; i < protect_n_domains; i++)
-        if (protect_domains[i].dev == st.st_dev && protect_domains[i].ino == st.st_ino)
+        if (protect_domains[i].policy.library_path && protect_domains[i].dev == st.st_dev &&
+            protect_domains[i].ino == st.st_ino)
             return &protect_domains[i];
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path, *soname = loaded_soname(info);
+    for (int i = 0; i < protect_n_domains; i++) {
+        struct domain *d = &protect_domains[i];
+        if (d->policy.library_path ||
+            (strcmp(d->policy.library, base) != 0 && !(soname && strcmp(d->policy.library, soname) == 0)))
+            continue;
+        d->policy.library_path = realpath(path, NULL); /* found: from now on, this file */
+        d->dev = st.st_dev;
+        d->ino = st.st_ino;
+        return d->policy.library_path ? d : NULL;
+    }
     return NULL;
 }
 
 static int attach_loaded(struct dl_phdr_info *info, size_t size, void *arg)
 {
-    struct domain *d = domain_for_file(info->dlpi_name);
+    struct domain *d = domain_for_object(info);
     if (d && !d->attached && domain_attach(d, info) != 0)
         protect_refuse("%s: cannot protect it, not running the program unprotected", d->name);
     if (d && d->attached)

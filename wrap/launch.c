@@ -17,7 +17,7 @@
 #define PROTECT_INSTALL_LIBDIR "lib"
 #endif
 
-int validate_policies(char **files, int n, FILE *errors)
+int validate_policies(char **files, int n, FILE *errors, bool warnings)
 {
     int bad = 0;
     for (int i = 0; i < n; i++) {
@@ -26,6 +26,11 @@ int validate_policies(char **files, int n, FILE *errors)
             bad++;
             continue;
         }
+        if (!p.library_path && errors && warnings)
+            fprintf(errors,
+                    "%s:%d: warning: library '%s' is not on the default search path: it will be protected "
+                    "if the program loads an object of that file name or soname (from its RUNPATH, say)\n",
+                    p.file, p.library_line, p.library);
         policy_free(&p);
     }
     return bad;
@@ -52,7 +57,7 @@ char *find_shim(void)
 
 int launch(char **policies, int n_policies, const struct launch_options *opts, char **argv)
 {
-    if (validate_policies(policies, n_policies, stderr))
+    if (validate_policies(policies, n_policies, stderr, false))
         return 1;
     char *shim = find_shim();
     if (!shim) {

@@ -5,9 +5,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-/* Validates FILES; prints each error as FILE:LINE: message to ERRORS.
- * Returns the number of files with errors. */
-int validate_policies(char **files, int n, FILE *errors);
+/* Validates FILES; prints each error as FILE:LINE: message to ERRORS (and,
+ * with WARNINGS, what is valid but worth knowing).  Returns the number of
+ * files with errors. */
+int validate_policies(char **files, int n, FILE *errors, bool warnings);
 
 struct launch_options {
     bool verbose;  /* PROTECT_VERBOSE=1 */

@@ -107,7 +107,7 @@ int main(int argc, char **argv)
     case VALIDATE:
         if (n_rest == 0)
             return bad_usage("--validate needs at least one policy FILE");
-        return validate_policies(rest, n_rest, stderr) ? 1 : 0;
+        return validate_policies(rest, n_rest, stderr, true) ? 1 : 0;
     case GEN_POLICY:
         if (n_rest != 1)
             return bad_usage("--gen-policy takes exactly one LIBRARY");

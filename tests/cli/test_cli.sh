@@ -31,6 +31,11 @@ has "error names file and line" "$tmp/err" "^$tmp/bad.policy:3: mode must be"
 has "every error is reported" "$tmp/err" "^$tmp/bad.policy:6: unknown key 'foo'"
 lines "one line per error" "$tmp/err" 2
 
+printf '[library]\npath = libonly-in-runpath.so\n' >"$tmp/bare.policy"
+expect "a bare name off the default path is valid" 0 "$wrap" --validate "$tmp/bare.policy"
+has "... with a warning naming file and line" "$tmp/err" \
+    "^$tmp/bare.policy:2: warning: library 'libonly-in-runpath.so' is not on the default search path"
+
 expect "gen-policy for zlib" 0 "$wrap" --gen-policy libz.so.1
 cp "$tmp/out" "$tmp/gen.policy"
 has "generated policy names the soname" "$tmp/gen.policy" "^path = libz.so.1$"

@@ -173,6 +173,21 @@ died "dlclose then dlopen again: protected again"
 has "dlclose then dlopen again: calls work" "$tmp/out" "^after reload sum6 56$"
 fi
 
+echo "# a library found through the program's RUNPATH, named bare by the policy"
+rp=$build/tests/rp
+if functional; then
+run "$wrap" -v -p "$rp/gatetest-bare.policy" -- "$rp/bin/gatetest" regs
+is "RUNPATH (\$ORIGIN/../lib): the program runs" "$status" 0
+has "RUNPATH: the library is matched by its file name and gated" "$tmp/err" "^libprotect: libgatetest.so (protected|gated \\(dry run\\)) \\(integrity"
+run "$wrap" -v -p "$rp/gatetest-bare.policy" -- "$build/tests/dlopen_test" "$rp/lib/renamed.so"
+is "a file of another name, dlopened: runs" "$status" 0
+has "a file of another name: matched by its soname" "$tmp/err" "^libprotect: libgatetest.so (protected|gated \\(dry run\\)) \\(integrity"
+fi
+if enforced; then
+run "$wrap" -p "$rp/gatetest-bare.policy" -- "$rp/bin/gatetest" stray-write
+died "RUNPATH: the library is protected (stray write killed)"
+fi
+
 echo "# SQLite"
 if functional; then
 sqlite3 :memory: <"$src/tests/runtime/workload.sql" >"$tmp/sql.plain" 2>&1

@@ -132,12 +132,25 @@ static void shipped_policies_are_valid(void **state)
     policy_free(&p);
 }
 
+/* A bare name the default path does not find is valid: the program may
+ * find it through its RUNPATH.  It stays unresolved until then. */
+static void bare_names_wait_for_the_loader(void **state)
+{
+    struct policy p;
+    char *errors = NULL;
+    assert_int_equal(load("[library]\npath = libonly-in-runpath.so\n", &p, &errors), 0);
+    assert_string_equal(p.library, "libonly-in-runpath.so");
+    assert_null(p.library_path);
+    policy_free(&p);
+    free(errors);
+}
+
 static void errors_name_file_and_line(void **state)
 {
     const char *lib = "[library]\npath = libz.so.1\n";
     char text[512];
 #define WITH(extra) (snprintf(text, sizeof text, "%s%s", lib, extra), text)
-    expect_error("[library]\npath = libnothere.so.9\n", 2, "library 'libnothere.so.9' not found");
+    expect_error("[library]\npath = /nowhere/libnothere.so.9\n", 2, "library '/nowhere/libnothere.so.9' not found");
     expect_error("[library]\nmode = integrity\n", 1, "[library] has no 'path'");
     expect_error("[entries]\nexport = *\n", 1, "missing section [library]");
     expect_error(WITH("[librari]\n"), 3, "unknown section [librari]");
@@ -211,6 +224,7 @@ int main(void)
         cmocka_unit_test(signals_and_faults),
         cmocka_unit_test(shipped_policies_are_valid),
         cmocka_unit_test(errors_name_file_and_line),
+        cmocka_unit_test(bare_names_wait_for_the_loader),
         cmocka_unit_test(several_errors_all_reported),
         cmocka_unit_test(missing_file),
     };
