@@ -26,7 +26,7 @@ struct parse {
     struct policy_entry *entry; /* current [entry NAME], or NULL */
     int library_section_line, entries_section_line;
     int path_line, mode_line, export_line, deny_line, on_fault_line, fault_value_line, fault_errno_line;
-    int heap_line, callbacks_line; /* of the current [entry] */
+    int heap_line, callbacks_line, open_line; /* of the current [entry] */
     int signals_section_line, no_defer_line, max_deferral_line;
     bool prev_was_value;     /* a continuation line may follow */
     int *deny_glob_lines;    /* line of each deny glob, for contradiction errors */
@@ -95,7 +95,7 @@ static void section_header(struct parse *ps, char *text)
     snprintf(ps->section, sizeof ps->section, "%s", name);
     ps->section_line = ps->line;
     ps->entry = NULL;
-    ps->heap_line = ps->callbacks_line = 0;
+    ps->heap_line = ps->callbacks_line = ps->open_line = 0;
     struct policy *p = ps->p;
     if (strcmp(name, "library") == 0 || strcmp(name, "entries") == 0 || strcmp(name, "signals") == 0) {
         int *seen = name[0] == 's' ? &ps->signals_section_line
@@ -283,7 +283,9 @@ static void entries_key(struct parse *ps, const char *name, char *value)
     }
 }
 
-static void callbacks_value(struct parse *ps, struct policy_entry *e, char *value)
+/* A list of argument positions into *MASK (and e->callbacks, where every
+ * callback position is, whatever its kind). */
+static void callbacks_value(struct parse *ps, struct policy_entry *e, unsigned *mask, char *value)
 {
     char *save = NULL;
     bool any = false;
@@ -298,6 +300,7 @@ static void callbacks_value(struct parse *ps, struct policy_entry *e, char *valu
         if (e->callbacks & (1u << (n - 1)))
             error_at(ps, ps->line, "callback position %ld listed twice", n);
         e->callbacks |= 1u << (n - 1);
+        *mask |= 1u << (n - 1);
     }
     if (!any)
         error_at(ps, ps->line, "empty list");
@@ -316,10 +319,15 @@ static void entry_key(struct parse *ps, const char *name, char *value)
         else
             error_at(ps, ps->line, "heap must be 'app' or 'domain', not '%s'", value);
     } else if (strcmp(name, "callbacks") == 0) {
+        unsigned plain = 0;
         if (first_time(ps, &ps->callbacks_line, name, false))
-            callbacks_value(ps, e, value);
+            callbacks_value(ps, e, &plain, value);
+    } else if (strcmp(name, "open_callbacks") == 0) {
+        if (first_time(ps, &ps->open_line, name, false))
+            callbacks_value(ps, e, &e->open_callbacks, value);
     } else {
-        error_at(ps, ps->line, "unknown key '%s' in [entry %s] (expected heap, callbacks)", name, e->name);
+        error_at(ps, ps->line, "unknown key '%s' in [entry %s] (expected heap, callbacks, open_callbacks)", name,
+                 e->name);
     }
 }
 

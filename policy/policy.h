@@ -24,6 +24,9 @@ struct policy_entry {
     int line;
     enum policy_heap heap;
     unsigned callbacks; /* bit (N-1) set: argument N is a callback */
+    /* ... and, of those, the ones that run with write access to the library's
+     * memory too (the library hands them its memory to write) */
+    unsigned open_callbacks;
 };
 
 struct policy {

@@ -85,6 +85,7 @@ static enum selection select_group(const struct domain *d, const struct lib_anal
         if (e) {
             f->heap_app |= e->heap == HEAP_APP;
             f->callbacks |= e->callbacks;
+            f->open_callbacks |= e->open_callbacks;
         }
     }
     return s;
@@ -215,6 +216,23 @@ static long tag_data(const ElfW(Phdr) *ph, int n, uintptr_t base, int key)
     return total;
 }
 
+/* The rights of every domain's open callbacks (gate_layout.h): the domain's,
+ * with the write-disable bit of a key no domain owns and nobody may use
+ * set, which changes no access but tells them apart.  Keys are given out
+ * lowest first: the marker is the highest free one. */
+static void open_callback_rights(struct gate_table *t)
+{
+    for (int s = 0; s < MAX_DOMAINS; s++) {
+        uint32_t d = t->domain[s].pkru;
+        t->domain[s].open_pkru = GATE_UNUSED_PKRU;
+        for (int k = 15; k >= 1 && d != GATE_UNUSED_PKRU; k--)
+            if (!domain_of_key(k) && ((d >> (2 * k)) & 3) == 1) { /* access-disabled, write allowed */
+                t->domain[s].open_pkru = d | (2u << (2 * k));
+                break;
+            }
+    }
+}
+
 /* Publishes the domain to the gates and moves every thread to the new rights. */
 static void publish(struct domain *d, bool first_time)
 {
@@ -231,6 +249,7 @@ static void publish(struct domain *d, bool first_time)
     t->domain[d->slot].targets = d->targets;
     t->domain[d->slot].n_funcs = d->n_funcs;
     t->app_pkru = app;
+    open_callback_rights(t);
     gate_table_lock();
     pku_set_thread_start(app);
     pku_write_checked((pku_read() & ~pku_key_mask(d->key)) | app_bits);
@@ -325,6 +344,7 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
         add_func(d, name, p->addr + p->patch_offset, p->trampoline);
         d->funcs[d->n_funcs - 1].heap_app = f.heap_app;
         d->funcs[d->n_funcs - 1].callbacks = f.callbacks;
+        d->funcs[d->n_funcs - 1].open_callbacks = f.open_callbacks;
         d->funcs[d->n_funcs - 1].stub = (uintptr_t)cursor;
         write_entry_stub(cursor, id,
                          sel == DENY ? protect_gate_denied

@@ -13,8 +13,11 @@
 #define STUBS_PER_BATCH 1024
 #define CALLBACK_STUB_SIZE 32
 #define MAX_BATCHES 256
-#define CALLBACK_REGION ((size_t)MAX_BATCHES * STUBS_PER_BATCH * CALLBACK_STUB_SIZE)
+#define SET_REGION ((size_t)MAX_BATCHES * STUBS_PER_BATCH * CALLBACK_STUB_SIZE)
+#define CALLBACK_REGION (2 * SET_REGION) /* plain callbacks, then open ones */
 
+/* One kind of callback of one domain: plain (application rights) or open
+ * (application rights plus write access to the library: gate_layout.h). */
 struct callback_set {
     uint8_t *region;                   /* reserved for all batches: one range to watch */
     uint64_t *targets;                 /* read-only except while adding */
@@ -28,8 +31,8 @@ struct callback_set {
 /* Sealed (sealed.h): a forged set could pass the application's function
  * to the library unwrapped. */
 static SEALED union {
-    struct callback_set v[MAX_DOMAINS];
-    char pages[SEALED_PAGES(struct callback_set[MAX_DOMAINS])];
+    struct callback_set v[MAX_DOMAINS][2]; /* [slot][open] */
+    char pages[SEALED_PAGES(struct callback_set[MAX_DOMAINS][2])];
 } sealed_sets;
 #define sets (sealed_sets.v)
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -48,7 +51,7 @@ static bool is_stub(const struct callback_set *s, uintptr_t p)
 }
 
 /* A new page of stubs: written, then made executable before first use. */
-static bool add_batch(struct callback_set *s, int slot)
+static bool add_batch(struct callback_set *s, int slot, bool open)
 {
     size_t b = s->capacity / STUBS_PER_BATCH, size = STUBS_PER_BATCH * CALLBACK_STUB_SIZE;
     if (b >= MAX_BATCHES)
@@ -64,7 +67,7 @@ static bool add_batch(struct callback_set *s, int slot)
     uint64_t gate = (uint64_t)(uintptr_t)gate_code()->callback;
     for (uint32_t i = 0; i < STUBS_PER_BATCH; i++) {
         uint8_t *p = page + i * CALLBACK_STUB_SIZE;
-        uint32_t index = (uint32_t)(b * STUBS_PER_BATCH + i), dom = (uint32_t)slot;
+        uint32_t index = (uint32_t)(b * STUBS_PER_BATCH + i), dom = (uint32_t)slot | (open ? CB_OPEN : 0);
         memset(p, 0xcc, CALLBACK_STUB_SIZE);
         memcpy(p, code, sizeof code);
         memcpy(p + 2, &dom, 4);
@@ -78,11 +81,11 @@ static bool add_batch(struct callback_set *s, int slot)
 
 /* Grows the read-only target table; the old one stays mapped for gates
  * that read it concurrently. */
-static bool grow(struct callback_set *s, int slot)
+static bool grow(struct callback_set *s, int slot, bool open)
 {
     size_t cap = s->capacity + STUBS_PER_BATCH;
     uint64_t *t = mmap(NULL, cap * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (t == MAP_FAILED || !add_batch(s, slot))
+    if (t == MAP_FAILED || !add_batch(s, slot, open))
         return false;
     if (s->count)
         memcpy(t, s->targets, s->count * 8);
@@ -90,27 +93,30 @@ static bool grow(struct callback_set *s, int slot)
     s->targets = t;
     s->capacity = cap;
     gate_table_unlock();
-    protect_gate_page.t.domain[slot].cb_targets = t;
+    if (open)
+        protect_gate_page.t.domain[slot].open_cb_targets = t;
+    else
+        protect_gate_page.t.domain[slot].cb_targets = t;
     gate_table_lock();
     return true;
 }
 
 int callbacks_reserve(int slot)
 {
-    struct callback_set *s = &sets[slot];
-    if (s->region)
+    if (sets[slot][0].region)
         return 0;
-    void *r = mmap(NULL, CALLBACK_REGION, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    uint8_t *r = mmap(NULL, CALLBACK_REGION, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r == MAP_FAILED)
         return -1;
-    s->region = r;
+    sets[slot][0].region = r;
+    sets[slot][1].region = r + SET_REGION;
     return 0;
 }
 
 void callbacks_region(int slot, uintptr_t *lo, size_t *size)
 {
-    *lo = (uintptr_t)sets[slot].region;
-    *size = sets[slot].region ? CALLBACK_REGION : 0;
+    *lo = (uintptr_t)sets[slot][0].region;
+    *size = sets[slot][0].region ? CALLBACK_REGION : 0;
 }
 
 static size_t hash_slot(const struct callback_set *s, uint64_t fn)
@@ -157,20 +163,28 @@ static long hash_get(const struct callback_set *s, uint64_t fn)
     return -1;
 }
 
-uintptr_t callback_stub_for(struct domain *d, uintptr_t fn)
+uintptr_t callback_stub_for(struct domain *d, uintptr_t fn, bool open)
 {
-    struct callback_set *s = &sets[d->slot];
+    if (open && protect_gate_page.t.domain[d->slot].open_pkru == GATE_UNUSED_PKRU) {
+        static bool warned;
+        if (!warned)
+            protect_log("%s: no free protection key to mark open callbacks with (15 libraries protected): "
+                        "they run with the application's rights only", d->name);
+        warned = true;
+        open = false;
+    }
+    struct callback_set *s = &sets[d->slot][open];
     if (fn < 4096 || fn == (uintptr_t)-1 || (fn >= d->text_lo && fn < d->text_hi))
         return fn;
     pthread_mutex_lock(&lock);
-    if (is_stub(s, fn)) {
+    if (is_stub(&sets[d->slot][0], fn) || is_stub(&sets[d->slot][1], fn)) {
         pthread_mutex_unlock(&lock);
         return fn;
     }
     long index = hash_get(s, fn);
     if (index < 0) {
         sealed_open();
-        if ((s->count == s->capacity && !grow(s, d->slot))) {
+        if ((s->count == s->capacity && !grow(s, d->slot, open))) {
             sealed_close();
             pthread_mutex_unlock(&lock);
             protect_fatal("%s: out of callback stubs", d->name);
@@ -185,7 +199,10 @@ uintptr_t callback_stub_for(struct domain *d, uintptr_t fn)
         hash_put(s, fn, (uint32_t)index);
         s->count++;
         gate_table_unlock();
-        protect_gate_page.t.domain[d->slot].cb_count = s->count;
+        if (open)
+            protect_gate_page.t.domain[d->slot].open_cb_count = s->count;
+        else
+            protect_gate_page.t.domain[d->slot].cb_count = s->count;
         gate_table_lock();
         sealed_close();
     }
@@ -202,12 +219,12 @@ void protect_wrap_callback_args(struct saved_regs *regs, uint64_t *sp)
     struct domain *d = &protect_domains[slot];
     if (f >= d->n_funcs)
         protect_gate_broken();
-    unsigned mask = d->funcs[f].callbacks;
+    unsigned mask = d->funcs[f].callbacks, open = d->funcs[f].open_callbacks;
     uint64_t *reg_args = &regs->rdi; /* rdi, rsi, rdx, rcx, r8, r9 in order */
-    for (int n = 1; mask; n++, mask >>= 1) {
+    for (int n = 1; mask; n++, mask >>= 1, open >>= 1) {
         if (!(mask & 1))
             continue;
         uint64_t *arg = n <= 6 ? &reg_args[n - 1] : &sp[n - 6];
-        *arg = callback_stub_for(d, *arg);
+        *arg = callback_stub_for(d, *arg, open & 1);
     }
 }

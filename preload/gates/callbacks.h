@@ -8,13 +8,15 @@
 #include "gates/domains.h"
 #include "gates/gate_table.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* The pointer to give the library of domain D in place of FN.  Null, -1,
- * small integers (SQLITE_STATIC, SQLITE_TRANSIENT), the library's own code
- * and existing stubs are passed through unchanged. */
-uintptr_t callback_stub_for(struct domain *d, uintptr_t fn);
+/* The pointer to give the library of domain D in place of FN (an open
+ * callback's with OPEN: gate_layout.h).  Null, -1, small integers
+ * (SQLITE_STATIC, SQLITE_TRANSIENT), the library's own code and existing
+ * stubs are passed through unchanged. */
+uintptr_t callback_stub_for(struct domain *d, uintptr_t fn, bool open);
 
 /* Reserves the region of domain SLOT's callback stubs (at its first
  * attach, so that the system-call filter knows it).  0 on success. */

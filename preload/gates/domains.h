@@ -21,6 +21,7 @@ struct gated_func {
     uintptr_t stub;         /* where the entry jumps */
     bool heap_app;          /* allocations inside belong to the application */
     unsigned callbacks;     /* bit N-1: argument N is a callback */
+    unsigned open_callbacks; /* ... of those, the open ones (gate_layout.h) */
 };
 
 struct domain {

@@ -241,10 +241,13 @@ GATE(protect_gate_contained):                 /* where a contained library fault
 GATE(protect_gate_exit_ret):
     ret
 .Lexit_to_library:
-    /* The caller was another protected library: its rights must be a domain's. */
+    /* The caller was another protected library (or an open callback): its
+     * rights must be a domain's. */
     lea rcx, [rip + protect_gate_page]
     mov edx, MAX_DOMAINS
 1:  cmp eax, [rcx + DG_PKRU]
+    je .Lexit
+    cmp eax, [rcx + DG_OPEN_PKRU]       /* or an open callback's, which called in */
     je .Lexit
     add rcx, 1 << DG_SHIFT
     dec edx
@@ -318,14 +321,26 @@ protect_gate_denied:
     .type GATE(protect_callback_gate), @function
 GATE(protect_callback_gate):
     SPILL
+    /* Which of the domain's callback tables: plain or open (CB_OPEN). */
+    xor eax, eax
+    mov edx, DG_OPEN_DELTA
+    test r10d, CB_OPEN
+    cmovz edx, eax
     and r10d, MAX_DOMAINS - 1
     shl r10d, DG_SHIFT
-    lea rdx, [rip + protect_gate_page]
-    add r10, rdx                        /* r10: the domain record */
+    lea rax, [rip + protect_gate_page]
+    add r10, rax                        /* r10: the domain record */
+    add rdx, r10                        /* rdx: its plain or open callback table, as DG_CB_* */
     mov r11d, r11d                      /* callback index: the function is in a read-only table */
-    cmp r11, [r10 + DG_CB_COUNT]
+    cmp r11, [rdx + DG_CB_COUNT]
     jae protect_gate_broken
-    mov rdx, [r10 + DG_CB_TARGETS]
+    movq xmm12, r11                     /* the index, for the check after the WRPKRU */
+    /* The rights it runs with: the application's, or the domain's open ones. */
+    mov eax, [rip + protect_gate_page + GT_APP_PKRU]
+    cmp rdx, r10
+    cmovne eax, [r10 + DG_OPEN_PKRU]
+    movd xmm13, eax
+    mov rdx, [rdx + DG_CB_TARGETS]
     mov r11, [rdx + r11 * 8]
     xor ecx, ecx
     PKRU_READ
@@ -353,7 +368,7 @@ GATE(protect_callback_gate):
     /* The application's stack, below where it entered the library. */
     sub rdx, 256
     and rdx, -16
-    sub rdx, GATE_STACK_WINDOW + 32
+    sub rdx, GATE_STACK_WINDOW + CB_FRAME
     COPY_WINDOW rcx, rdx
     mov rax, [rcx - 8]                  /* the spilled registers go with it */
     mov [rdx + GATE_STACK_WINDOW], rax
@@ -363,14 +378,31 @@ GATE(protect_callback_gate):
     mov [rdx + GATE_STACK_WINDOW + 16], rax
     mov eax, [r10 + DG_INDEX]
     mov [rdx + GATE_STACK_WINDOW + 24], rax
+    movq [rdx + GATE_STACK_WINDOW + 32], xmm12
     mov rsp, rdx
-    mov eax, [rip + protect_gate_page + GT_APP_PKRU]
+    movd eax, xmm13
     xor ecx, ecx
     xor edx, edx
     PKRU_WRITE
     cmp eax, [rip + protect_gate_page + GT_APP_PKRU]
+    je .Lcb_call
+    /* Open rights: only for a function registered as an open callback of
+     * that domain, taken again from its read-only table (the frame on this
+     * stack is the application's: its numbers are bounded, not trusted). */
+    mov rcx, [rsp + GATE_STACK_WINDOW + 24]
+    and ecx, MAX_DOMAINS - 1
+    shl ecx, DG_SHIFT
+    lea rdx, [rip + protect_gate_page]
+    add rdx, rcx
+    cmp eax, [rdx + DG_OPEN_PKRU]
     jne protect_gate_broken
-    /* ---- application rights, application stack ---- */
+    mov rcx, [rsp + GATE_STACK_WINDOW + 32]
+    cmp rcx, [rdx + DG_OPEN_CB_COUNT]
+    jae protect_gate_broken
+    mov rdx, [rdx + DG_OPEN_CB_TARGETS]
+    mov r11, [rdx + rcx * 8]
+.Lcb_call:
+    /* ---- the callback's rights, application stack ---- */
     mov rax, [rsp + GATE_STACK_WINDOW]
     mov rcx, [rsp + GATE_STACK_WINDOW + 8]
     mov rdx, [rsp + GATE_STACK_WINDOW + 16]

@@ -19,9 +19,23 @@
 #define DG_BLOCKS_SIZE 32
 #define DG_CB_TARGETS 40 /* u64 *: application functions behind callback stubs */
 #define DG_CB_COUNT 48
-#define DG_SHIFT 6       /* sizeof(struct domain_gate) == 1 << DG_SHIFT */
+#define DG_OPEN_PKRU 56  /* u32: rights of an open callback (see below) */
+#define DG_OPEN_CB_TARGETS 64 /* the same two for open callbacks */
+#define DG_OPEN_CB_COUNT 72
+#define DG_OPEN_DELTA 24 /* DG_OPEN_CB_* - DG_CB_* */
+#define DG_SHIFT 7       /* sizeof(struct domain_gate) == 1 << DG_SHIFT */
 
-/* Callback stub id: r10d = domain, r11d = callback index */
+/* Callback stub id: r10d = domain | CB_OPEN, r11d = callback index.  An open
+ * callback (policy: open_callbacks) runs with the application's rights plus
+ * write access to the library's memory, which the library hands it to
+ * write (sqlite3_aggregate_context): its rights are the domain's with the
+ * write-disable bit of a key nobody uses set, so that they differ from the
+ * domain's (allocations made there are the application's, and its calls
+ * back into the library take the gate). */
+#define CB_OPEN 0x100
+/* What the callback gate keeps below the argument window on the application's
+ * stack: rax, rcx, rdx, the domain, the callback index, a pad word. */
+#define CB_FRAME 48
 
 /* struct gate_table */
 #define GT_APP_PKRU (MAX_DOMAINS << DG_SHIFT) /* u32: the application's rights */

@@ -21,6 +21,12 @@ _Static_assert(offsetof(struct domain_gate, blocks_lo) == DG_BLOCKS_LO, "DG_BLOC
 _Static_assert(offsetof(struct domain_gate, blocks_size) == DG_BLOCKS_SIZE, "DG_BLOCKS_SIZE");
 _Static_assert(offsetof(struct domain_gate, cb_targets) == DG_CB_TARGETS, "DG_CB_TARGETS");
 _Static_assert(offsetof(struct domain_gate, cb_count) == DG_CB_COUNT, "DG_CB_COUNT");
+_Static_assert(offsetof(struct domain_gate, open_pkru) == DG_OPEN_PKRU, "DG_OPEN_PKRU");
+_Static_assert(offsetof(struct domain_gate, open_cb_targets) == DG_OPEN_CB_TARGETS, "DG_OPEN_CB_TARGETS");
+_Static_assert(offsetof(struct domain_gate, open_cb_count) == DG_OPEN_CB_COUNT, "DG_OPEN_CB_COUNT");
+_Static_assert(DG_OPEN_CB_TARGETS - DG_CB_TARGETS == DG_OPEN_DELTA && DG_OPEN_CB_COUNT - DG_CB_COUNT == DG_OPEN_DELTA,
+               "DG_OPEN_DELTA");
+_Static_assert(sizeof(struct gate_table) <= 4096, "the gate table fits its page");
 _Static_assert(offsetof(struct gate_table, app_pkru) == GT_APP_PKRU, "GT_APP_PKRU");
 _Static_assert(sizeof(struct gate_block) == 1 << GB_SHIFT, "gate_block size");
 _Static_assert(offsetof(struct gate_block, sp) == GB_SP, "GB_SP");
@@ -38,7 +44,7 @@ _Static_assert(sizeof(struct saved_regs) == SAVED_SIZE, "SAVED_SIZE");
 #define DOMAIN_STACK_SIZE (8ul << 20)
 
 __attribute__((aligned(PAGE), visibility("hidden"))) union gate_page protect_gate_page = {
-    .t = {.domain = {[0 ... MAX_DOMAINS - 1] = {.pkru = GATE_UNUSED_PKRU}}},
+    .t = {.domain = {[0 ... MAX_DOMAINS - 1] = {.pkru = GATE_UNUSED_PKRU, .open_pkru = GATE_UNUSED_PKRU}}},
 };
 #define table (protect_gate_page.t)
 

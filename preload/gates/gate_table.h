@@ -18,7 +18,11 @@ struct domain_gate {
     uint64_t blocks_size;
     const uint64_t *cb_targets; /* application functions behind callback stubs */
     uint64_t cb_count;
-    uint64_t unused;
+    uint32_t open_pkru;         /* rights of an open callback (gate_layout.h) */
+    uint32_t unused;
+    const uint64_t *open_cb_targets;
+    uint64_t open_cb_count;
+    uint8_t pad[(1 << DG_SHIFT) - 80];
 };
 
 struct gate_table {

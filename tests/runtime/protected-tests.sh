@@ -201,6 +201,15 @@ same "sqlite from 4 threads: same output" "$tmp/sqlt.plain" "$tmp/out"
 run sh -c "echo '.testctrl always 1' | '$wrap' -p '$sqlpol' -- sqlite3 :memory:"
 has "denied export: reported" "$tmp/err" "^libprotect: libsqlite3.so.0: sqlite3_test_control is denied by "
 is "denied export: the program stops (SIGABRT)" "$status" 134
+run "$build/tests/sqlite_aggregates"; cp "$tmp/out" "$tmp/agg.plain"
+run "$wrap" -p "$sqlpol" -- "$build/tests/sqlite_aggregates"
+is "aggregate and window functions (sqlite3_aggregate_context): exit status" "$status" 0
+same "aggregate and window functions: same results, what they allocated is the application's" "$tmp/agg.plain" "$tmp/out"
+fi
+if enforced; then
+run "$wrap" -p "$sqlpol" -- "$build/tests/sqlite_aggregates" probe
+died "aggregates allowed: a stray write into sqlite3_column_text memory is still stopped"
+has "... and reported" "$tmp/err" "^libprotect: blocked write of libsqlite3.so.0 \\(integrity\\) at 0x[0-9a-f]+ by sqlite_aggregates!main"
 fi
 
 echo "# LMDB"

@@ -134,6 +134,19 @@ static void shipped_policies_are_valid(void **state)
 
 /* A bare name the default path does not find is valid: the program may
  * find it through its RUNPATH.  It stays unresolved until then. */
+static void open_callbacks_are_callbacks_too(void **state)
+{
+    struct policy p;
+    char *errors = NULL;
+    assert_int_equal(load("[library]\npath = libz.so.1\n[entry deflate]\ncallbacks = 1\nopen_callbacks = 3\n", &p, &errors),
+                     0);
+    const struct policy_entry *e = policy_entry_for(&p, "deflate");
+    assert_int_equal(e->callbacks, 1u | 1u << 2);
+    assert_int_equal(e->open_callbacks, 1u << 2);
+    policy_free(&p);
+    free(errors);
+}
+
 static void bare_names_wait_for_the_loader(void **state)
 {
     struct policy p;
@@ -160,6 +173,8 @@ static void errors_name_file_and_line(void **state)
     expect_error(WITH("fault_value = minus one\n"), 3, "fault_value must be an integer");
     expect_error(WITH("fault_errno = EWHATEVER\n"), 3, "fault_errno must be one of");
     expect_error(WITH("[signals]\nno_defer = SIGKILL\n"), 4, "cannot be deferred");
+    expect_error(WITH("[entry deflate]\ncallbacks = 2\nopen_callbacks = 3, 2\n"), 5, "callback position 2 listed twice");
+    expect_error(WITH("[entry deflate]\nopen_callbacks = 0\n"), 4, "callback position '0' must be a number");
     expect_error(WITH("[signals]\nno_defer = SIGSEGV\n"), 4, "never deferred");
     expect_error(WITH("[signals]\nno_defer = SIGNOPE\n"), 4, "'SIGNOPE' is not a signal");
     expect_error(WITH("[signals]\nmax_deferral = soon\n"), 4, "max_deferral must be a duration");
@@ -225,6 +240,7 @@ int main(void)
         cmocka_unit_test(shipped_policies_are_valid),
         cmocka_unit_test(errors_name_file_and_line),
         cmocka_unit_test(bare_names_wait_for_the_loader),
+        cmocka_unit_test(open_callbacks_are_callbacks_too),
         cmocka_unit_test(several_errors_all_reported),
         cmocka_unit_test(missing_file),
     };
