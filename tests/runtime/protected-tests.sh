@@ -212,6 +212,19 @@ died "aggregates allowed: a stray write into sqlite3_column_text memory is still
 has "... and reported" "$tmp/err" "^libprotect: blocked write of libsqlite3.so.0 \\(integrity\\) at 0x[0-9a-f]+ by sqlite_aggregates!main"
 fi
 
+echo "# libffi closures (made at run time: ctypes, cffi) under hardened mode"
+if functional; then
+run "$build/tests/ffi_closures"; cp "$tmp/out" "$tmp/ffi.plain"
+run "$wrap" -p "$gtpol" -- "$build/tests/ffi_closures"
+is "closures of several signatures, one through the library's callback: exit status" "$status" 0
+same "closures: same results as unprotected" "$tmp/ffi.plain" "$tmp/out"
+py=/usr/bin/python3; [ -x "$py" ] || py=python3   # Debian's, which links the system's SQLite
+run "$py" "$src/tests/runtime/python_client.py"; cp "$tmp/out" "$tmp/py.plain"
+run "$wrap" -p "$sqlpol" -- "$py" "$src/tests/runtime/python_client.py"
+is "python3: sqlite3 aggregates and a ctypes closure, SQLite protected: exit status" "$status" 0
+same "python3: same output as unprotected" "$tmp/py.plain" "$tmp/out"
+fi
+
 echo "# LMDB"
 if functional; then
 rm -rf "$tmp/lp" "$tmp/lu"; mkdir "$tmp/lp" "$tmp/lu"
