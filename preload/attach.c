@@ -348,9 +348,10 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
         d->funcs[d->n_funcs - 1].stub = (uintptr_t)cursor;
         write_entry_stub(cursor, id,
                          sel == DENY ? protect_gate_denied
-                         : f.callbacks ? gate_code()->entry_callbacks : gate_code()->entry);
+                         : f.callbacks || protect_gate_page.t.observe_entry ? gate_code()->entry_callbacks
+                                                                           : gate_code()->entry);
         req[n_req++] = (struct patch_request){p->addr + p->patch_offset, (uintptr_t)cursor, p->kind};
-        if (sel == GATE && !f.callbacks) /* callback arguments are wrapped at each entry */
+        if (sel == GATE && !f.callbacks && !protect_gate_page.t.observe_entry) /* those are wrapped at each entry */
             direct[n_direct++] = (struct direct_target){p->addr, p->trampoline};
         cursor += STUB_SIZE;
         skipped += sel == DENY;

@@ -14,6 +14,7 @@
 #include "base/trusted_syscall.h"
 #include "hardened/stray_pkru_guard.h"
 #include "hardened/syscall_trap.h"
+#include "learn/learn.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -194,7 +195,9 @@ __attribute__((constructor)) static void libprotect_init(void)
     if (trusted_page_init() != 0)
         protect_refuse("cannot map the trusted system-call page");
     /* The layers below learn what the layers above add (they never call up). */
+    bool auditing = learn_start();
     signals_set_hooks(&(struct signal_hooks){.sigsys = syscall_trap, .trap = stray_pkru_guard_trap,
+                                             .audit = auditing ? audit_access : NULL,
                                              .keep_sigsys_unblocked = hardened});
     gate_table_set_thread_hooks(signals_thread_altstack, signals_thread_exit);
     gate_table_unlock();

@@ -90,6 +90,15 @@ int launch(char **policies, int n_policies, const struct launch_options *opts, c
         setenv("PROTECT_HARDENED", "0", 1);
     if (opts->dry_run)
         setenv("PROTECT_DRY_RUN", "1", 1);
+    if (opts->audit) {
+        char *abs = strcmp(opts->audit, "1") ? realpath(dirname(strdupa(opts->audit)), NULL) : NULL;
+        char *file = NULL;
+        if (abs && asprintf(&file, "%s/%s", abs, basename(strdupa(opts->audit))) < 0)
+            file = NULL;
+        setenv("PROTECT_AUDIT", file ? file : opts->audit, 1);
+        free(abs);
+        free(file);
+    }
     if (opts->verbose) {
         setenv("PROTECT_VERBOSE", "1", 1);
         fprintf(stderr, "protect-wrap: LD_PRELOAD=%s PROTECT_POLICY=%s\n", preload, list);

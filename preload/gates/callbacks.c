@@ -220,6 +220,8 @@ void protect_wrap_callback_args(struct saved_regs *regs, uint64_t *sp)
     if (f >= d->n_funcs)
         protect_gate_broken();
     unsigned mask = d->funcs[f].callbacks, open = d->funcs[f].open_callbacks;
+    if (protect_gate_page.t.observe_entry)
+        protect_gate_page.t.observe_entry((int)slot, f, regs, sp);
     uint64_t *reg_args = &regs->rdi; /* rdi, rsi, rdx, rcx, r8, r9 in order */
     for (int n = 1; mask; n++, mask >>= 1, open >>= 1) {
         if (!(mask & 1))

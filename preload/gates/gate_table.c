@@ -121,6 +121,13 @@ const struct gate_code *gate_code(void)
     return &builds[pku_dry_run()];
 }
 
+void gate_table_set_entry_observer(void (*observe)(int, size_t, struct saved_regs *, uint64_t *))
+{
+    gate_table_unlock();
+    table.observe_entry = observe;
+    gate_table_lock();
+}
+
 void gate_table_set_thread_hooks(void (*started)(void), void (*exiting)(void))
 {
     gate_table_unlock();

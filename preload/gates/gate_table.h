@@ -9,6 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* General-purpose registers as the gate's slow paths save them. */
+struct saved_regs {
+    uint64_t rdi, rsi, rdx, rcx, r8, r9, rax, r11;
+    uint8_t xmm[8][16];
+};
+
 struct domain_gate {
     uint32_t pkru;
     uint32_t index;
@@ -33,6 +39,10 @@ struct gate_table {
      * in the read-only page, so that nobody can redirect them. */
     void (*thread_started)(void);
     void (*thread_exiting)(void);
+    /* Learning (learn/): sees every entry's arguments before they are
+     * wrapped, and may replace some (with its own stubs in front of
+     * callback stubs). */
+    void (*observe_entry)(int slot, size_t func, struct saved_regs *regs, uint64_t *sp);
 };
 
 /* The table sits alone in its page, so that it can be made read-only. */
@@ -63,11 +73,6 @@ struct gate_block {
     uint8_t pad2[(1 << GB_SHIFT) - 128 - 512];
 };
 
-/* General-purpose registers as the gate's slow paths save them. */
-struct saved_regs {
-    uint64_t rdi, rsi, rdx, rcx, r8, r9, rax, r11;
-    uint8_t xmm[8][16];
-};
 
 extern __thread struct gate_block *protect_blocks[MAX_DOMAINS]
     __attribute__((tls_model("initial-exec")));
@@ -112,6 +117,10 @@ struct gate_regions {
     uintptr_t blocks_lo, blocks_size, stacks_lo, stacks_size;
 };
 void gate_regions(int slot, struct gate_regions *r);
+
+/* Sets the table's observe_entry (once, at start, when learning): every
+ * gated entry then takes the slow path that wraps callback arguments. */
+void gate_table_set_entry_observer(void (*observe)(int, size_t, struct saved_regs *, uint64_t *));
 
 /* Sets the table's thread_started and thread_exiting (once, at start). */
 void gate_table_set_thread_hooks(void (*started)(void), void (*exiting)(void));

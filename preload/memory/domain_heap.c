@@ -353,3 +353,24 @@ void domain_heap_unlock(struct domain_heap *h)
 {
     pthread_mutex_unlock(&h->lock);
 }
+
+uintptr_t domain_heap_block_of(const struct domain_heap *h, uintptr_t addr)
+{
+    if (!in_region(h, addr))
+        return 0;
+    size_t i = chunk_index(h, addr);
+    if (h->kind[i] == CHUNK_SLAB) {
+        uintptr_t slab = h->lo + i * CHUNK;
+        size_t cls = ((const struct slab_header *)slab)->cls;
+        if (cls >= N_CLASSES || addr < slab + SLAB_HEADER)
+            return 0;
+        uint64_t off = addr - slab - SLAB_HEADER;
+        return slab + SLAB_HEADER + (off * class_magic[cls] >> 32) * class_size[cls];
+    }
+    while (i > 0 && h->kind[i] == CHUNK_LARGE_MORE)
+        i--;
+    if (h->kind[i] != CHUNK_LARGE)
+        return 0;
+    const struct large_header *x = (const void *)(h->lo + i * CHUNK);
+    return (uintptr_t)x + x->data_offset;
+}

@@ -35,6 +35,9 @@ void domain_heap_free(struct domain_heap *h, struct heap_cache *cache, void *p);
 /* Grows or shrinks in place when it can, else allocates, copies, frees. */
 void *domain_heap_realloc(struct domain_heap *h, struct heap_cache *cache, void *p, size_t size);
 size_t domain_heap_usable_size(struct domain_heap *h, const void *p);
+/* The start of the live-or-free block holding ADDR, or 0 when ADDR is not
+ * in a block of this heap (read without the lock: for reports only). */
+uintptr_t domain_heap_block_of(const struct domain_heap *h, uintptr_t addr);
 
 /* Fork safety: hold the heap's lock across fork(). */
 void domain_heap_lock(struct domain_heap *h);

@@ -13,6 +13,8 @@
 #include "gates/domains.h"
 #include "gates/gate_table.h"
 #include "log.h"
+#include "base/sealed.h"
+#include "memory/interpose.h"
 #include "base/pku.h"
 
 #include <dlfcn.h>
@@ -45,7 +47,22 @@ static struct heap_cache *cache_of(const struct domain *d)
 struct allocator {
     struct domain *d;
     struct heap_cache *cache;
+    uint64_t func; /* the innermost gated function, or UINT64_MAX */
 };
+
+/* Learning (learn/): told of every domain allocation and the function it
+ * was made in.  Sealed: set once at start. */
+static SEALED union {
+    void (*v)(const struct domain *d, uintptr_t block, uint64_t func);
+    char pages[4096];
+} alloc_observer;
+
+void memory_set_alloc_observer(void (*observe)(const struct domain *d, uintptr_t block, uint64_t func))
+{
+    sealed_open();
+    alloc_observer.v = observe;
+    sealed_close();
+}
 
 static inline struct allocator allocating_domain(void)
 {
@@ -59,9 +76,10 @@ static inline struct allocator allocating_domain(void)
     if (!d)
         return a;
     struct gate_block *b = gate_block_checked(d->slot);
-    if (b && gate_block_func(b) < d->n_funcs && d->funcs[gate_block_func(b)].heap_app)
+    uint64_t func = b ? gate_block_func(b) : UINT64_MAX;
+    if (func < d->n_funcs && d->funcs[func].heap_app)
         return a;
-    return (struct allocator){d, b ? (struct heap_cache *)b->heap_cache : NULL};
+    return (struct allocator){d, b ? (struct heap_cache *)b->heap_cache : NULL, func};
 }
 
 static inline struct domain *owner(const void *p)
@@ -80,6 +98,8 @@ static void *domain_alloc(struct allocator a, size_t size, size_t align)
     void *p = domain_heap_alloc(a.d->heap, a.cache, size, align);
     if (!p)
         errno = ENOMEM;
+    else if (__builtin_expect(alloc_observer.v != NULL, 0))
+        alloc_observer.v(a.d, (uintptr_t)p, a.func);
     return p;
 }
 

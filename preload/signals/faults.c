@@ -94,6 +94,31 @@ static void backtrace_from(ucontext_t *uc)
     }
 }
 
+void fault_describe_ip(uintptr_t ip, char *out, size_t len)
+{
+    char name[256];
+    unw_word_t off = 0;
+    Dl_info info = {0};
+    if (describe_trampoline(ip, out, len))
+        return;
+    /* A cursor of this thread moved to IP: libunwind then names it from the
+     * object's full symbol table (static functions too). */
+    unw_context_t ctx;
+    unw_cursor_t cursor;
+    /* (moved one byte on: libunwind takes the IP of a frame that is not a
+     * signal frame for a return address, and looks up the byte before it) */
+    if (unw_getcontext(&ctx) == 0 && unw_init_local(&cursor, &ctx) == 0 &&
+        unw_set_reg(&cursor, UNW_REG_IP, (unw_word_t)ip + 1) == 0 &&
+        unw_get_proc_name(&cursor, name, sizeof name, &off) == 0 && off > 0 && dladdr((void *)ip, &info) &&
+        info.dli_fname) {
+        const char *slash = strrchr(info.dli_fname, '/'), *object = slash ? slash + 1 : info.dli_fname;
+        snprintf(out, len, "%s!%s+%#lx", *object ? object : program_invocation_short_name, name,
+                 (unsigned long)off - 1);
+        return;
+    }
+    describe(ip, NULL, out, len);
+}
+
 static void first_frame(ucontext_t *uc, char *out, size_t len)
 {
     unw_cursor_t cursor;
@@ -161,6 +186,8 @@ bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc, int *errno_out)
 {
     uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
     const struct signal_hooks *hooks = signals_hooks();
+    if (hooks->audit && hooks->audit(sig, si, uc))
+        return true;
     if (sig == SIGTRAP && hooks->trap && hooks->trap(si, uc))
         return true;
     if (sig == SIGTRAP) {

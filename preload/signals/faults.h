@@ -5,6 +5,8 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <ucontext.h>
 
 /* For a synchronous SIGSEGV/SIGBUS/SIGFPE/SIGILL/SIGTRAP: true when it was
@@ -13,5 +15,8 @@
  * to leave); otherwise reports what it was, once, and returns false
  * (deliver it as usual). */
 bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc, int *errno_out);
+
+/* "object!function+0xoff" for a code address, as the reports name it. */
+void fault_describe_ip(uintptr_t ip, char *out, size_t len);
 
 #endif

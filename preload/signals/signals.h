@@ -26,6 +26,7 @@ struct protect_signal_counts {
 struct signal_hooks {
     bool (*sigsys)(siginfo_t *si, ucontext_t *uc);     /* the filter's traps */
     bool (*trap)(const siginfo_t *si, ucontext_t *uc); /* guarded stray WRPKRUs */
+    bool (*audit)(int sig, siginfo_t *si, ucontext_t *uc); /* audit mode: stopped accesses allowed */
     bool keep_sigsys_unblocked; /* masks never block SIGSYS (the filter needs it) */
 };
 /* Sets them (once, before any library is attached); kept read-only. */

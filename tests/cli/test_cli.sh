@@ -14,7 +14,7 @@ expect "help exits 0" 0 "$wrap" --help
 has "help shows usage" "$tmp/out" "^Usage: protect-wrap --policy FILE"
 has "help names hardened mode's switch" "$tmp/out" "--no-hardened"
 expect "--no-hardened outside run mode is bad usage" 2 "$wrap" --no-hardened --validate "$src/policy/zlib.policy"
-has "--no-hardened outside run mode: says so" "$tmp/err" "^protect-wrap: --policy, --dry-run and --no-hardened are for running a program$"
+has "--no-hardened outside run mode: says so" "$tmp/err" "^protect-wrap: --policy, --dry-run, --audit and --no-hardened are for running a program$"
 expect "no arguments is bad usage" 2 "$wrap"
 has "bad usage says what and where to look" "$tmp/err" "^protect-wrap: no PROGRAM to run$"
 expect "unknown option" 2 "$wrap" --frobnicate
@@ -35,6 +35,14 @@ printf '[library]\npath = libonly-in-runpath.so\n' >"$tmp/bare.policy"
 expect "a bare name off the default path is valid" 0 "$wrap" --validate "$tmp/bare.policy"
 has "... with a warning naming file and line" "$tmp/err" \
     "^$tmp/bare.policy:2: warning: library 'libonly-in-runpath.so' is not on the default search path"
+
+expect "--output without --learn" 2 "$wrap" --output x.policy -p "$src/policy/zlib.policy" /bin/true
+has "... says so" "$tmp/err" "^protect-wrap: --output goes with --learn$"
+expect "--learn with --policy" 2 "$wrap" --learn libz.so.1 -p "$src/policy/zlib.policy" -- /bin/true
+expect "--learn of a missing library" 2 "$wrap" --learn libnothere.so.7 -- /bin/true
+has "... one line" "$tmp/err" "^protect-wrap: libnothere.so.7: library not found$"
+expect "--learn without a program" 2 "$wrap" --learn libz.so.1
+expect "--audit outside run mode" 2 "$wrap" --audit --validate "$src/policy/zlib.policy"
 
 expect "gen-policy for zlib" 0 "$wrap" --gen-policy libz.so.1
 cp "$tmp/out" "$tmp/gen.policy"

@@ -260,6 +260,48 @@ run "$wrap" -p "$src/policy/zlib.policy" -- "$build/tests/zlib_roundtrip"
 is "zlib round trip protected: exit status" "$status" 0
 same "zlib round trip protected: same sizes and checksums" "$tmp/z.plain" "$tmp/out"
 
+echo "# audit mode and --learn"
+# "ENTRY: key = value" for the settings of a policy's [entry] sections
+policy_pairs() {
+    awk '/^\[/ { e = ($0 ~ /^\[entry /) ? $2 : "" ; sub(/\]$/, "", e) }
+         e != "" && /^[a-z_]+ *=/ { gsub(/ +/, " "); print e ": " $0 }' "$1" | sort
+}
+learned_like() { # NAME LEARNED HANDWRITTEN
+    if [ "$(policy_pairs "$2")" = "$(policy_pairs "$3")" ]; then ok "$1"
+    else bad "$1" "$(diff <(policy_pairs "$3") <(policy_pairs "$2"))"; fi
+}
+if enforced; then
+run "$wrap" --audit="$tmp/audit.json" -p "$kvpol" -- "$kv" --threads 2 --ops 100 --stray-write
+is "audit: the program with the stray write runs to its end" "$status" 0
+has "audit: the write was let through" "$tmp/out" "^victim is now X"
+has "audit: summed up at exit, with the block's allocating entry" "$tmp/err" \
+    "^libprotect: audit: 1 writes of libkvstore.so \\(integrity\\) by kvapp!main\\+0x[0-9a-f]+, in a block allocated in kv_put$"
+has "audit: JSON records" "$tmp/audit.json" '"library":"libkvstore.so","access":"write".*"allocated_in":"kv_put".*"count":1'
+run "$wrap" --learn "$build/tests/libgatetest.so" -o "$tmp/gt.learned" -- "$gt" all
+is "learn (gatetest): runs" "$status" 0
+expect "learn (gatetest): the policy validates" 0 "$wrap" --validate "$tmp/gt.learned"
+learned_like "learn (gatetest): the hand-written callbacks and heap = app, nothing else" "$tmp/gt.learned" "$gtpol"
+has "learn (gatetest): evidence for each line" "$tmp/gt.learned" \
+    "^; learned: argument 2 was an application function \\(gatetest!down\\+0\\) in 201 of 201 calls,"
+run "$wrap" --learn "$build/lib/libkvstore.so" -o "$tmp/kv.learned" -- "$kv" --threads 2 --ops 200
+learned_like "learn (kvstore): the hand-written policy's entries" "$tmp/kv.learned" "$kvpol"
+run "$wrap" --learn libsqlite3.so.0 -o "$tmp/agg.learned" -- "$build/tests/sqlite_aggregates"
+has "learn (SQLite aggregates): every callback called back" "$tmp/agg.learned" "^callbacks = 6, 7, 8, 9, 10$"
+has "learn (SQLite aggregates): the aggregate context writes, as a decision" "$tmp/agg.learned" "^; open_callbacks = 6, 9$"
+run sh -c "'$wrap' --learn libsqlite3.so.0 -o '$tmp/sql.learned' -- sqlite3 :memory: < '$src/tests/runtime/workload.sql'"
+expect "learn (sqlite3 shell): the policy validates" 0 "$wrap" --validate "$tmp/sql.learned"
+has "learn (sqlite3 shell): the memory it writes (heap = app)" "$tmp/sql.learned" "^\\[entry sqlite3_malloc64\\]"
+has "learn (sqlite3 shell): the log callback the shipped policy lacks" "$tmp/sql.learned" "^\\[entry sqlite3_config\\]"
+run "$wrap" --learn libz.so.1 -o "$tmp/z.learned" -- "$build/tests/zlib_roundtrip"
+expect "learn (zlib): the policy validates" 0 "$wrap" --validate "$tmp/z.learned"
+fi
+if [ "$mode" = dry ]; then
+run "$wrap" --learn "$build/tests/libgatetest.so" -o "$tmp/gt.learned" -- "$gt" all
+is "learn in a dry run: runs" "$status" 0
+has "learn in a dry run: says what it could not see" "$tmp/gt.learned" "^; The run was a dry run \\(no protection keys\\)"
+has "learn in a dry run: callbacks still learned" "$tmp/gt.learned" "^\\[entry gt_recurse\\]"
+fi
+
 echo "# a policy for a library the program never loads"
 run echo hello
 cp "$tmp/out" "$tmp/echo.plain"
