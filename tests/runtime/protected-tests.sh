@@ -260,6 +260,8 @@ run "$wrap" -p "$src/policy/zlib.policy" -- "$build/tests/zlib_roundtrip"
 is "zlib round trip protected: exit status" "$status" 0
 same "zlib round trip protected: same sizes and checksums" "$tmp/z.plain" "$tmp/out"
 
+fi
+
 echo "# audit mode and --learn"
 # "ENTRY: key = value" for the settings of a policy's [entry] sections
 policy_pairs() {
@@ -302,6 +304,7 @@ has "learn in a dry run: says what it could not see" "$tmp/gt.learned" "^; The r
 has "learn in a dry run: callbacks still learned" "$tmp/gt.learned" "^\\[entry gt_recurse\\]"
 fi
 
+if functional; then
 echo "# a policy for a library the program never loads"
 run echo hello
 cp "$tmp/out" "$tmp/echo.plain"
