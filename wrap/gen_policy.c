@@ -19,21 +19,29 @@ static bool looks_like_allocator(const char *name)
     return false;
 }
 
-int gen_policy(const char *lib)
+int analyze_library(const char *lib, struct lib_analysis *a, char **path)
 {
-    char *path = policy_find_library(lib);
-    struct lib_analysis a;
     char err[256];
-    if (!path) {
+    *path = policy_find_library(lib);
+    if (!*path) {
         fprintf(stderr, "protect-wrap: %s: library not found\n", lib);
         return 2;
     }
-    if (lib_analyze(path, NULL, &a, err, sizeof err) != 0) {
-        fprintf(stderr, "protect-wrap: %s: %s\n", path, err);
-        lib_analysis_free(&a);
-        free(path);
+    if (lib_analyze(*path, NULL, a, err, sizeof err) != 0) {
+        fprintf(stderr, "protect-wrap: %s: %s\n", *path, err);
+        lib_analysis_free(a);
+        free(*path);
         return 2;
     }
+    return 0;
+}
+
+int gen_policy(const char *lib)
+{
+    char *path;
+    struct lib_analysis a;
+    if (analyze_library(lib, &a, &path) != 0)
+        return 2;
     const struct elf_image *img = &a.img;
     printf("; Starting policy for %s, written by protect-wrap --gen-policy.\n", path);
     printf("; Review it before use: check it with protect-wrap --validate.\n\n");

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "learn.h"
 
+#include "gen_policy.h"
 #include "launch.h"
 #include "lib_analysis.h"
 #include "policy.h"
@@ -215,22 +216,16 @@ static bool pku_available(void)
 
 int learn_policy(const char *lib, const char *output, const struct launch_options *opts, char **argv)
 {
-    char *path = policy_find_library(lib);
+    char *path;
     struct lib_analysis a;
-    char err[256];
-    if (!path) {
-        fprintf(stderr, "protect-wrap: %s: library not found\n", lib);
+    if (analyze_library(lib, &a, &path) != 0)
         return 2;
-    }
-    if (lib_analyze(path, NULL, &a, err, sizeof err) != 0) {
-        fprintf(stderr, "protect-wrap: %s: %s\n", path, err);
-        free(path);
-        return 2;
-    }
     char pol[] = "/tmp/protect-learn-XXXXXX.policy", obs[] = "/tmp/protect-learn-XXXXXX.observed";
     int pfd = mkstemps(pol, 7), ofd = mkstemps(obs, 9);
     if (pfd < 0 || ofd < 0) {
         fprintf(stderr, "protect-wrap: cannot make a temporary file: %s\n", strerror(errno));
+        lib_analysis_free(&a);
+        free(path);
         return 2;
     }
     dprintf(pfd, "[library]\npath = %s\nmode = integrity\n", path);
@@ -263,6 +258,8 @@ int learn_policy(const char *lib, const char *output, const struct launch_option
     FILE *out = strcmp(output, "-") == 0 ? stdout : fopen(output, "w");
     if (!out) {
         fprintf(stderr, "protect-wrap: %s: %s\n", output, strerror(errno));
+        lib_analysis_free(&a);
+        free(path);
         return 2;
     }
     write_policy(out, lib, &a, &l, argv);
