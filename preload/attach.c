@@ -379,6 +379,7 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
     trusted_mprotect(d->funcs, funcs_bytes(d->cap_funcs), PROT_READ);
 
     long tagged = tag_data(info->dlpi_phdr, info->dlpi_phnum, base, d->key);
+    d->tagged_bytes = tagged;
     if (tagged < 0) {
         protect_log("%s: cannot tag its memory with its protection key", d->name);
         free(req);

@@ -5,7 +5,7 @@
 #include "gates/domains.h"
 #include "gates/gate_table.h"
 #include "log.h"
-#include "stats.h"
+#include "telemetry/telemetry.h"
 #include "base/pku.h"
 #include "hardened/process_lockdown.h"
 #include "base/sealed.h"
@@ -171,8 +171,10 @@ static void rescan(void)
     if (protect_active || hardened_mode())
         stray_pkru_guard_scan(); /* new code may carry WRPKRUs of its own */
     sealed_close();
-    if (count_attached() > attached_before)
+    if (count_attached() > attached_before) {
         syscall_filter_refresh(); /* the filter learns the new library's memory */
+        telemetry_start();        /* (once) */
+    }
     pthread_mutex_unlock(&attach_lock);
     busy = false;
 }
@@ -204,7 +206,6 @@ __attribute__((constructor)) static void libprotect_init(void)
     protect_gate_page.t.app_pkru = pku_read();
     gate_table_lock();
     rescan();
-    stats_at_exit();
     for (int i = 0; i < protect_n_domains; i++)
         if (!protect_domains[i].attached)
             protect_info("%s is not loaded (yet): it will be protected if it is", protect_domains[i].name);

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Fails when a file of preload/ includes a header of a layer above its own
-# (preload/README.md): base < gates < memory < signals < hardened < learn < top.
+# (preload/README.md): base < gates < memory < signals < hardened < learn < telemetry < top.
 set -u
 cd "$1/preload" || exit 2
-layers=(base gates memory signals hardened learn)
+layers=(base gates memory signals hardened learn telemetry)
 bad=0
 for i in "${!layers[@]}"; do
   above=$(IFS='|'; echo "${layers[*]:i+1}")

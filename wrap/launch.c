@@ -55,6 +55,20 @@ char *find_shim(void)
     return NULL;
 }
 
+/* NAME=VALUE for an option that is "1" or a file: the file made absolute
+ * (the program may change directory before it exits). */
+static void set_file_env(const char *name, const char *value)
+{
+    if (!value)
+        return;
+    char *dir = strcmp(value, "1") ? realpath(dirname(strdupa(value)), NULL) : NULL, *file = NULL;
+    if (dir && asprintf(&file, "%s/%s", dir, basename(strdupa(value))) < 0)
+        file = NULL;
+    setenv(name, file ? file : value, 1);
+    free(dir);
+    free(file);
+}
+
 int launch(char **policies, int n_policies, const struct launch_options *opts, char **argv)
 {
     if (validate_policies(policies, n_policies, stderr, false))
@@ -90,15 +104,8 @@ int launch(char **policies, int n_policies, const struct launch_options *opts, c
         setenv("PROTECT_HARDENED", "0", 1);
     if (opts->dry_run)
         setenv("PROTECT_DRY_RUN", "1", 1);
-    if (opts->audit) {
-        char *abs = strcmp(opts->audit, "1") ? realpath(dirname(strdupa(opts->audit)), NULL) : NULL;
-        char *file = NULL;
-        if (abs && asprintf(&file, "%s/%s", abs, basename(strdupa(opts->audit))) < 0)
-            file = NULL;
-        setenv("PROTECT_AUDIT", file ? file : opts->audit, 1);
-        free(abs);
-        free(file);
-    }
+    set_file_env("PROTECT_AUDIT", opts->audit);
+    set_file_env("PROTECT_STATS", opts->stats);
     if (opts->verbose) {
         setenv("PROTECT_VERBOSE", "1", 1);
         fprintf(stderr, "protect-wrap: LD_PRELOAD=%s PROTECT_POLICY=%s\n", preload, list);

@@ -15,6 +15,7 @@ struct launch_options {
     bool hardened; /* false: PROTECT_HARDENED=0 */
     bool dry_run;  /* PROTECT_DRY_RUN=1: gated, no keys */
     const char *audit; /* PROTECT_AUDIT: NULL off, "1" a summary, else a JSON file */
+    const char *stats; /* PROTECT_STATS: NULL off, "1" a table at exit, else a JSON file */
 };
 
 /* Runs ARGV with libprotect.so preloaded and the policies in PROTECT_POLICY,

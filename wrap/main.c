@@ -28,6 +28,8 @@ static const char usage[] =
     "\n"
     "  -p, --policy FILE   protect the library that FILE describes (repeatable, up to 15)\n"
     "  -v, --verbose       say what is protected and how\n"
+    "      --stats[=FILE]  at exit, each protected library's counters: a table on stderr, or\n"
+    "                      JSON in FILE (protect-top shows them live)\n"
     "      --audit[=FILE]  protection on, but an access a key stops is recorded and let through\n"
     "                      (that one instruction), and the program runs on: a summary at\n"
     "                      exit, and the records as JSON in FILE\n"
@@ -52,8 +54,8 @@ static const char usage[] =
     "\n"
     "Environment read by libprotect.so: PROTECT_POLICY (policy files, ':'-separated),\n"
     "PROTECT_VERBOSE=1 (what was protected), PROTECT_HARDENED=0 (as --no-hardened),\n"
-    "PROTECT_DRY_RUN=1 (as --dry-run), PROTECT_AUDIT=1|FILE (as --audit), PROTECT_STATS=1\n"
-    "(gate crossings at exit), PROTECT_NO_BREAKPOINTS=1 (defer signals without\n"
+    "PROTECT_DRY_RUN=1 (as --dry-run), PROTECT_AUDIT=1|FILE (as --audit), PROTECT_STATS=1|FILE\n"
+    "(as --stats), PROTECT_TELEMETRY=0 (publish nothing for protect-top), PROTECT_NO_BREAKPOINTS=1 (defer signals without\n"
     "hardware breakpoints, for testing that path).  Hardened mode needs LD_BIND_NOW=1, which protect-wrap sets.\n";
 
 enum mode { RUN, VALIDATE, GEN_POLICY, CHECK, LEARN };
@@ -66,14 +68,14 @@ static int bad_usage(const char *msg)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_VALIDATE = 256, OPT_GEN, OPT_CHECK, OPT_JSON, OPT_VERSION, OPT_NO_HARDENED, OPT_DRY_RUN, OPT_AUDIT, OPT_LEARN };
+    enum { OPT_VALIDATE = 256, OPT_GEN, OPT_CHECK, OPT_JSON, OPT_VERSION, OPT_NO_HARDENED, OPT_DRY_RUN, OPT_AUDIT, OPT_LEARN, OPT_STATS };
     static const struct option options[] = {
         {"policy", required_argument, NULL, 'p'}, {"verbose", no_argument, NULL, 'v'},
         {"validate", no_argument, NULL, OPT_VALIDATE}, {"gen-policy", no_argument, NULL, OPT_GEN},
         {"check", no_argument, NULL, OPT_CHECK}, {"json", no_argument, NULL, OPT_JSON},
         {"no-hardened", no_argument, NULL, OPT_NO_HARDENED}, {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"audit", optional_argument, NULL, OPT_AUDIT}, {"learn", required_argument, NULL, OPT_LEARN},
-        {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, OPT_VERSION},
+        {"output", required_argument, NULL, 'o'}, {"stats", optional_argument, NULL, OPT_STATS}, {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
     enum mode mode = RUN;
@@ -91,6 +93,7 @@ int main(int argc, char **argv)
         case OPT_NO_HARDENED: run.hardened = false; continue;
         case OPT_DRY_RUN: run.dry_run = true; continue;
         case OPT_AUDIT: run.audit = optarg ? optarg : "1"; continue;
+        case OPT_STATS: run.stats = optarg ? optarg : "1"; continue;
         case 'o': output = optarg; continue;
         case OPT_LEARN: learn_lib = optarg; chosen = LEARN; break;
         case OPT_JSON: json = true; continue;
@@ -121,8 +124,8 @@ int main(int argc, char **argv)
     int n_rest = argc - optind;
     if (json && mode != CHECK)
         return bad_usage("--json goes with --check");
-    if (mode != RUN && mode != LEARN && (n_policies || !run.hardened || run.dry_run || run.audit))
-        return bad_usage("--policy, --dry-run, --audit and --no-hardened are for running a program");
+    if (mode != RUN && mode != LEARN && (n_policies || !run.hardened || run.dry_run || run.audit || run.stats))
+        return bad_usage("--policy, --dry-run, --audit, --stats and --no-hardened are for running a program");
     if (mode == LEARN && (n_policies || run.audit))
         return bad_usage("--learn makes its own policy and audits by itself: no --policy or --audit");
     if (output && mode != LEARN)

@@ -33,5 +33,6 @@ __attribute__((noreturn)) void protect_denied_call(uint32_t id)
     const struct domain *d = slot < MAX_DOMAINS ? &protect_domains[slot] : NULL;
     if (!d || f >= d->n_funcs)
         protect_fatal("call of a denied export (unknown id %#x)", id);
+    gate_count(d->slot, GC_DENIED, 1);
     protect_fatal("%s: %s is denied by %s", d->name, d->funcs[f].name, d->policy.file);
 }

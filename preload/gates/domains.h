@@ -36,6 +36,7 @@ struct domain {
     uintptr_t text_lo, text_hi; /* its executable segment(s) */
     struct domain_heap *heap;
     uintptr_t heap_lo, heap_hi;
+    long tagged_bytes;        /* of its segments, at the last attach (telemetry) */
     struct gated_func *funcs;
     size_t n_funcs, cap_funcs;
     uint64_t *targets;      /* read-only after attach */

@@ -289,6 +289,8 @@ GATE(protect_gate_exit_ret):
     /* Already inside this domain (the library calls its own export, or a
      * function pointer to it): no switch, straight to the original. */
     DOMAIN_FROM_ID r11d, eax, rax
+    CHECKED_BLOCK rdx, rax, rcx, ecx    /* counted in this thread's block */
+    inc qword ptr [rax + GB_NESTED]
     mov ecx, r11d
     and ecx, GATE_ID_FUNC_MASK
     cmp rcx, [rdx + DG_NFUNCS]

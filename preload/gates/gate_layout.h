@@ -48,6 +48,7 @@
 #define GB_ENTRIES 48    /* counters: gate entries of this thread (plain increments) */
 #define GB_CALLBACKS 56  /* callbacks out to the application */
 #define GB_OUT_CALLS 64  /* this library's calls into another library now under way */
+#define GB_NESTED 136    /* counter: entries that took the nesting path */
 
 /* The frame an entry leaves at the top of the domain stack (at GB_SP, so
  * the innermost entry's frame is always found there), above the argument

@@ -35,6 +35,7 @@ _Static_assert(offsetof(struct gate_block, cb_depth) == GB_CB_DEPTH, "GB_CB_DEPT
 _Static_assert(offsetof(struct gate_block, entries) == GB_ENTRIES, "GB_ENTRIES");
 _Static_assert(offsetof(struct gate_block, callbacks) == GB_CALLBACKS, "GB_CALLBACKS");
 _Static_assert(offsetof(struct gate_block, out_calls) == GB_OUT_CALLS, "GB_OUT_CALLS");
+_Static_assert(offsetof(struct gate_block, nested) == GB_NESTED, "GB_NESTED");
 _Static_assert(offsetof(struct saved_regs, rdx) == SAVED_RDX, "SAVED_RDX");
 _Static_assert(offsetof(struct saved_regs, r11) == SAVED_R11, "SAVED_R11");
 _Static_assert(offsetof(struct saved_regs, xmm) == SAVED_XMM, "SAVED_XMM");
@@ -206,6 +207,14 @@ static uintptr_t clear_block(void *arg)
     struct gate_block *b = r->block, *retired = r->retired, copy = *b;
     __atomic_fetch_add(&retired->entries, copy.entries, __ATOMIC_RELAXED);
     __atomic_fetch_add(&retired->callbacks, copy.callbacks, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&retired->nested, copy.nested, __ATOMIC_RELAXED);
+    for (int i = 0; i < GC_N; i++)
+        __atomic_fetch_add(&retired->counter[i], copy.counter[i], __ATOMIC_RELAXED);
+    uint64_t longest = __atomic_load_n(&retired->longest_deferral_ns, __ATOMIC_RELAXED);
+    while (copy.longest_deferral_ns > longest &&
+           !__atomic_compare_exchange_n(&retired->longest_deferral_ns, &longest, copy.longest_deferral_ns, false,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
     memset(b, 0, GATE_FIELDS);
     /* Back to a reserved, untagged hole until another thread takes the slot. */
     trusted_mmap((void *)copy.stack_map, copy.stack_map_size, PROT_NONE,
@@ -310,6 +319,12 @@ static uintptr_t sum_counts(void *arg)
         if (slot_used[r->dg->index][i / 64] & (1ull << (i % 64))) {
             r->c->entries += __atomic_load_n(&b[i].entries, __ATOMIC_RELAXED);
             r->c->callbacks += __atomic_load_n(&b[i].callbacks, __ATOMIC_RELAXED);
+            r->c->nested += __atomic_load_n(&b[i].nested, __ATOMIC_RELAXED);
+            for (int k = 0; k < GC_N; k++)
+                r->c->counter[k] += __atomic_load_n(&b[i].counter[k], __ATOMIC_RELAXED);
+            uint64_t l = __atomic_load_n(&b[i].longest_deferral_ns, __ATOMIC_RELAXED);
+            if (l > r->c->longest_deferral_ns)
+                r->c->longest_deferral_ns = l;
         }
     return 0;
 }
@@ -319,4 +334,39 @@ void gate_counts(int slot, struct gate_counts *c)
     *c = (struct gate_counts){0};
     if (table.domain[slot].blocks_lo)
         with_domain_open(slot, sum_counts, &(struct counts_read){&table.domain[slot], c});
+}
+
+struct count_add {
+    int slot;
+    int which; /* -1: a deferral of NS */
+    uint64_t n;
+};
+
+static uintptr_t add_count(void *arg)
+{
+    struct count_add *a = arg;
+    struct gate_block *b = gate_block_checked(a->slot);
+    if (!b) /* not a thread of this domain: the shared block, atomically */
+        b = (struct gate_block *)table.domain[a->slot].blocks_lo + RETIRED_BLOCK;
+    if (a->which >= 0) {
+        __atomic_fetch_add(&b->counter[a->which], a->n, __ATOMIC_RELAXED);
+        return 0;
+    }
+    uint64_t longest = __atomic_load_n(&b->longest_deferral_ns, __ATOMIC_RELAXED);
+    while (a->n > longest && !__atomic_compare_exchange_n(&b->longest_deferral_ns, &longest, a->n, false,
+                                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+    return 0;
+}
+
+void gate_count(int slot, enum gate_counter which, uint64_t n)
+{
+    if (slot >= 0 && slot < MAX_DOMAINS && table.domain[slot].blocks_lo)
+        with_domain_open(slot, add_count, &(struct count_add){slot, (int)which, n});
+}
+
+void gate_count_deferral(int slot, uint64_t ns)
+{
+    if (slot >= 0 && slot < MAX_DOMAINS && table.domain[slot].blocks_lo)
+        with_domain_open(slot, add_count, &(struct count_add){slot, -1, ns});
 }

@@ -67,11 +67,14 @@ struct gate_block {
     uint64_t entries;    /* this thread's gate entries and callbacks: the */
     uint64_t callbacks;  /* gate's plain increments, summed by readers */
     uint64_t out_calls;  /* calls of this library into another under way: the way back needs one */
-    uint8_t pad[56];
+    uint64_t counter[7]; /* enum gate_counter: rarer events, counted from C (gate_count) */
+    uint64_t longest_deferral_ns;
+    uint64_t nested;     /* entries that took the nesting path (the gate's increments) */
+    uint8_t pad[256 - 144];
     /* memory/'s per-thread cache of free heap blocks (opaque here): kept
      * with the block slot, so a thread that takes the slot later reuses it. */
     uint8_t heap_cache[512];
-    uint8_t pad2[(1 << GB_SHIFT) - 128 - 512];
+    uint8_t pad2[(1 << GB_SHIFT) - 256 - 512];
 };
 
 
@@ -152,10 +155,26 @@ static inline struct gate_block *gate_block_checked(int slot)
 
 /* Domain SLOT's gate entries and callbacks so far, every thread's (those
  * that have exited included). */
+enum gate_counter {
+    GC_TRAP_ENTRIES, /* entries through an int3 */
+    GC_DENIED,       /* calls of a denied export */
+    GC_DEFERRED,     /* signals that waited for the thread to leave the library */
+    GC_BOUND_HITS,   /* deferrals that ran out of time */
+    GC_FAULTS,       /* the library's own crashes */
+    GC_CONTAINED,    /* ... of which contained */
+    GC_BLOCKED,      /* accesses of the application that the key stopped */
+    GC_N
+};
 struct gate_counts {
-    uint64_t entries, callbacks;
+    uint64_t entries, nested, callbacks, counter[GC_N], longest_deferral_ns;
 };
 void gate_counts(int slot, struct gate_counts *c);
+
+/* Counts N events of kind WHICH for domain SLOT in this thread's block (or,
+ * if it has none, the domain's block of exited threads), and keeps the
+ * longest deferral.  For slow paths (faults, signals): opens the domain. */
+void gate_count(int slot, enum gate_counter which, uint64_t n);
+void gate_count_deferral(int slot, uint64_t ns);
 
 /* Frees the calling thread's blocks and domain stacks (thread exit). */
 void gate_blocks_release_thread(void);

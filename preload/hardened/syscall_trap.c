@@ -72,14 +72,23 @@ static const char *name_of(long nr)
     }
 }
 
+static _Atomic unsigned long refusals;
+
+unsigned long syscall_refusals(void)
+{
+    return refusals;
+}
+
 static long refuse(long nr, const char *why)
 {
+    refusals++;
     protect_log("blocked %s: %s", name_of(nr), why);
     return -EPERM;
 }
 
 static long refuse_over(long nr, uintptr_t lo, uintptr_t len)
 {
+    refusals++;
     const char *owner = protected_owner(lo, lo + (len ? len : 1));
     protect_log("blocked %s(%#lx, %#lx): protected memory of %s", name_of(nr), (unsigned long)lo,
                 (unsigned long)len, owner ? owner : "a protected library");

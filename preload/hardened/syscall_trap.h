@@ -12,4 +12,7 @@
  * False if the signal is not one (the application's own SIGSYS). */
 bool syscall_trap(siginfo_t *si, ucontext_t *uc);
 
+/* System calls of the program refused so far (telemetry). */
+unsigned long syscall_refusals(void);
+
 #endif

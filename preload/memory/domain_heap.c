@@ -60,6 +60,7 @@ struct domain_heap {
     struct free_block *free_list[N_CLASSES];
     uintptr_t carve[N_CLASSES], carve_end[N_CLASSES];
     struct large_header *free_large[LARGE_BINS]; /* by chunk count; the last bin: any larger */
+    size_t chunks_used, chunks_peak; /* chunks handed to slabs and large blocks (telemetry) */
 };
 
 static size_t class_of(size_t size)
@@ -116,7 +117,20 @@ static void mark(struct domain_heap *h, uintptr_t start, size_t chunks, enum chu
 }
 
 /* CHUNKS contiguous chunks: a freed extent (split when larger) or new ones. */
+static uintptr_t take_chunks_from_bins(struct domain_heap *h, size_t chunks);
+
 static uintptr_t take_chunks(struct domain_heap *h, size_t chunks)
+{
+    uintptr_t start = take_chunks_from_bins(h, chunks);
+    if (start) {
+        h->chunks_used += chunks;
+        if (h->chunks_used > h->chunks_peak)
+            h->chunks_peak = h->chunks_used;
+    }
+    return start;
+}
+
+static uintptr_t take_chunks_from_bins(struct domain_heap *h, size_t chunks)
 {
     for (size_t bin = chunks < LARGE_BINS ? chunks : LARGE_BINS - 1; bin < LARGE_BINS; bin++) {
         for (struct large_header **pp = &h->free_large[bin]; *pp; pp = &(*pp)->next_free) {
@@ -301,6 +315,7 @@ void domain_heap_free(struct domain_heap *h, struct heap_cache *cache, void *ptr
         free_small_locked(h, (size_t)cls, ptr);
     } else if (in_region(h, p) && (x = large_of(h, p))) {
         mark(h, (uintptr_t)x, x->chunks, CHUNK_FREE);
+        h->chunks_used -= x->chunks;
         if (x->chunks >= RELEASE_CHUNKS)
             trusted_madvise((char *)x + CHUNK, (x->chunks - 1) * CHUNK, MADV_DONTNEED);
         bin_push(h, x);
@@ -373,4 +388,10 @@ uintptr_t domain_heap_block_of(const struct domain_heap *h, uintptr_t addr)
         return 0;
     const struct large_header *x = (const void *)(h->lo + i * CHUNK);
     return (uintptr_t)x + x->data_offset;
+}
+
+void domain_heap_usage(const struct domain_heap *h, size_t *in_use, size_t *peak)
+{
+    *in_use = __atomic_load_n(&h->chunks_used, __ATOMIC_RELAXED) * CHUNK;
+    *peak = __atomic_load_n(&h->chunks_peak, __ATOMIC_RELAXED) * CHUNK;
 }

@@ -35,6 +35,10 @@ void domain_heap_free(struct domain_heap *h, struct heap_cache *cache, void *p);
 /* Grows or shrinks in place when it can, else allocates, copies, frees. */
 void *domain_heap_realloc(struct domain_heap *h, struct heap_cache *cache, void *p, size_t size);
 size_t domain_heap_usable_size(struct domain_heap *h, const void *p);
+/* Bytes of the region the heap has handed to slabs and large blocks, now
+ * and at most (read without the lock: telemetry). */
+void domain_heap_usage(const struct domain_heap *h, size_t *in_use, size_t *peak);
+
 /* The start of the live-or-free block holding ADDR, or 0 when ADDR is not
  * in a block of this heap (read without the lock: for reports only). */
 uintptr_t domain_heap_block_of(const struct domain_heap *h, uintptr_t addr);

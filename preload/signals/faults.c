@@ -195,6 +195,9 @@ bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc, int *errno_out)
         uintptr_t stub = patch_trap_target(ip - 1);
         if (stub && *(const uint8_t *)(ip - 1) == 0xcc) {
             uc->uc_mcontext.gregs[REG_RIP] = (greg_t)stub;
+            for (int i = 0; i < protect_n_domains; i++)
+                if (ip - 1 - protect_domains[i].text_lo < protect_domains[i].text_hi - protect_domains[i].text_lo)
+                    gate_count(protect_domains[i].slot, GC_TRAP_ENTRIES, 1);
             return true;
         }
     }
@@ -210,6 +213,7 @@ bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc, int *errno_out)
         if (d) {
             bool write = uc->uc_mcontext.gregs[REG_ERR] & 2;
             first_frame(uc, where, sizeof where);
+            gate_count(d->slot, GC_BLOCKED, 1);
             protect_log("blocked %s of %s (%s) at %p by %s", write ? "write" : "read", d->name,
                         policy_mode_name(d->policy.mode), si->si_addr, where);
             backtrace_from(uc);
@@ -222,9 +226,11 @@ bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc, int *errno_out)
         struct domain *d = domain_for_rights(frame_rights(uc));
         if (d) {
             first_frame(uc, where, sizeof where);
+            gate_count(d->slot, GC_FAULTS, 1);
             protect_log("%s failed: %s at %p in %s", d->name, strsignal(sig), si->si_addr, where);
             backtrace_from(uc);
             if (d->policy.contain_faults && sig != SIGTRAP) {
+                gate_count(d->slot, GC_CONTAINED, 1);
                 contain(d, uc, errno_out);
                 return true;
             }

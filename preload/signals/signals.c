@@ -89,7 +89,16 @@ static __thread struct {
     bool exit_check;      /* armed through the patched return instead */
     timer_t bound_timer;
     bool has_timer;
+    int slot;             /* the domain the waiting signals wait for */
+    uint64_t since;       /* when the first of them came (CLOCK_MONOTONIC, ns) */
 } pending;
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
 
 #ifndef SA_RESTORER
 #define SA_RESTORER 0x04000000
@@ -176,6 +185,13 @@ static void install_altstack(int level)
     }
     stack_t ss = {.ss_sp = altstack[level], .ss_size = ALTSTACK_SIZE, .ss_flags = SS_AUTODISARM};
     syscall(SYS_sigaltstack, &ss, NULL); /* not the interposed one */
+}
+
+/* The domain whose rights RIGHTS are, or -1. */
+static int domain_slot_of_rights(uint32_t rights)
+{
+    const struct domain *d = domain_for_rights(rights);
+    return d ? d->slot : -1;
 }
 
 static void deliver_pending(void *ctx, bool inside);
@@ -335,8 +351,9 @@ static void disarm(void)
     pending.armed = false;
 }
 
-/* Returns false when SIG cannot wait (the queue is full). */
-static bool defer(int sig, siginfo_t *si)
+/* Returns false when SIG cannot wait (the queue is full).  SLOT: the
+ * domain the thread is inside. */
+static bool defer(int sig, siginfo_t *si, int slot)
 {
     /* A standard signal already waiting is merged, as the kernel would. */
     if (sig < SIGRTMIN)
@@ -350,8 +367,13 @@ static bool defer(int sig, siginfo_t *si)
                         MAX_PENDING);
         return false;
     }
+    if (pending.n == 0) {
+        pending.slot = slot;
+        pending.since = now_ns();
+    }
     pending.q[pending.n++] = (struct pending_signal){sig, *si};
     atomic_fetch_add(&n_deferred, 1);
+    gate_count(slot, GC_DEFERRED, 1);
     if (!pending.armed) {
         int fd = exit_breakpoint();
         if (fd >= 0 && ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) == 0) {
@@ -411,6 +433,8 @@ static void deliver_pending(void *ctx, bool inside)
 {
     struct pending_signal batch[MAX_PENDING];
     draining = true;
+    if (pending.n)
+        gate_count_deferral(pending.slot, now_ns() - pending.since);
     while (pending.n) {
         int n = pending.n;
         memcpy(batch, pending.q, (size_t)n * sizeof *batch);
@@ -456,6 +480,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
     } else if (sig == PROTECT_SIGNAL && si->si_code == SI_TIMER) {
         if (pending.n) {
             atomic_fetch_add(&n_forced, 1);
+            gate_count(pending.slot, GC_BOUND_HITS, 1);
             protect_log("a library call held %d signal(s) for more than %llu ms: delivering them inside it",
                         pending.n, (unsigned long long)(bound_ns / 1000000));
             deliver_pending(ctx, true);
@@ -464,7 +489,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
         pkru_sync_apply(uc);
     } else if (!inside_library(uc)) {
         deliver(sig, si, ctx);
-    } else if (no_defer[sig] || !defer(sig, si)) {
+    } else if (no_defer[sig] || !defer(sig, si, domain_slot_of_rights(frame_rights(uc)))) {
         deliver_inside(sig, si, uc);
     }
     /* A thread that first entered a library from inside a handler got its

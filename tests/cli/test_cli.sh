@@ -14,7 +14,7 @@ expect "help exits 0" 0 "$wrap" --help
 has "help shows usage" "$tmp/out" "^Usage: protect-wrap --policy FILE"
 has "help names hardened mode's switch" "$tmp/out" "--no-hardened"
 expect "--no-hardened outside run mode is bad usage" 2 "$wrap" --no-hardened --validate "$src/policy/zlib.policy"
-has "--no-hardened outside run mode: says so" "$tmp/err" "^protect-wrap: --policy, --dry-run, --audit and --no-hardened are for running a program$"
+has "--no-hardened outside run mode: says so" "$tmp/err" "^protect-wrap: --policy, --dry-run, --audit, --stats and --no-hardened are for running a program$"
 expect "no arguments is bad usage" 2 "$wrap"
 has "bad usage says what and where to look" "$tmp/err" "^protect-wrap: no PROGRAM to run$"
 expect "unknown option" 2 "$wrap" --frobnicate
