@@ -98,9 +98,6 @@ static void publish(void)
 
 static void *publisher(void *arg)
 {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL); /* the application's signals go to its own threads */
     for (;;) {
         nanosleep(&(struct timespec){0, PROTECT_STATS_PERIOD_MS * 1000000l}, NULL);
         publish();
@@ -145,8 +142,16 @@ static void open_published(void)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
+    /* Born with every signal blocked (a mask set by the thread itself would
+     * leave a moment in which a process-directed SIGTERM could pick it and
+     * end the process while another thread is inside a library). */
+    sigset_t all, saved;
+    sigfillset(&all);
+    sigdelset(&all, SIGSYS); /* the filter's answers must get through */
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
     if (pthread_create(&t, &attr, publisher, NULL) != 0)
         protect_info("telemetry: no publisher thread: %s", strerror(errno));
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
     pthread_attr_destroy(&attr);
 }
 
