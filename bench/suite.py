@@ -61,6 +61,10 @@ class Runner:
         env.pop("PROTECT_DRY_RUN", None)
         if mode is None:
             return pin + argv, env
+        if mode == "dry-nocounters":  # the same shim built without the gate's counters
+            env.update(LD_PRELOAD=os.path.join(self.build, "bench", "libprotect-nocounters.so"),
+                       PROTECT_POLICY=policy, PROTECT_DRY_RUN="1", LD_BIND_NOW="1")
+            return pin + argv, env
         wrap = [self.wrap] + (["--dry-run"] if mode == "dry" else []) + ["-p", policy, "--"]
         return pin + wrap + argv, env
 
@@ -88,7 +92,8 @@ def micro_rows(r, modes, src):
         argv = [r.micro, row, str(n), str(reps)] + ([ref] if ref else [])
         stdout, _ = r.run(argv, mode if pol else None, pol)
         f = stdout.split()
-        out.append(dict(label=label, mode=mode or "-", median=float(f[1]), min=float(f[2]), max=float(f[3]),
+        out.append(dict(label=label, mode={None: "-", "dry-nocounters": "dry"}.get(mode, mode), median=float(f[1]),
+                        min=float(f[2]), max=float(f[3]),
                         paired=float(f[5]) if ref else None))
 
     one("plain call", "plain", None)
@@ -105,6 +110,8 @@ def micro_rows(r, modes, src):
         one("nested entry", "nested", m, integrity, ref=ref)
         one("callback round trip", "callback", m, integrity, ref=ref)
         one("int3-gated entry", "int3", m, integrity, n=slow)
+        if m == "dry":
+            one("gate (integrity), without the counters", "gate", "dry-nocounters", integrity, ref="bare-dry")
     one("mprotect on entry and exit", "syscall", None, n=slow)
     one("library in another process (ring + futex)", "process", None, n=slow)
     return out
@@ -176,6 +183,11 @@ def print_tables(micro, macro, modes, bare, header):
     if dry_gate and dry_gate[0]["paired"] is not None:
         print("\nwhat the gate adds beyond the two emulated PKRU writes (dry run, paired): %.1f ns per call"
               % dry_gate[0]["paired"])
+    bare_gate = [m for m in micro if m["label"] == "gate (integrity), without the counters"]
+    if dry_gate and bare_gate and bare_gate[0]["paired"] is not None:
+        print("what the telemetry counters add to it: %+.1f ns per call (%+.1f%%; noise on a shared machine is larger)"
+              % (dry_gate[0]["paired"] - bare_gate[0]["paired"],
+                 100 * (dry_gate[0]["median"] / bare_gate[0]["median"] - 1)))
     print()
     cols = "".join(" %12s" % ("ns/op " + m) for m in modes)
     print("%-40s %12s%s %9s %10s %10s" % ("workload", "ns/op plain", cols, "dry", "pku" if "pku" in modes else "", "crossings"))

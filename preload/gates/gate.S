@@ -89,6 +89,14 @@
     jne protect_gate_broken
 .endm
 
+/* A telemetry counter of this thread's block (rax): a plain increment.
+ * (GATE_NO_COUNTERS: the build bench/ measures the counters' cost with.) */
+.macro COUNT field
+#ifndef GATE_NO_COUNTERS
+    inc qword ptr [rax + \field]
+#endif
+.endm
+
 /* \rec = the record of the domain whose rights, or open callbacks' rights,
  * eax holds, then a jump to \found; falls through when none (clobbers \n32). */
 .macro FIND_DOMAIN_OF_RIGHTS rec, n32, found
@@ -213,7 +221,7 @@ GATE(protect_gate_entry):
     cmp eax, [rdx + DG_PKRU]
     jne protect_gate_broken
     CHECKED_BLOCK rdx, rax, rcx, ecx
-    inc qword ptr [rax + GB_ENTRIES]
+    COUNT GB_ENTRIES
     mov ecx, r11d
     and ecx, GATE_ID_FUNC_MASK
     cmp rcx, [rdx + DG_NFUNCS]
@@ -290,7 +298,7 @@ GATE(protect_gate_exit_ret):
      * function pointer to it): no switch, straight to the original. */
     DOMAIN_FROM_ID r11d, eax, rax
     CHECKED_BLOCK rdx, rax, rcx, ecx    /* counted in this thread's block */
-    inc qword ptr [rax + GB_NESTED]
+    COUNT GB_NESTED
     mov ecx, r11d
     and ecx, GATE_ID_FUNC_MASK
     cmp rcx, [rdx + DG_NFUNCS]
@@ -384,7 +392,7 @@ GATE(protect_callback_gate):
     cmp qword ptr fs:[rcx + rax * 8], 0
     je .Lcb_plain                       /* a thread the library made itself */
     CHECKED_BLOCK r10, rax, rcx, ecx
-    inc qword ptr [rax + GB_CALLBACKS]
+    COUNT GB_CALLBACKS
     mov rdx, [rax + GB_SP]
     mov rdx, [rdx - FRAME_CALLER_SP]    /* the application's stack at the innermost entry */
     /* A frame on the domain stack for the way back. */
