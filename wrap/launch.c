@@ -44,7 +44,7 @@ char *find_shim(void)
         return NULL;
     self[n] = 0;
     const char *dir = dirname(self);
-    const char *candidates[] = {"../" PROTECT_INSTALL_LIBDIR, "../lib"};
+    const char *candidates[] = {"../" PROTECT_INSTALL_LIBDIR "/libprotect", "../lib"};
     for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
         char path[PATH_MAX + 64];
         snprintf(path, sizeof path, "%s/%s/libprotect.so", dir, candidates[i]);

@@ -104,7 +104,7 @@ if cmake --install "$build" --prefix "$tmp/prefix" >/dev/null 2>&1 && mv "$tmp/p
     "$tmp/moved/bin/protect-wrap" -v -p "$tmp/moved/share/libprotect/policy/sqlite3.policy" /bin/true >"$tmp/out" 2>"$tmp/err"
     case $? in 0|1) ok "moved install runs its shim" ;; *) bad "moved install runs its shim" "$(cat "$tmp/err")" ;; esac
     has "the shim is the moved one" "$tmp/err" "LD_PRELOAD=$tmp/moved/lib[^ ]*/libprotect.so"
-    if ls "$tmp"/moved/lib*/pkgconfig/libprotect.pc >/dev/null 2>&1; then ok "pkg-config file installed"; else bad "pkg-config file installed"; fi
+    if [ -n "$(find "$tmp/moved" -path '*/pkgconfig/libprotect.pc')" ]; then ok "pkg-config file installed"; else bad "pkg-config file installed"; fi
 else
     bad "cmake --install"
 fi
