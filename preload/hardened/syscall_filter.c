@@ -252,7 +252,7 @@ static void build_scoped(struct bpf_program_buf *p, const struct range *scope, i
     }
     static const long to_handler[][2] = {
         {SYS_mremap, FILTER_REMAP}, {SYS_open, FILTER_OPEN}, {SYS_openat, FILTER_OPEN},
-        {SYS_openat2, FILTER_OPEN}, {SYS_rt_sigreturn, FILTER_SIGRETURN},
+        {SYS_openat2, FILTER_OPEN}, {SYS_creat, FILTER_OPEN}, {SYS_rt_sigreturn, FILTER_SIGRETURN},
     };
     for (size_t i = 0; i < sizeof to_handler / sizeof *to_handler; i++) {
         bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, (uint32_t)to_handler[i][0]);
@@ -266,6 +266,15 @@ static void build_scoped(struct bpf_program_buf *p, const struct range *scope, i
     bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0xffffffffu);
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(FILTER_FORBIDDEN));
+    bpf_jump_to_here(p, s);
+    /* arch_prctl(ARCH_MAP_VDSO_*): a vDSO mapped anew, where the scope does
+     * not reach, is a `syscall` instruction the filter would let through. */
+    s = section(p, SYS_arch_prctl);
+    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(0));
+    bpf_emit(p, BPF_JMP | BPF_JGE | BPF_K, 0, 2, 0x2001); /* ARCH_MAP_VDSO_X32 */
+    bpf_emit(p, BPF_JMP | BPF_JGT | BPF_K, 1, 0, 0x2003); /* ARCH_MAP_VDSO_64 */
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(FILTER_FORBIDDEN));
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
     bpf_jump_to_here(p, s);
     /* prctl(PR_SET_MM): moves where /proc/<pid>/cmdline and environ are read
      * from, which the kernel reads past PKU. */

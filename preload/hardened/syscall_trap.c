@@ -67,6 +67,8 @@ static const char *name_of(long nr)
     case SYS_open: return "open";
     case SYS_openat: return "openat";
     case SYS_openat2: return "openat2";
+    case SYS_creat: return "creat";
+    case SYS_arch_prctl: return "arch_prctl(ARCH_MAP_VDSO)";
     case SYS_rt_sigreturn: return "rt_sigreturn";
     default: return "?";
     }
@@ -208,12 +210,24 @@ static bool is_proc_mem(int fd)
     return strcmp(path + n - 4, "/mem") == 0;
 }
 
+/* /dev/userfaultfd: a userfaultfd without the (refused) system call. */
+static bool is_userfaultfd_device(int fd)
+{
+    struct stat st, dev;
+    return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && stat("/dev/userfaultfd", &dev) == 0 &&
+           S_ISCHR(dev.st_mode) && st.st_rdev == dev.st_rdev;
+}
+
 static long open_request(long nr, const long *a)
 {
     long fd = call(nr, a);
     if (fd >= 0 && is_proc_mem((int)fd)) {
         trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
         return refuse(nr, "/proc/<pid>/mem reaches memory past PKU");
+    }
+    if (fd >= 0 && is_userfaultfd_device((int)fd)) {
+        trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
+        return refuse(nr, "/dev/userfaultfd gives what the refused userfaultfd call would");
     }
     return fd;
 }

@@ -1,6 +1,10 @@
 /* Changing the library's memory through the kernel instead of the CPU:
  * mem_calls pkey_mprotect|mprotect-data|mprotect-text|madvise|munmap|
- *           mmap-fixed|mremap-move|mremap-alias|map-files-alias|pkey_alloc|realloc */
+ *           mmap-fixed|mremap-move|mremap-alias|map-files-alias|pkey_alloc|realloc|
+ *           uffd-device|vdso-remap
+ * (the last two are steps towards the library's memory that must fail
+ * themselves: a userfaultfd without the refused call, and a vDSO mapped
+ * where the filter's scope does not reach: its `syscall` would pass) */
 #define _GNU_SOURCE
 #include "attack.h"
 
@@ -31,6 +35,19 @@ int main(int argc, char **argv)
     const char *how = argc > 1 ? argv[1] : "";
     struct vault_cell *data = vault_address(VAULT_DATA), *heap = vault_address(VAULT_HEAP);
     void *page = page_of(data);
+    if (strcmp(how, "uffd-device") == 0) {
+        int fd = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+        refused(fd < 0 ? -1 : 0, "open /dev/userfaultfd");
+        printf("NOT BLOCKED: /dev/userfaultfd opened\n");
+        return 0;
+    }
+    if (strcmp(how, "vdso-remap") == 0) {
+        void *spot = mmap(NULL, 1 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        refused((int)syscall(SYS_arch_prctl, 0x2003 /* ARCH_MAP_VDSO_64 */, (unsigned long)spot + 65536) < 0 ? -1 : 0,
+                "arch_prctl(ARCH_MAP_VDSO_64)");
+        printf("NOT BLOCKED: the vDSO was mapped anew\n");
+        return 0;
+    }
     if (strcmp(how, "pkey_mprotect") == 0) {
         /* Back to key 0: the application's own key. */
         refused((int)syscall(SYS_pkey_mprotect, page, 4096, PROT_READ | PROT_WRITE, 0), "pkey_mprotect");

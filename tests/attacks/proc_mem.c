@@ -1,6 +1,7 @@
 /* /proc/<pid>/mem reaches memory without PKU checks.
  * proc_mem write|read: this process; proc_mem child: a program it execs
- * (the same binary, another address space) writes the parent's memory. */
+ * (the same binary, another address space) writes the parent's memory;
+ * proc_mem creat: opened for writing by creat() instead of open(). */
 #define _GNU_SOURCE
 #include "attack.h"
 
@@ -37,6 +38,20 @@ int main(int argc, char **argv)
     struct vault_cell *c = vault_address(VAULT_DATA);
     if (strcmp(how, "write") == 0) {
         int fd = open_mem(getpid(), O_RDWR);
+        uint64_t forged = FORGED_COUNTER;
+        if (pwrite(fd, &forged, 8, (off_t)(uintptr_t)&c->counter) != 8)
+            blocked("pwrite failed");
+        if (vault_counter(VAULT_DATA) == FORGED_COUNTER)
+            breached("changed the library's counter through /proc/self/mem");
+        blocked("the counter did not change");
+    }
+    if (strcmp(how, "creat") == 0) {
+        int fd = creat("/proc/self/mem", 0600);
+        if (fd < 0) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "creat /proc/self/mem failed: %s", strerror(errno));
+            blocked(msg);
+        }
         uint64_t forged = FORGED_COUNTER;
         if (pwrite(fd, &forged, 8, (off_t)(uintptr_t)&c->counter) != 8)
             blocked("pwrite failed");
