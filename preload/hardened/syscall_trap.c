@@ -112,12 +112,63 @@ static int is_shared(const struct map_entry *m, void *arg)
     return m->shared && m->start < q->hi && m->end > q->lo;
 }
 
+/* Bytes on each side of a boundary that a WRPKRU/XRSTOR pattern can span. */
+#define EDGE 4
+
+struct exec_query {
+    uintptr_t addr;
+};
+
+static int executable_at(const struct map_entry *m, void *arg)
+{
+    const struct exec_query *q = arg;
+    return q->addr >= m->start && q->addr < m->end && m->exec && m->read;
+}
+
+struct straddle {
+    size_t boundary, found;
+};
+
+static void count_straddling(const struct danger_hit *hit, void *arg)
+{
+    struct straddle *s = arg;
+    s->found += hit->offset < s->boundary && hit->offset + hit->len > s->boundary;
+}
+
+/* Patterns that start in one executable range and end in the other, at the
+ * edges of [LO, HI) (each side, scanned alone, looked clean: 0f 01 at the
+ * end of one page, ef at the start of the next).  LO..HI is readable. */
+static size_t across_neighbours(uintptr_t lo, uintptr_t hi)
+{
+    size_t found = 0;
+    uintptr_t edges[2] = {lo, hi};
+    for (int i = 0; i < 2; i++) {
+        uintptr_t b = edges[i];
+        struct exec_query other = {i == 0 ? b - 1 : b};
+        if (proc_maps_each(executable_at, &other) != 1)
+            continue;
+        uint8_t buf[2 * EDGE];
+        memcpy(buf, (const void *)(b - EDGE), 2 * EDGE);
+        struct straddle s = {EDGE, 0};
+        insn_scan(buf, sizeof buf, count_straddling, &s);
+        found += s.found;
+    }
+    return found;
+}
+
 /* Replaces [LO, LO+LEN) by an anonymous copy with PROT, after checking that
  * the copy holds no WRPKRU/XRSTOR/XRSTORS (at any offset): the file behind
  * a private mapping can no longer change the code once it is checked.
  * Bytes past READABLE (past the end of a file) are zero. */
 static long freeze(long nr, uintptr_t lo, size_t len, size_t readable, int prot)
 {
+    size_t spanning = across_neighbours(lo, lo + len);
+    if (spanning) {
+        protect_log("blocked %s(%#lx, %#zx, PROT_EXEC): %zu WRPKRU/XRSTOR/XRSTORS across the edge of the new code "
+                    "and executable memory beside it",
+                    name_of(nr), (unsigned long)lo, len, spanning);
+        return -EPERM;
+    }
     void *tmp = trusted_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (tmp == MAP_FAILED)
         return -ENOMEM;

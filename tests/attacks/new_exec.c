@@ -2,7 +2,10 @@
  * new_exec anon: WRPKRU written into fresh memory, then made executable;
  * new_exec file: a file mapped executable while harmless (ret), then
  * rewritten to wrpkru; ret (a private mapping shows the file's new bytes
- * on pages it has not copied). */
+ * on pages it has not copied);
+ * new_exec split: a WRPKRU across two pages made executable one after the
+ * other, each clean alone (0f 01 at the end of one, ef at the start of
+ * the next). */
 #define _GNU_SOURCE
 #include "attack.h"
 
@@ -41,6 +44,17 @@ int main(int argc, char **argv)
             return 2;
         unlink(path);
         run(code);
+    }
+    if (argc > 1 && strcmp(argv[1], "split") == 0) {
+        uint8_t *two = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        uint8_t *start = two + 4096 - 8; /* the gadget's 0f 01 | ef straddles the pages */
+        memcpy(start, gadget, sizeof gadget);
+        for (int page = 0; page < 2; page++)
+            if (mprotect(two + page * 4096, 4096, PROT_READ | PROT_EXEC) != 0) {
+                snprintf(msg, sizeof msg, "mprotect PROT_EXEC of page %d failed: %s", page + 1, strerror(errno));
+                blocked(msg);
+            }
+        run(start);
     }
     void *code = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     memcpy(code, gadget, sizeof gadget);

@@ -60,6 +60,7 @@ attacks=(
   "perf samples of a thread's stack while it is inside the library|perf_sample|blocked perf_event_open"
   "new executable mapping containing WRPKRU|new_exec anon|blocked mprotect.*WRPKRU/XRSTOR/XRSTORS in the new code"
   "file-backed executable mapping rewritten after the scan|new_exec file|blocked read of libvault.so"
+  "WRPKRU split across two pages made executable one at a time|new_exec split|WRPKRU/XRSTOR/XRSTORS across the edge"
   "forged sigreturn frame|sigreturn own|blocked rt_sigreturn"
   "libprotect's code and read-only tables made writable|libprotect_state|blocked mprotect.*libprotect"
   "libprotect's domain table rewritten (the library's key set to 0)|libprotect_tables|libprotect's domain table faulted"
