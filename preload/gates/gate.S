@@ -6,13 +6,17 @@
  * %al for varargs, stack arguments above the return address).
  *
  * protect_callback_gate: library -> application function pointer and back.
- * Reached from a callback stub with r10d = domain and r11d = callback index.
+ * Reached from a callback stub with r10d = domain (| CB_OPEN for an open
+ * callback) and r11d = callback index.
  *
  * Rules that make the WRPKRUs useless to an attacker who jumps to them:
  * after every WRPKRU the written value is compared with trusted data, and
  * everything the gate trusts while a domain is open (targets, blocks,
  * stacks) is read after the WRPKRU, from read-only or domain memory, with
- * the per-thread block pointer checked for range, alignment and owner. */
+ * the per-thread block pointer checked for range, alignment and owner;
+ * the way back into a library needs a call out that its entry counted.
+ * (The caller's stack arguments are read before: they are data the callee
+ * gets as the caller passed them, not something the gate trusts.) */
 #include "gates/gate_layout.h"
 
 /* One source, two builds: this file for PKU, gate_dry.S (GATE_DRY_RUN) for
