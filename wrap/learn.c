@@ -31,6 +31,7 @@ struct learned_entry {
     unsigned long arg_called[MAX_ARGS + 1]; /* times the library called such an argument back */
     char *arg_where[MAX_ARGS + 1];         /* one such function */
     unsigned long heap_writes;             /* writes into blocks allocated inside this entry */
+    unsigned long heap_frees;              /* such blocks the application freed or resized */
     char *heap_where;
     unsigned long cb_writes[MAX_ARGS + 1]; /* writes by the callback passed as argument N */
     char *cb_where[MAX_ARGS + 1];
@@ -79,6 +80,8 @@ static int read_learned(const char *file, struct learned *l)
             l->seen = true, l->keys = strcmp(kind, "yes") == 0;
         else if (sscanf(line, "calls %255s %lu", a, &count) == 2)
             entry(l, a)->calls += count;
+        else if (sscanf(line, "freed %255s %lu", a, &count) == 2)
+            entry(l, a)->heap_frees += count;
         else if (sscanf(line, "callback %255s %d %lu %lu %511[^\n]", a, &arg, &count, &called, where) == 5 &&
                  arg >= 1 && arg <= MAX_ARGS) {
             struct learned_entry *e = entry(l, a);
@@ -169,7 +172,7 @@ static void write_policy(FILE *out, const char *lib, const struct lib_analysis *
         bool maybe = false;
         for (int n = 1; n <= 6; n++)
             maybe |= e->arg_calls[n] != 0;
-        if (!any(e->arg_called) && !maybe && !e->heap_writes && !any(e->cb_writes))
+        if (!any(e->arg_called) && !maybe && !e->heap_writes && !e->heap_frees && !any(e->cb_writes))
             continue;
         fprintf(out, "\n[entry %s]\n", e->name);
         for (int n = 1; n <= MAX_ARGS; n++) {
@@ -199,8 +202,13 @@ static void write_policy(FILE *out, const char *lib, const struct lib_analysis *
         }
         if (e->heap_writes)
             fprintf(out, "; learned: the application wrote %lu times into memory allocated inside %s\n"
-                         ";   (first: %s): that memory is the application's\nheap = app\n",
+                         ";   (first: %s): that memory is the application's\n",
                     e->heap_writes, e->name, e->heap_where);
+        if (e->heap_frees)
+            fprintf(out, "; learned: the application freed or resized %lu blocks allocated inside %s\n", e->heap_frees,
+                    e->name);
+        if (e->heap_writes || e->heap_frees)
+            fprintf(out, "heap = app\n");
     }
 }
 

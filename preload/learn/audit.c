@@ -209,7 +209,7 @@ bool learn_start(void)
         gate_table_set_entry_observer(observe_entry);
         atexit(write_learned);
     }
-    memory_set_alloc_observer(observe_alloc);
+    memory_set_observers(observe_alloc, observe_release);
     if (audit && *audit && strcmp(audit, "0") != 0)
         atexit(report);
     return true;

@@ -27,6 +27,9 @@ void observe_entry(int slot, size_t func, struct saved_regs *regs, uint64_t *sp)
  * candidate called back: counted, the thread goes on to the callback). */
 bool observe_trap(const siginfo_t *si, ucontext_t *uc);
 void observe_alloc(const struct domain *d, uintptr_t block, uint64_t func);
+/* The application freeing a library's block (audit: let it, and count it
+ * for the entry that allocated it). */
+bool observe_release(const struct domain *d, uintptr_t block);
 /* The gated function ADDR's heap block was allocated in (with D open), or UINT64_MAX. */
 uint64_t observed_alloc_func(const struct domain *d, uintptr_t addr);
 /* The callback candidate (an index for observed_callback) whose function

@@ -48,6 +48,7 @@ static uint8_t *stubs; /* MAX_CANDIDATES stubs, then as many data slots */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long *calls[MAX_DOMAINS]; /* per gated function */
+static unsigned long *released[MAX_DOMAINS]; /* blocks allocated in it that the application freed */
 static size_t calls_n[MAX_DOMAINS];
 static struct candidate candidates[MAX_CANDIDATES];
 static size_t n_candidates;
@@ -95,6 +96,37 @@ static uint8_t *stub_of(size_t i)
     return stubs + 2 * (i / (PAGE / STUB_SIZE)) * PAGE + (i % (PAGE / STUB_SIZE)) * STUB_SIZE;
 }
 
+/* Per-function counts of domain SLOT for N functions.  Lock held. */
+static void grow_counts(int slot, size_t n)
+{
+    if (calls[slot] && calls_n[slot] >= n)
+        return;
+    unsigned long *c = calloc(n, sizeof *c), *r = calloc(n, sizeof *r);
+    if (!c || !r) {
+        free(c);
+        free(r);
+        return;
+    }
+    if (calls[slot]) {
+        memcpy(c, calls[slot], calls_n[slot] * sizeof *c);
+        memcpy(r, released[slot], calls_n[slot] * sizeof *r);
+    }
+    free(calls[slot]);
+    free(released[slot]);
+    calls[slot] = c, released[slot] = r, calls_n[slot] = n;
+}
+
+bool observe_release(const struct domain *d, uintptr_t block)
+{
+    uint64_t func = observed_alloc_func(d, block);
+    pthread_mutex_lock(&lock);
+    grow_counts(d->slot, d->n_funcs);
+    if (func < calls_n[d->slot])
+        released[d->slot][func]++;
+    pthread_mutex_unlock(&lock);
+    return true; /* audit: let it through */
+}
+
 bool observe_trap(const siginfo_t *si, ucontext_t *uc)
 {
     uintptr_t at = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP] - 1; /* past the int3 */
@@ -113,13 +145,7 @@ void observe_entry(int slot, size_t func, struct saved_regs *regs, uint64_t *sp)
     if (pku_read() == protect_gate_page.t.domain[slot].pkru)
         return; /* the library calling its own export: not the application's use */
     pthread_mutex_lock(&lock);
-    if (!calls[slot] || calls_n[slot] < d->n_funcs) {
-        unsigned long *grown = realloc(calls[slot], d->n_funcs * sizeof *grown);
-        if (grown) {
-            memset(grown + calls_n[slot], 0, (d->n_funcs - calls_n[slot]) * sizeof *grown);
-            calls[slot] = grown, calls_n[slot] = d->n_funcs;
-        }
-    }
+    grow_counts(slot, d->n_funcs);
     if (calls[slot] && func < calls_n[slot])
         calls[slot][func]++;
     for (int n = 1; n <= MAX_ARGS && make_stubs(); n++) {
@@ -232,9 +258,12 @@ void observe_write(FILE *f)
         if (d->key <= 0)
             continue;
         fprintf(f, "library %s\n", d->name);
-        for (size_t i = 0; i < calls_n[s] && i < d->n_funcs; i++)
+        for (size_t i = 0; i < calls_n[s] && i < d->n_funcs; i++) {
             if (calls[s][i])
                 fprintf(f, "calls %s %lu\n", d->funcs[i].name, calls[s][i]);
+            if (released[s][i])
+                fprintf(f, "freed %s %lu\n", d->funcs[i].name, released[s][i]);
+        }
         for (size_t i = 0; i < n_candidates; i++) {
             if (candidates[i].slot != s || candidates[i].func >= d->n_funcs)
                 continue;

@@ -51,16 +51,23 @@ struct allocator {
 };
 
 /* Learning (learn/): told of every domain allocation and the function it
- * was made in.  Sealed: set once at start. */
+ * was made in, and asked about every release the application attempts of
+ * a library's block.  Sealed: set once at start. */
+struct memory_observers {
+    void (*alloc)(const struct domain *d, uintptr_t block, uint64_t func);
+    bool (*release)(const struct domain *d, uintptr_t block);
+};
 static SEALED union {
-    void (*v)(const struct domain *d, uintptr_t block, uint64_t func);
+    struct memory_observers v;
     char pages[4096];
-} alloc_observer;
+} observers;
+#define alloc_observer observers.v.alloc
 
-void memory_set_alloc_observer(void (*observe)(const struct domain *d, uintptr_t block, uint64_t func))
+void memory_set_observers(void (*alloc)(const struct domain *d, uintptr_t block, uint64_t func),
+                          bool (*release)(const struct domain *d, uintptr_t block))
 {
     sealed_open();
-    alloc_observer.v = observe;
+    observers.v = (struct memory_observers){alloc, release};
     sealed_close();
 }
 
@@ -98,8 +105,8 @@ static void *domain_alloc(struct allocator a, size_t size, size_t align)
     void *p = domain_heap_alloc(a.d->heap, a.cache, size, align);
     if (!p)
         errno = ENOMEM;
-    else if (__builtin_expect(alloc_observer.v != NULL, 0))
-        alloc_observer.v(a.d, (uintptr_t)p, a.func);
+    else if (__builtin_expect(alloc_observer != NULL, 0))
+        alloc_observer(a.d, (uintptr_t)p, a.func);
     return p;
 }
 
@@ -137,6 +144,29 @@ static uintptr_t free_in_domain(void *arg)
     return 0;
 }
 
+/* Whether the running code is D's own (its rights): only the library frees
+ * or resizes the blocks of its heap. */
+static bool inside(const struct domain *d)
+{
+    return pku_read() == protect_gate_page.t.domain[d->slot].pkru;
+}
+
+/* The application handing back a block of D's heap that the policy did not
+ * give it (blocks an entry with heap = app allocates are the application's
+ * from the start): a stray or double free of a library object, whose block
+ * the library would reuse under its own objects.  Refused and reported,
+ * unless audit mode lets it through (and learns heap = app from it). */
+static bool application_may_release(const struct domain *d, void *p, const char *call)
+{
+    if (observers.v.release && observers.v.release(d, (uintptr_t)p))
+        return true;
+    gate_count(d->slot, GC_BLOCKED, 1);
+    protect_log("blocked %s(%p) by the application: a block of %s's heap that the policy did not give it "
+                "(heap = app, for an entry that returns memory its caller frees)",
+                call, p, d->name);
+    return false;
+}
+
 void free(void *p)
 {
     if (!p)
@@ -147,9 +177,9 @@ void free(void *p)
         return;
     }
     struct free_args a = {d, p};
-    if (is_open(d))
+    if (inside(d))
         free_in_domain(&a);
-    else
+    else if (application_may_release(d, p, "free"))
         with_domain_open(d->slot, free_in_domain, &a);
 }
 
@@ -198,8 +228,14 @@ void *realloc(void *p, size_t size)
     if (from == to)
         return from ? domain_heap_realloc(from->heap, a.cache, p, size) : __libc_realloc(p, size);
     /* Memory changes hands: a block made before the library was protected,
-     * or a library block the application now resizes.  A confidential
-     * library's block never leaves it: the copy would be a read. */
+     * or a library block the application now resizes: only one the policy
+     * gave it (see free), and a confidential library's never (the copy
+     * would be a read). */
+    if (from && !inside(from) && from->policy.mode != POLICY_CONFIDENTIAL &&
+        !application_may_release(from, p, "realloc")) {
+        errno = EPERM;
+        return NULL;
+    }
     if (from && from->policy.mode == POLICY_CONFIDENTIAL) {
         protect_log("blocked realloc of %s's memory (confidential) from outside it: the copy would read it",
                     from->name);
@@ -215,7 +251,10 @@ void *realloc(void *p, size_t size)
         with_domain_open(from->slot, copy_out, &c);
     else
         copy_out(&c);
-    free(p);
+    if (from) /* (its release was judged above) */
+        with_domain_open(from->slot, free_in_domain, &(struct free_args){from, p});
+    else
+        __libc_free(p);
     return q;
 }
 

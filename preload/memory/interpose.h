@@ -4,11 +4,15 @@
 
 #include "gates/domains.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
-/* Calls OBSERVE for every block a domain's heap hands out, with the index
- * of the gated function it was allocated in (UINT64_MAX if unknown).
- * Once, at start, before any library is attached. */
-void memory_set_alloc_observer(void (*observe)(const struct domain *d, uintptr_t block, uint64_t func));
+/* Calls ALLOC for every block a domain's heap hands out, with the index of
+ * the gated function it was allocated in (UINT64_MAX if unknown), and asks
+ * RELEASE whether the application may free or resize a block of a library's
+ * heap that the policy did not give it (true: let it).  Once, at start,
+ * before any library is attached. */
+void memory_set_observers(void (*alloc)(const struct domain *d, uintptr_t block, uint64_t func),
+                          bool (*release)(const struct domain *d, uintptr_t block));
 
 #endif

@@ -210,6 +210,12 @@ int main(int argc, char **argv)
             tests[i].fn();
             ran++;
         }
+    if (strcmp(what, "stray-free") == 0) { /* the bug: freeing the library's own object */
+        long *obj = gt_keep();
+        free(obj);
+        printf("after the stray free, the library's object holds %ld\n", gt_kept());
+        return 0;
+    }
     if (strcmp(what, "stray-write") == 0) {
         fflush(stdout);
         *gt_counter_addr() = 12345; /* the bug: a write into the library's .bss */

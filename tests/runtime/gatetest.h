@@ -32,6 +32,8 @@ int gt_fire(long v);
 int gt_maybe_call(void (*fn)(void));
 char *gt_strdup(const char *s);
 void *gt_app_alloc(size_t n);
+long *gt_keep(void);
+long gt_kept(void);
 long *gt_counter_addr(void);
 long gt_counter(void);
 long gt_hit(void);

@@ -129,6 +129,28 @@ void *gt_app_alloc(size_t n)
     return malloc(n);
 }
 
+/* An object the library allocates and keeps using: the application may
+ * look at it (integrity) but must not free it. */
+static long *kept;
+
+long *gt_keep(void)
+{
+    if (!kept) {
+        kept = malloc(4 * sizeof *kept);
+        kept[0] = 4242;
+    }
+    return kept;
+}
+
+long gt_kept(void)
+{
+    long *scratch = malloc(4 * sizeof *scratch); /* reuses a freed block, if there was one */
+    scratch[0] = -1;
+    long v = kept ? kept[0] : 0;
+    free(scratch);
+    return v;
+}
+
 long *gt_counter_addr(void)
 {
     return &counter;

@@ -71,6 +71,12 @@ for t in regs many doubles struct varargs nested callbacks recursion stored spec
     run "$wrap" -p "$gtpol" -- "$gt" "$t"
     if [ "$status" = 0 ] && ! grep -q FAIL "$tmp/out"; then ok "gate: $t"; else bad "gate: $t (exit $status)" "$(cat "$tmp/out" "$tmp/err")"; fi
 done
+run "$gt" stray-free
+if grep -q "holds [0-9-]*$" "$tmp/out" && ! grep -q "holds 4242$" "$tmp/out"; then ok "stray free, unprotected: the library's object is corrupted (the test can see it)"
+else bad "stray free, unprotected: the library's object is corrupted (the test can see it)" "$(cat "$tmp/out")"; fi
+run "$wrap" -p "$gtpol" -- "$gt" stray-free
+has "stray free of a library object: refused, the object intact" "$tmp/out" "holds 4242$"
+has "stray free: reported" "$tmp/err" "^libprotect: blocked free\\(0x[0-9a-f]+\\) by the application: a block of libgatetest.so's heap"
 fi
 if enforced; then
 run "$wrap" -p "$gtpol" -- "$gt" stray-write
