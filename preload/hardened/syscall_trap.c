@@ -246,17 +246,21 @@ static long remap_request(const long *a)
 
 /* /proc/<pid>/mem and /proc/<pid>/task/<tid>/mem: writes and reads through
  * them ignore PKU.  Known by the file system and the name (procfs cannot be
- * mounted or bound elsewhere: the filter refuses the mount calls). */
+ * mounted or bound elsewhere: the filter refuses the mount calls).  A procfs
+ * file whose name cannot be read (after a chroot, through a directory
+ * descriptor opened before it) is taken for one: unsure is no. */
 static bool is_proc_mem(int fd)
 {
     struct statfs fs;
-    if (fstatfs(fd, &fs) != 0 || fs.f_type != PROC_SUPER_MAGIC)
+    if (fstatfs(fd, &fs) != 0)
+        return true;
+    if (fs.f_type != PROC_SUPER_MAGIC)
         return false;
     char link[64], path[256];
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     ssize_t n = readlink(link, path, sizeof path - 1);
     if (n < 5)
-        return false;
+        return true;
     path[n] = 0;
     return strcmp(path + n - 4, "/mem") == 0;
 }
@@ -274,7 +278,7 @@ static long open_request(long nr, const long *a)
     long fd = call(nr, a);
     if (fd >= 0 && is_proc_mem((int)fd)) {
         trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
-        return refuse(nr, "/proc/<pid>/mem reaches memory past PKU");
+        return refuse(nr, "/proc/<pid>/mem reaches memory past PKU (or a procfs file it cannot name)");
     }
     if (fd >= 0 && is_userfaultfd_device((int)fd)) {
         trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);

@@ -1,7 +1,9 @@
 /* /proc/<pid>/mem reaches memory without PKU checks.
  * proc_mem write|read: this process; proc_mem child: a program it execs
  * (the same binary, another address space) writes the parent's memory;
- * proc_mem creat: opened for writing by creat() instead of open(). */
+ * proc_mem creat: opened for writing by creat() instead of open();
+ * proc_mem chroot: opened relative to /proc/self kept from before a chroot
+ * into an empty directory, where its name can no longer be read. */
 #define _GNU_SOURCE
 #include "attack.h"
 
@@ -43,6 +45,29 @@ int main(int argc, char **argv)
             blocked("pwrite failed");
         if (vault_counter(VAULT_DATA) == FORGED_COUNTER)
             breached("changed the library's counter through /proc/self/mem");
+        blocked("the counter did not change");
+    }
+    if (strcmp(how, "chroot") == 0) {
+        char dir[] = "/tmp/attack-chroot-XXXXXX";
+        int self = open("/proc/self", O_PATH | O_DIRECTORY);
+        if (self < 0 || !mkdtemp(dir))
+            blocked("no /proc/self to keep");
+        if (chroot(dir) != 0 || chdir("/") != 0) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "chroot failed: %s", strerror(errno));
+            blocked(msg);
+        }
+        int fd = openat(self, "mem", O_RDWR);
+        if (fd < 0) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "openat(/proc/self, mem) failed: %s", strerror(errno));
+            blocked(msg);
+        }
+        uint64_t forged = FORGED_COUNTER;
+        if (pwrite(fd, &forged, 8, (off_t)(uintptr_t)&c->counter) != 8)
+            blocked("pwrite failed");
+        if (vault_counter(VAULT_DATA) == FORGED_COUNTER)
+            breached("changed the library's counter through /proc/self/mem after a chroot");
         blocked("the counter did not change");
     }
     if (strcmp(how, "creat") == 0) {
