@@ -25,6 +25,18 @@ static int open_mem(pid_t pid, int flags)
     return fd;
 }
 
+/* Writes the forged counter into C through FD (a /proc/<pid>/mem), then
+ * asks the library whether its counter changed. */
+__attribute__((noreturn)) static void write_counter_through(int fd, struct vault_cell *c)
+{
+    uint64_t forged = FORGED_COUNTER;
+    if (pwrite(fd, &forged, 8, (off_t)(uintptr_t)&c->counter) != 8)
+        blocked("pwrite failed");
+    if (vault_counter(VAULT_DATA) == FORGED_COUNTER)
+        breached("changed the library's counter through /proc/self/mem");
+    blocked("the counter did not change");
+}
+
 int main(int argc, char **argv)
 {
     const char *how = argc > 1 ? argv[1] : "";
@@ -40,12 +52,7 @@ int main(int argc, char **argv)
     struct vault_cell *c = vault_address(VAULT_DATA);
     if (strcmp(how, "write") == 0) {
         int fd = open_mem(getpid(), O_RDWR);
-        uint64_t forged = FORGED_COUNTER;
-        if (pwrite(fd, &forged, 8, (off_t)(uintptr_t)&c->counter) != 8)
-            blocked("pwrite failed");
-        if (vault_counter(VAULT_DATA) == FORGED_COUNTER)
-            breached("changed the library's counter through /proc/self/mem");
-        blocked("the counter did not change");
+        write_counter_through(fd, c);
     }
     if (strcmp(how, "chroot") == 0) {
         char dir[] = "/tmp/attack-chroot-XXXXXX";
@@ -63,12 +70,7 @@ int main(int argc, char **argv)
             snprintf(msg, sizeof msg, "openat(/proc/self, mem) failed: %s", strerror(errno));
             blocked(msg);
         }
-        uint64_t forged = FORGED_COUNTER;
-        if (pwrite(fd, &forged, 8, (off_t)(uintptr_t)&c->counter) != 8)
-            blocked("pwrite failed");
-        if (vault_counter(VAULT_DATA) == FORGED_COUNTER)
-            breached("changed the library's counter through /proc/self/mem after a chroot");
-        blocked("the counter did not change");
+        write_counter_through(fd, c);
     }
     if (strcmp(how, "creat") == 0) {
         int fd = creat("/proc/self/mem", 0600);
@@ -77,12 +79,7 @@ int main(int argc, char **argv)
             snprintf(msg, sizeof msg, "creat /proc/self/mem failed: %s", strerror(errno));
             blocked(msg);
         }
-        uint64_t forged = FORGED_COUNTER;
-        if (pwrite(fd, &forged, 8, (off_t)(uintptr_t)&c->counter) != 8)
-            blocked("pwrite failed");
-        if (vault_counter(VAULT_DATA) == FORGED_COUNTER)
-            breached("changed the library's counter through /proc/self/mem");
-        blocked("the counter did not change");
+        write_counter_through(fd, c);
     }
     if (strcmp(how, "read") == 0) {
         int fd = open_mem(getpid(), O_RDONLY);
