@@ -9,7 +9,9 @@
 
 #include "vault.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,20 @@ __attribute__((noreturn)) static inline void breached(const char *what)
 __attribute__((noreturn)) static inline void blocked(const char *how)
 {
     printf("BLOCKED: %s\n", how);
+    fflush(stdout);
+    exit(0);
+}
+
+/* BLOCKED with a call's failure: the printf-style WHAT, then errno's text. */
+__attribute__((noreturn, format(printf, 1, 2))) static inline void blocked_errno(const char *what, ...)
+{
+    int err = errno;
+    char msg[160];
+    va_list ap;
+    va_start(ap, what);
+    vsnprintf(msg, sizeof msg, what, ap);
+    va_end(ap);
+    printf("BLOCKED: %s failed: %s\n", msg, strerror(err));
     fflush(stdout);
     exit(0);
 }

@@ -22,11 +22,8 @@ static void *page_of(const void *p)
 
 static void refused(int rc, const char *call)
 {
-    if (rc != 0) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "%s failed: %s", call, strerror(errno));
-        blocked(msg);
-    }
+    if (rc != 0)
+        blocked_errno("%s", call);
 }
 
 int main(int argc, char **argv)

@@ -26,7 +26,6 @@ static void run(void *code)
 int main(int argc, char **argv)
 {
     vault_open();
-    char msg[160];
     if (argc > 1 && strcmp(argv[1], "file") == 0) {
         char path[] = "/tmp/new_exec.XXXXXX";
         int fd = mkstemp(path);
@@ -35,10 +34,8 @@ int main(int argc, char **argv)
         if (fd < 0 || write(fd, page, sizeof page) != (ssize_t)sizeof page)
             return 2;
         void *code = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
-        if (code == MAP_FAILED) {
-            snprintf(msg, sizeof msg, "mmap PROT_EXEC of a harmless file failed: %s", strerror(errno));
-            blocked(msg);
-        }
+        if (code == MAP_FAILED)
+            blocked_errno("mmap PROT_EXEC of a harmless file");
         memcpy(page, gadget, sizeof gadget);
         if (pwrite(fd, page, sizeof page, 0) != (ssize_t)sizeof page)
             return 2;
@@ -50,17 +47,13 @@ int main(int argc, char **argv)
         uint8_t *start = two + 4096 - 8; /* the gadget's 0f 01 | ef straddles the pages */
         memcpy(start, gadget, sizeof gadget);
         for (int page = 0; page < 2; page++)
-            if (mprotect(two + page * 4096, 4096, PROT_READ | PROT_EXEC) != 0) {
-                snprintf(msg, sizeof msg, "mprotect PROT_EXEC of page %d failed: %s", page + 1, strerror(errno));
-                blocked(msg);
-            }
+            if (mprotect(two + page * 4096, 4096, PROT_READ | PROT_EXEC) != 0)
+                blocked_errno("mprotect PROT_EXEC of page %d", page + 1);
         run(start);
     }
     void *code = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     memcpy(code, gadget, sizeof gadget);
-    if (mprotect(code, 4096, PROT_READ | PROT_EXEC) != 0) {
-        snprintf(msg, sizeof msg, "mprotect PROT_EXEC failed: %s", strerror(errno));
-        blocked(msg);
-    }
+    if (mprotect(code, 4096, PROT_READ | PROT_EXEC) != 0)
+        blocked_errno("mprotect PROT_EXEC");
     run(code);
 }

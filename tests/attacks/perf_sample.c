@@ -56,11 +56,8 @@ int main(void)
         .exclude_kernel = 1, .exclude_hv = 1,
     };
     int fd = (int)syscall(SYS_perf_event_open, &a, atomic_load(&holder), -1, -1, 0);
-    if (fd < 0) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "perf_event_open failed: %s", strerror(errno));
-        blocked(msg);
-    }
+    if (fd < 0) 
+        blocked_errno("perf_event_open");
     size_t page = 4096;
     uint8_t *ring = mmap(NULL, (1 + DATA_PAGES) * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (ring == MAP_FAILED)

@@ -14,11 +14,8 @@ int main(void)
     uintptr_t secret = (uintptr_t)vault_address(VAULT_HEAP)->secret;
     /* The start first: the old bounds are on the stack, above the library. */
     if (prctl(PR_SET_MM, PR_SET_MM_ENV_START, secret, 0, 0) != 0 ||
-        prctl(PR_SET_MM, PR_SET_MM_ENV_END, secret + VAULT_SECRET_LEN, 0, 0) != 0) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "prctl(PR_SET_MM) failed: %s", strerror(errno));
-        blocked(msg);
-    }
+        prctl(PR_SET_MM, PR_SET_MM_ENV_END, secret + VAULT_SECRET_LEN, 0, 0) != 0) 
+        blocked_errno("prctl(PR_SET_MM)");
     uint8_t copy[VAULT_SECRET_LEN];
     int fd = open("/proc/self/environ", O_RDONLY);
     if (fd < 0 || read(fd, copy, sizeof copy) != (ssize_t)sizeof copy)

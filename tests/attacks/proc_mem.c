@@ -17,11 +17,8 @@ static int open_mem(pid_t pid, int flags)
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
     int fd = open(path, flags);
-    if (fd < 0) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "open %s failed: %s", path, strerror(errno));
-        blocked(msg);
-    }
+    if (fd < 0) 
+        blocked_errno("open %s", path);
     return fd;
 }
 
@@ -59,26 +56,17 @@ int main(int argc, char **argv)
         int self = open("/proc/self", O_PATH | O_DIRECTORY);
         if (self < 0 || !mkdtemp(dir))
             blocked("no /proc/self to keep");
-        if (chroot(dir) != 0 || chdir("/") != 0) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "chroot failed: %s", strerror(errno));
-            blocked(msg);
-        }
+        if (chroot(dir) != 0 || chdir("/") != 0) 
+            blocked_errno("chroot");
         int fd = openat(self, "mem", O_RDWR);
-        if (fd < 0) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "openat(/proc/self, mem) failed: %s", strerror(errno));
-            blocked(msg);
-        }
+        if (fd < 0) 
+            blocked_errno("openat(/proc/self, mem)");
         write_counter_through(fd, c);
     }
     if (strcmp(how, "creat") == 0) {
         int fd = creat("/proc/self/mem", 0600);
-        if (fd < 0) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "creat /proc/self/mem failed: %s", strerror(errno));
-            blocked(msg);
-        }
+        if (fd < 0) 
+            blocked_errno("creat /proc/self/mem");
         write_counter_through(fd, c);
     }
     if (strcmp(how, "read") == 0) {

@@ -12,11 +12,8 @@ int main(void)
     struct vault_cell *c = vault_address(VAULT_DATA);
     uint64_t forged = FORGED_COUNTER;
     struct iovec local = {&forged, 8}, remote = {&c->counter, 8};
-    if (process_vm_writev(getpid(), &local, 1, &remote, 1, 0) != 8) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "process_vm_writev failed: %s", strerror(errno));
-        blocked(msg);
-    }
+    if (process_vm_writev(getpid(), &local, 1, &remote, 1, 0) != 8) 
+        blocked_errno("process_vm_writev");
     if (vault_counter(VAULT_DATA) == FORGED_COUNTER)
         breached("changed the library's counter with process_vm_writev");
     blocked("the counter did not change");
