@@ -11,6 +11,7 @@
 #include "lib_analysis.h"
 #include "plt_slots.h"
 #include "log.h"
+#include "memory/interpose.h"
 #include "memory/memory_tags.h"
 #include "gates/near_map.h"
 #include "gates/patcher.h"
@@ -265,7 +266,8 @@ static int first_attach(struct domain *d)
         return -1;
     }
     void *heap = map_tagged(HEAP_REGION, d->key);
-    if (!heap || gate_blocks_init(d->slot, d->key) != 0 || callbacks_reserve(d->slot) != 0) {
+    if (!heap || gate_blocks_init(d->slot, d->key) != 0 || callbacks_reserve(d->slot) != 0 ||
+        domain_maps_reserve(d) != 0) {
         protect_log("%s: cannot reserve the domain's memory", d->name);
         return -1;
     }

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 struct domain_heap;
+struct map_region;
 
 /* One gated function: an export (or a destructor the loader calls). */
 struct gated_func {
@@ -36,6 +37,8 @@ struct domain {
     uintptr_t text_lo, text_hi; /* its executable segment(s) */
     struct domain_heap *heap;
     uintptr_t heap_lo, heap_hi;
+    struct map_region *maps; /* where it maps memory after start (memory/map_region.h) */
+    uintptr_t maps_lo, maps_hi;
     long tagged_bytes;        /* of its segments, at the last attach (telemetry) */
     struct gated_func *funcs;
     size_t n_funcs, cap_funcs;

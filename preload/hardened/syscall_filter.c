@@ -123,6 +123,7 @@ static void collect_protected(void)
         if (d->attached)
             dl_iterate_phdr(add_image, &(struct image_query){d->base, i});
         add_range(protected_mem, &n_protected, d->heap_lo, d->heap_hi, i);
+        add_range(protected_mem, &n_protected, d->maps_lo, d->maps_hi, i);
         add_range(protected_mem, &n_protected, d->near_lo, d->near_lo + d->near_size, i);
         if (d->targets)
             add_range(protected_mem, &n_protected, (uintptr_t)d->targets,

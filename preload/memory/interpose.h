@@ -15,4 +15,8 @@
 void memory_set_observers(void (*alloc)(const struct domain *d, uintptr_t block, uint64_t func),
                           bool (*release)(const struct domain *d, uintptr_t block));
 
+/* Reserves D's map region (map_interpose.c), with D's key open for the
+ * calling thread.  Returns 0, or -1. */
+int domain_maps_reserve(struct domain *d);
+
 #endif
