@@ -253,7 +253,8 @@ static void build_scoped(struct bpf_program_buf *p, const struct range *scope, i
     }
     static const long to_handler[][2] = {
         {SYS_mremap, FILTER_REMAP}, {SYS_open, FILTER_OPEN}, {SYS_openat, FILTER_OPEN},
-        {SYS_openat2, FILTER_OPEN}, {SYS_creat, FILTER_OPEN}, {SYS_rt_sigreturn, FILTER_SIGRETURN},
+        {SYS_openat2, FILTER_OPEN}, {SYS_creat, FILTER_OPEN}, {SYS_open_by_handle_at, FILTER_OPEN},
+        {SYS_truncate, FILTER_OPEN}, {SYS_rt_sigreturn, FILTER_SIGRETURN},
     };
     for (size_t i = 0; i < sizeof to_handler / sizeof *to_handler; i++) {
         bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, (uint32_t)to_handler[i][0]);

@@ -7,6 +7,8 @@
 #include "base/pku.h"
 #include "base/proc_maps.h"
 #include "hardened/syscall_filter.h"
+#include "gates/domains.h"
+#include "memory/shared_files.h"
 #include "base/trusted_syscall.h"
 
 #include <errno.h>
@@ -68,6 +70,8 @@ static const char *name_of(long nr)
     case SYS_openat: return "openat";
     case SYS_openat2: return "openat2";
     case SYS_creat: return "creat";
+    case SYS_open_by_handle_at: return "open_by_handle_at";
+    case SYS_truncate: return "truncate";
     case SYS_arch_prctl: return "arch_prctl(ARCH_MAP_VDSO)";
     case SYS_rt_sigreturn: return "rt_sigreturn";
     default: return "?";
@@ -273,7 +277,25 @@ static bool is_userfaultfd_device(int fd)
            S_ISCHR(dev.st_mode) && st.st_rdev == dev.st_rdev;
 }
 
-static long open_request(long nr, const long *a)
+/* A file a protected library maps shared, opened by anyone but that
+ * library (RIGHTS: the caller's): judged by the file itself, so any name
+ * for it is the same.  Closes FD and returns the refusal, or 0. */
+static long shared_file_refusal(long nr, long fd, uint32_t rights)
+{
+    struct stat st;
+    if (fstat((int)fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    int owner = shared_file_owner(st.st_dev, st.st_ino);
+    if (owner < 0 || protect_gate_page.t.domain[owner].pkru == rights)
+        return 0;
+    trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
+    refusals++;
+    protect_log("blocked %s: a file %s maps shared (the ring or database of the processes sharing it)",
+                name_of(nr), domain_name(owner));
+    return -EPERM;
+}
+
+static long open_request(long nr, const long *a, uint32_t rights)
 {
     long fd = call(nr, a);
     if (fd >= 0 && is_proc_mem((int)fd)) {
@@ -284,7 +306,23 @@ static long open_request(long nr, const long *a)
         trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
         return refuse(nr, "/dev/userfaultfd gives what the refused userfaultfd call would");
     }
-    return fd;
+    long refused = fd >= 0 ? shared_file_refusal(nr, fd, rights) : 0;
+    return refused ? refused : fd;
+}
+
+/* truncate(path): the file is opened and judged like an open, then
+ * truncated through that descriptor (no window for a rename). */
+static long truncate_request(const long *a, uint32_t rights)
+{
+    long fd = trusted_syscall(SYS_open, a[0], O_WRONLY | O_CLOEXEC, 0, 0, 0, 0);
+    if (fd < 0)
+        return fd;
+    long refused = shared_file_refusal(SYS_truncate, fd, rights);
+    if (refused)
+        return refused;
+    long r = trusted_syscall(SYS_ftruncate, fd, a[1], 0, 0, 0, 0);
+    trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
+    return r;
 }
 
 bool syscall_trap(siginfo_t *si, ucontext_t *uc)
@@ -296,8 +334,8 @@ bool syscall_trap(siginfo_t *si, ucontext_t *uc)
     const long a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
     /* The call is made with the caller's rights: a library's open reads
      * its path from its own memory. */
-    uint32_t saved = pku_read();
-    pku_write_checked(frame_rights(uc));
+    uint32_t saved = pku_read(), rights = frame_rights(uc);
+    pku_write_checked(rights);
     long r;
     switch (si->si_errno) {
     case FILTER_FORBIDDEN:
@@ -313,7 +351,7 @@ bool syscall_trap(siginfo_t *si, ucontext_t *uc)
         r = remap_request(a);
         break;
     case FILTER_OPEN:
-        r = open_request(nr, a);
+        r = nr == SYS_truncate ? truncate_request(a, rights) : open_request(nr, a, rights);
         break;
     case FILTER_SIGRETURN:
         r = refuse(nr, "not from libprotect's restorer (a forged signal frame?)");
