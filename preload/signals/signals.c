@@ -197,12 +197,38 @@ static int domain_slot_of_rights(uint32_t rights)
 static void deliver_pending(void *ctx, bool inside);
 static __thread bool draining; /* deliver_pending is running */
 
-static bool on_our_altstack(uint64_t sp)
+/* The level of the alternate stack SP is on, or -1. */
+static int altstack_level(uint64_t sp)
 {
     for (int i = 0; i < ALTSTACK_LEVELS; i++)
         if (altstack[i] && sp - (uint64_t)altstack[i] <= ALTSTACK_SIZE)
+            return i;
+    return -1;
+}
+
+static bool on_our_altstack(uint64_t sp)
+{
+    return altstack_level(sp) >= 0;
+}
+
+static bool on_domain_stack(uint64_t sp)
+{
+    for (int i = 0; i < protect_n_domains; i++) {
+        struct gate_regions g;
+        gate_regions(i, &g);
+        if (sp - g.stacks_lo < g.stacks_size)
             return true;
+    }
     return false;
+}
+
+/* The next level above LEVEL whose stack this handler is not running on
+ * (after a handler left by siglongjmp, the kernel may have started us on
+ * any level). */
+static int next_free_level(int level)
+{
+    int here = altstack_level((uint64_t)(uintptr_t)__builtin_frame_address(0));
+    return level == here ? level + 1 : level;
 }
 
 /* Runs what the application asked for SIG, as the kernel would have. */
@@ -249,18 +275,24 @@ static void deliver(int sig, siginfo_t *si, void *ctx)
     if (!(act.sa_flags & SA_NODEFER))
         sigaddset(&mask, sig);
     sigdelset(&mask, SIGSYS); /* a blocked SIGSYS from the filter kills */
-    /* The next level first: once signals are unblocked, one may come. */
-    install_altstack(++alt_depth);
-    pthread_sigmask(SIG_SETMASK, &mask, &old);
+    /* The next level first: once signals are unblocked, one may come.  And
+     * the application's rights before that: a signal that comes in between
+     * must see application code, not a library (it would wait for a gate
+     * exit that never comes).  A handler may leave by siglongjmp: nothing
+     * after the call is certain to run (on_signal heals alt_depth). */
+    int depth = alt_depth;
+    alt_depth = next_free_level(depth + 1);
+    install_altstack(alt_depth);
     uint32_t rights = pku_read();
     pku_write_checked(app_rights()); /* the kernel started us with key 0 only */
+    pthread_sigmask(SIG_SETMASK, &mask, &old);
     if (act.sa_flags & SA_SIGINFO)
         act.sa_sigaction(sig, si, ctx);
     else
         act.sa_handler(sig);
-    pku_write_checked(rights);
-    alt_depth--;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pku_write_checked(rights);
+    alt_depth = depth;
 }
 
 /* Without hardware breakpoints: while any thread waits, the gate's final
@@ -459,6 +491,13 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
         errno = saved_errno;
         return;
     }
+    /* Interrupted on neither an alternate stack of ours nor a domain stack:
+     * no handler we ran is below this one, whatever alt_depth says (one
+     * that left by siglongjmp never counted itself out). */
+    uint64_t sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
+    bool outermost = alt_depth > 0 && !on_our_altstack(sp) && !on_domain_stack(sp);
+    if (outermost)
+        alt_depth = 0;
     if (sig == SIGTRAP && ip == (uintptr_t)gate_code()->exit_ret + 1) {
         /* The patched return (perhaps put back since): do the ret, then as
          * at a breakpoint. */
@@ -495,7 +534,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
     /* A thread that first entered a library from inside a handler got its
      * alternate stack then; the kernel's sigreturn would put back the "none"
      * it saved on delivery. */
-    if (altstack[0] && (uc->uc_stack.ss_flags & SS_DISABLE) && !on_our_altstack(uc->uc_mcontext.gregs[REG_RSP]))
+    if (altstack[0] && (outermost || (uc->uc_stack.ss_flags & SS_DISABLE)) && !on_our_altstack(sp))
         uc->uc_stack = (stack_t){.ss_sp = altstack[0], .ss_size = ALTSTACK_SIZE, .ss_flags = SS_AUTODISARM};
     errno = saved_errno;
 }

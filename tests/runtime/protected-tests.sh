@@ -122,6 +122,9 @@ if grep -q "held" "$tmp/err"; then bad "no_defer: without waiting for the bound"
 run "$wrap" -p "$gtpol" -- "$st" altstack
 has "the application's own alternate stack: kept as its view, signal still deferred" "$tmp/out" \
     "^altstack: handled after the call returned$"
+run "$wrap" -p "$gtpol" -- "$st" longjmp
+has "handlers left by siglongjmp: a signal inside the library is still deferred to the call's return" "$tmp/out" \
+    "^longjmp: left 50 handlers by siglongjmp; the signal inside the library was handled as the call returned$"
 run "$wrap" -p "$gtpol" -- "$st" crash
 died "the library's own crash: killed by SIGSEGV"
 has "the library's own crash: reported with library and function" "$tmp/err" \

@@ -7,13 +7,17 @@
  *           killed by SIGTERM at random moments: prints how many pairs tore.
  *   bound   a call that stays inside the library longer than the policy's
  *           max_deferral gets its signal anyway, with a warning.
- *   crash   the library dereferences NULL: its own failure, reported. */
+ *   crash   the library dereferences NULL: its own failure, reported.
+ *   longjmp  a handler that leaves by siglongjmp, many times; then a signal
+ *           inside the library is still deferred, and delivered as the call
+ *           returns (not at the bound). */
 #define _GNU_SOURCE
 #include "gatetest.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -200,6 +204,37 @@ static int altstack_test(void)
     return !after;
 }
 
+static sigjmp_buf out_of_handler;
+static void jump_out(int sig)
+{
+    siglongjmp(out_of_handler, 1);
+}
+
+static int longjmp_test(void)
+{
+    signal(SIGUSR2, jump_out);
+    static volatile int left, i;
+    for (i = 0; i < 50; i++)
+        if (sigsetjmp(out_of_handler, 1) == 0)
+            raise(SIGUSR2);
+        else
+            left++;
+    signal(SIGUSR1, stamp);
+    pthread_t self = pthread_self(), t;
+    pthread_create(&t, NULL, send_later, &self);
+    double start = now_ms();
+    gt_busy_ms(400);
+    double end = now_ms();
+    pthread_join(t, NULL);
+    usleep(50 * 1000);
+    const char *when = handled_at == 0                ? "NEVER"
+                       : handled_at < start + 400     ? "INSIDE the call"
+                       : handled_at <= end + 20       ? "as the call returned"
+                                                      : "LATE";
+    printf("longjmp: left %d handlers by siglongjmp; the signal inside the library was handled %s\n", left, when);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "storm";
@@ -213,6 +248,8 @@ int main(int argc, char **argv)
         return bound();
     if (strcmp(what, "altstack") == 0)
         return altstack_test();
+    if (strcmp(what, "longjmp") == 0)
+        return longjmp_test();
     if (strcmp(what, "contain") == 0) {
         errno = 0;
         long r = gt_crash(NULL);
