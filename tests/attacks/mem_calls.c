@@ -1,7 +1,10 @@
 /* Changing the library's memory through the kernel instead of the CPU:
  * mem_calls pkey_mprotect|mprotect-data|mprotect-text|madvise|munmap|
  *           mmap-fixed|mremap-move|mremap-alias|map-files-alias|pkey_alloc|realloc|
- *           uffd-device|vdso-remap
+ *           uffd-device|vdso-remap|
+ *           munmap-mapped[-raw]|mmap-fixed-mapped[-raw]|madvise-mapped-raw|mremap-mapped-raw
+ * (-mapped: the memory the library mmapped after start, through libc or,
+ * -raw, the bare system call)
  * (the last two are steps towards the library's memory that must fail
  * themselves: a userfaultfd without the refused call, and a vDSO mapped
  * where the filter's scope does not reach: its `syscall` would pass) */
@@ -11,6 +14,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -116,6 +120,35 @@ int main(int argc, char **argv)
         uint8_t *view = mmap(NULL, hi - lo, PROT_READ, MAP_SHARED, fd, 0);
         refused(view == MAP_FAILED ? -1 : 0, "mmap of map_files");
         read_secret_at(VAULT_DATA, view + ((uintptr_t)data->secret - lo));
+    }
+    struct vault_cell *mapped = vault_address(VAULT_MMAP);
+    void *mpage = page_of(mapped);
+    bool raw = strstr(how, "-raw") != NULL;
+    if (strncmp(how, "munmap-mapped", 13) == 0) {
+        /* The library's own mapping swapped for the application's page. */
+        refused(raw ? (int)syscall(SYS_munmap, mpage, 4096) : munmap(mpage, 4096), "munmap");
+        void *p = mmap(mpage, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        if (p == MAP_FAILED)
+            blocked("mmap in its place failed");
+        write_counter_at(VAULT_MMAP, &mapped->counter);
+    }
+    if (strncmp(how, "mmap-fixed-mapped", 17) == 0) {
+        long p = raw ? syscall(SYS_mmap, mpage, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
+                     : (long)mmap(mpage, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        refused(p == -1 ? -1 : 0, "mmap MAP_FIXED");
+        write_counter_at(VAULT_MMAP, &mapped->counter);
+    }
+    if (strcmp(how, "madvise-mapped-raw") == 0) {
+        vault_bump();
+        refused((int)syscall(SYS_madvise, mpage, 4096, MADV_DONTNEED), "madvise");
+        if (vault_counter(VAULT_MMAP) != 2)
+            breached("reset the library's mapping");
+        blocked("the mapping survived");
+    }
+    if (strcmp(how, "mremap-mapped-raw") == 0) {
+        long p = syscall(SYS_mremap, mpage, 4096, 4096, MREMAP_MAYMOVE | MREMAP_FIXED, 0x500000000000ul);
+        refused(p == -1 ? -1 : 0, "mremap");
+        read_secret_at(VAULT_MMAP, ((struct vault_cell *)((char *)p + ((uintptr_t)mapped & 4095)))->secret);
     }
     fprintf(stderr, "unknown attack '%s'\n", how);
     return 2;
