@@ -2,6 +2,7 @@
 #include "hardened/syscall_filter.h"
 
 #include "hardened/bpf_program.h"
+#include "hardened/library_fds.h"
 #include "gates/callbacks.h"
 #include "gates/domains.h"
 #include "gates/gate_table.h"
@@ -212,6 +213,7 @@ static void trap_if_flags(struct bpf_program_buf *p, int arg, uint32_t mask, enu
 static const long forbidden[] = {
     SYS_pkey_alloc, SYS_pkey_free, SYS_process_vm_readv, SYS_process_vm_writev, SYS_ptrace,
     SYS_io_uring_setup, SYS_io_uring_enter, SYS_io_uring_register, SYS_userfaultfd,
+    SYS_io_submit, /* its descriptors are in memory, where the filter cannot check them */
     SYS_remap_file_pages, SYS_process_madvise,
     SYS_perf_event_open, /* samples copy a thread's registers and stack, inside a library too */
     SYS_bpf,             /* tracing programs read user memory in the traced thread's context */
@@ -221,6 +223,80 @@ static const long forbidden[] = {
     /* the kernel itself */
     SYS_init_module, SYS_finit_module, SYS_kexec_load, SYS_kexec_file_load,
 };
+
+/* Calls that take a descriptor, by which arguments are descriptors: with
+ * one in the libraries' range, they go to the handler (the library's own
+ * are carried out, the application's refused).  openat-style directory
+ * descriptors are left out: the open handler judges the file opened. */
+static const long fd_arg0[] = {
+    SYS_read, SYS_write, SYS_pread64, SYS_pwrite64, SYS_readv, SYS_writev, SYS_preadv, SYS_pwritev,
+    SYS_preadv2, SYS_pwritev2, SYS_close, SYS_fstat, SYS_lseek, SYS_ioctl, SYS_fcntl, SYS_flock, SYS_fsync,
+    SYS_fdatasync, SYS_ftruncate, SYS_fallocate, SYS_getdents64, SYS_fchmod, SYS_fchown, SYS_fstatfs,
+    SYS_fgetxattr, SYS_fsetxattr, SYS_flistxattr, SYS_fremovexattr, SYS_readahead, SYS_sync_file_range,
+    SYS_fadvise64, SYS_dup, SYS_vmsplice, SYS_fchdir, SYS_syncfs, SYS_execveat, SYS_name_to_handle_at,
+    SYS_sendto, SYS_recvfrom, SYS_recvmsg, SYS_recvmmsg, SYS_connect, SYS_bind, SYS_listen, SYS_accept,
+    SYS_accept4, SYS_shutdown, SYS_getsockopt, SYS_setsockopt, SYS_getsockname, SYS_getpeername,
+    SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_ctl, SYS_inotify_rm_watch, SYS_timerfd_settime,
+};
+static const long fd_arg01[] = {SYS_dup2, SYS_dup3, SYS_sendfile, SYS_tee};
+static const long fd_arg02[] = {SYS_splice, SYS_copy_file_range};
+static const long fd_arg1[] = {SYS_pidfd_getfd};
+static const struct fd_group {
+    const long *nrs;
+    size_t n;
+    unsigned args; /* bit N: argument N is a descriptor */
+} fd_groups[] = {
+    {fd_arg0, sizeof fd_arg0 / sizeof *fd_arg0, 1u},
+    {fd_arg01, sizeof fd_arg01 / sizeof *fd_arg01, 3u},
+    {fd_arg02, sizeof fd_arg02 / sizeof *fd_arg02, 5u},
+    {fd_arg1, sizeof fd_arg1 / sizeof *fd_arg1, 2u},
+};
+#define N_FD_GROUPS (sizeof fd_groups / sizeof *fd_groups)
+#define MAX_FD_GROUP 64
+
+/* Sends the call to the handler if the low word of args[ARG] is in [BASE, BASE+LIBRARY_FDS). */
+static void trap_if_fd(struct bpf_program_buf *p, int arg, int base)
+{
+    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(arg));
+    bpf_emit(p, BPF_JMP | BPF_JGE | BPF_K, 0, 2, (uint32_t)base);
+    bpf_emit(p, BPF_JMP | BPF_JGT | BPF_K, 1, 0, (uint32_t)(base + LIBRARY_FDS - 1));
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(FILTER_FD));
+}
+
+/* With the call's number in A: jumps to each group's check (filled in by
+ * fd_group_checks). */
+static void fd_dispatch(struct bpf_program_buf *p, size_t to_group[][MAX_FD_GROUP], size_t *to_close_range)
+{
+    for (size_t g = 0; g < N_FD_GROUPS; g++)
+        for (size_t i = 0; i < fd_groups[g].n; i++) {
+            bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, (uint32_t)fd_groups[g].nrs[i]);
+            to_group[g][i] = bpf_jump_placeholder(p);
+        }
+    bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, SYS_close_range);
+    *to_close_range = bpf_jump_placeholder(p);
+}
+
+static void fd_group_checks(struct bpf_program_buf *p, size_t to_group[][MAX_FD_GROUP], size_t to_close_range,
+                            int base)
+{
+    for (size_t g = 0; g < N_FD_GROUPS; g++) {
+        for (size_t i = 0; i < fd_groups[g].n; i++)
+            bpf_jump_to_here(p, to_group[g][i]);
+        for (int arg = 0; arg < 6; arg++)
+            if (fd_groups[g].args & (1u << arg))
+                trap_if_fd(p, arg, base);
+        bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    }
+    /* close_range(first, last): overlapping the range, the handler closes
+     * the rest (a program closing everything before exec must still work). */
+    bpf_jump_to_here(p, to_close_range);
+    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(0));
+    bpf_emit(p, BPF_JMP | BPF_JGT | BPF_K, 3, 0, (uint32_t)(base + LIBRARY_FDS - 1));
+    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(1));
+    bpf_emit(p, BPF_JMP | BPF_JGE | BPF_K, 0, 1, (uint32_t)base);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(FILTER_FD));
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+}
 
 /* The program for calls made from SCOPE (code ranges), checking memory
  * calls against every protected range. */
@@ -254,11 +330,21 @@ static void build_scoped(struct bpf_program_buf *p, const struct range *scope, i
     static const long to_handler[][2] = {
         {SYS_mremap, FILTER_REMAP}, {SYS_open, FILTER_OPEN}, {SYS_openat, FILTER_OPEN},
         {SYS_openat2, FILTER_OPEN}, {SYS_creat, FILTER_OPEN}, {SYS_open_by_handle_at, FILTER_OPEN},
-        {SYS_truncate, FILTER_OPEN}, {SYS_rt_sigreturn, FILTER_SIGRETURN},
+        {SYS_truncate, FILTER_OPEN}, {SYS_memfd_create, FILTER_OPEN}, {SYS_rt_sigreturn, FILTER_SIGRETURN},
     };
     for (size_t i = 0; i < sizeof to_handler / sizeof *to_handler; i++) {
         bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, (uint32_t)to_handler[i][0]);
         bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(to_handler[i][1]));
+    }
+    int fd_base = library_fd_base();
+    size_t to_group[N_FD_GROUPS][MAX_FD_GROUP], to_close_range = 0;
+    if (fd_base) {
+        static const long sends[] = {SYS_sendmsg, SYS_sendmmsg};
+        for (size_t i = 0; i < 2; i++) {
+            bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, (uint32_t)sends[i]);
+            bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(FILTER_SENDMSG));
+        }
+        fd_dispatch(p, to_group, &to_close_range);
     }
     size_t s, to_ranges[8];
     int n_to = 0;
@@ -301,6 +387,8 @@ static void build_scoped(struct bpf_program_buf *p, const struct range *scope, i
         bpf_jump_to_here(p, s);
     }
     s = section(p, SYS_mmap);
+    if (fd_base)
+        trap_if_fd(p, 4, fd_base);
     trap_if_flags(p, 2, PROT_EXEC, FILTER_EXEC);
     bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(3));
     bpf_emit(p, BPF_JMP | BPF_JSET | BPF_K, 1, 0, MAP_FIXED);
@@ -321,6 +409,8 @@ static void build_scoped(struct bpf_program_buf *p, const struct range *scope, i
     for (int i = 0; i < n_protected; i++)
         bpf_ret_if_overlap(p, protected_mem[i].lo, protected_mem[i].hi, TRAP(FILTER_PROTECTED));
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    if (fd_base)
+        fd_group_checks(p, to_group, to_close_range, fd_base);
 }
 
 static int load_program(const struct bpf_program_buf *p)
@@ -371,6 +461,7 @@ void syscall_filter_install(void)
     if (installed || !hardened_mode())
         return;
     pthread_mutex_lock(&filter_lock);
+    library_fds_reserve();
     view_writable(true);
     n_code = 0;
     if (proc_maps_each(add_exec_mapping, NULL) != 0 || install_libseccomp_filter() != 0 || install_scoped(code, n_code, true) != 0)

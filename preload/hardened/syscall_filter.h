@@ -30,6 +30,8 @@ enum filter_reason {
     FILTER_REMAP,         /* mremap: both ranges checked */
     FILTER_OPEN,          /* open: /proc/<pid>/mem is refused */
     FILTER_SIGRETURN,     /* rt_sigreturn not from libprotect's restorer */
+    FILTER_FD,            /* a descriptor of the libraries' range (library_fds.h) */
+    FILTER_SENDMSG,       /* sendmsg: descriptors sent away (SCM_RIGHTS) are checked */
 };
 
 /* Whether hardened mode is on (PROTECT_HARDENED unset or not "0"). */

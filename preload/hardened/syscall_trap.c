@@ -8,7 +8,8 @@
 #include "base/proc_maps.h"
 #include "hardened/syscall_filter.h"
 #include "gates/domains.h"
-#include "memory/shared_files.h"
+#include "hardened/library_fds.h"
+#include "memory/library_files.h"
 #include "base/trusted_syscall.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -38,6 +40,7 @@ static const char *name_of(long nr)
     case SYS_io_uring_setup: return "io_uring_setup";
     case SYS_io_uring_enter: return "io_uring_enter";
     case SYS_io_uring_register: return "io_uring_register";
+    case SYS_io_submit: return "io_submit";
     case SYS_userfaultfd: return "userfaultfd";
     case SYS_remap_file_pages: return "remap_file_pages";
     case SYS_process_madvise: return "process_madvise";
@@ -72,9 +75,41 @@ static const char *name_of(long nr)
     case SYS_creat: return "creat";
     case SYS_open_by_handle_at: return "open_by_handle_at";
     case SYS_truncate: return "truncate";
+    case SYS_memfd_create: return "memfd_create";
+    case SYS_sendmsg: return "sendmsg";
+    case SYS_sendmmsg: return "sendmmsg";
+    case SYS_close_range: return "close_range";
+    case SYS_read: return "read";
+    case SYS_write: return "write";
+    case SYS_pread64: return "pread64";
+    case SYS_pwrite64: return "pwrite64";
+    case SYS_readv: return "readv";
+    case SYS_writev: return "writev";
+    case SYS_close: return "close";
+    case SYS_fcntl: return "fcntl";
+    case SYS_ioctl: return "ioctl";
+    case SYS_lseek: return "lseek";
+    case SYS_fstat: return "fstat";
+    case SYS_fsync: return "fsync";
+    case SYS_fdatasync: return "fdatasync";
+    case SYS_ftruncate: return "ftruncate";
+    case SYS_fallocate: return "fallocate";
+    case SYS_flock: return "flock";
+    case SYS_dup: return "dup";
+    case SYS_dup2: return "dup2";
+    case SYS_dup3: return "dup3";
+    case SYS_sendfile: return "sendfile";
+    case SYS_splice: return "splice";
+    case SYS_tee: return "tee";
+    case SYS_copy_file_range: return "copy_file_range";
+    case SYS_pidfd_getfd: return "pidfd_getfd";
     case SYS_arch_prctl: return "arch_prctl(ARCH_MAP_VDSO)";
     case SYS_rt_sigreturn: return "rt_sigreturn";
-    default: return "?";
+    default: {
+        static __thread char number[32];
+        snprintf(number, sizeof number, "system call %ld", nr);
+        return number;
+    }
     }
 }
 
@@ -277,22 +312,36 @@ static bool is_userfaultfd_device(int fd)
            S_ISCHR(dev.st_mode) && st.st_rdev == dev.st_rdev;
 }
 
-/* A file a protected library maps shared, opened by anyone but that
- * library (RIGHTS: the caller's): judged by the file itself, so any name
- * for it is the same.  Closes FD and returns the refusal, or 0. */
-static long shared_file_refusal(long nr, long fd, uint32_t rights)
+/* A file a protected library holds (library_files.h), opened anew by
+ * anyone but that library (RIGHTS: the caller's): refused when opened for
+ * writing, or at all when the library is confidential.  Judged by the
+ * file itself, so any name for it is the same.  Closes FD and returns the
+ * refusal, or 0. */
+static long library_file_refusal(long nr, long fd, uint32_t rights)
 {
     struct stat st;
-    if (fstat((int)fd, &st) != 0 || !S_ISREG(st.st_mode))
+    if (trusted_syscall(SYS_fstat, fd, (long)&st, 0, 0, 0, 0) != 0 || !S_ISREG(st.st_mode))
         return 0;
-    int owner = shared_file_owner(st.st_dev, st.st_ino);
+    int owner = library_file_owner(st.st_dev, st.st_ino);
     if (owner < 0 || protect_gate_page.t.domain[owner].pkru == rights)
         return 0;
+    long fl = trusted_syscall(SYS_fcntl, fd, F_GETFL, 0, 0, 0, 0);
+    bool writable = fl < 0 || (fl & O_ACCMODE) != O_RDONLY;
+    if (!(fl & O_PATH) && !writable && protect_domains[owner].policy.mode != POLICY_CONFIDENTIAL)
+        return 0;
+    if (fl >= 0 && (fl & O_PATH))
+        return 0; /* no reads or writes through it; reopening it comes back here */
     trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
     refusals++;
-    protect_log("blocked %s: a file %s maps shared (the ring or database of the processes sharing it)",
-                name_of(nr), domain_name(owner));
+    protect_log("blocked %s: a file of %s (mapped shared, or its database: opened anew %s)", name_of(nr),
+                domain_name(owner), writable ? "for writing" : "by the application of a confidential library");
     return -EPERM;
+}
+
+/* The caller's domain, when a library made the call; else NULL. */
+static struct domain *calling_domain(uint32_t rights)
+{
+    return rights == app_rights() ? NULL : domain_for_rights(rights);
 }
 
 static long open_request(long nr, const long *a, uint32_t rights)
@@ -306,8 +355,19 @@ static long open_request(long nr, const long *a, uint32_t rights)
         trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
         return refuse(nr, "/dev/userfaultfd gives what the refused userfaultfd call would");
     }
-    long refused = fd >= 0 ? shared_file_refusal(nr, fd, rights) : 0;
-    return refused ? refused : fd;
+    if (fd < 0)
+        return fd;
+    long refused = library_file_refusal(nr, fd, rights);
+    if (refused)
+        return refused;
+    struct domain *d = calling_domain(rights);
+    if (!d)
+        return fd;
+    /* The library's own: into the libraries' range, and its files noted. */
+    long fl = trusted_syscall(SYS_fcntl, fd, F_GETFL, 0, 0, 0, 0);
+    if (fl >= 0 && (fl & O_ACCMODE) != O_RDONLY)
+        library_files_note(d->slot, (int)fd);
+    return library_fd_adopt(fd);
 }
 
 /* truncate(path): the file is opened and judged like an open, then
@@ -317,11 +377,91 @@ static long truncate_request(const long *a, uint32_t rights)
     long fd = trusted_syscall(SYS_open, a[0], O_WRONLY | O_CLOEXEC, 0, 0, 0, 0);
     if (fd < 0)
         return fd;
-    long refused = shared_file_refusal(SYS_truncate, fd, rights);
+    long refused = library_file_refusal(SYS_truncate, fd, rights);
     if (refused)
         return refused;
     long r = trusted_syscall(SYS_ftruncate, fd, a[1], 0, 0, 0, 0);
     trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
+    return r;
+}
+
+/* A call on a descriptor of the libraries' range: the library's own are
+ * carried out; close_range over the range closes the rest; the
+ * application's are refused. */
+static long fd_request(long nr, const long *a, uint32_t rights)
+{
+    if (calling_domain(rights))
+        return call(nr, a);
+    int base = library_fd_base();
+    if (nr == SYS_close_range) {
+        unsigned first = (unsigned)a[0], last = (unsigned)a[1];
+        long r = 0;
+        if (first < (unsigned)base)
+            r = trusted_syscall(SYS_close_range, first, base - 1, a[2], 0, 0, 0);
+        if (r == 0 && last >= (unsigned)(base + LIBRARY_FDS))
+            r = trusted_syscall(SYS_close_range, base + LIBRARY_FDS, last, a[2], 0, 0, 0);
+        return r;
+    }
+    long fd = -1;
+    for (int i = 0; i < 6 && fd < 0; i++)
+        if (in_library_fds((int)a[i], base) && (nr == SYS_mmap) == (i == 4))
+            fd = (int)a[i];
+    refusals++;
+    protect_log("blocked %s(%ld): a descriptor of a protected library (numbers %d-%d are theirs)", name_of(nr), fd,
+                base, base + LIBRARY_FDS - 1);
+    return -EPERM;
+}
+
+/* On the handler's (alternate) stack: 8 KiB at most. */
+#define MAX_SENT 8
+#define MAX_CONTROL 1024
+
+/* One message's control data copied (the application could change it
+ * between the check and the call), and checked for library descriptors. */
+static bool copy_checked(struct msghdr *m, char *control, int base)
+{
+    if (!m->msg_control || !m->msg_controllen)
+        return true;
+    if (m->msg_controllen > MAX_CONTROL)
+        return false;
+    memcpy(control, m->msg_control, m->msg_controllen);
+    m->msg_control = control;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        const int *fds = (const int *)CMSG_DATA(c);
+        for (size_t i = 0; i < n; i++)
+            if (in_library_fds(fds[i], base))
+                return false;
+    }
+    return true;
+}
+
+/* sendmsg and sendmmsg: a library's descriptor must not be sent away
+ * (another process would write through it). */
+static long sendmsg_request(long nr, const long *a, uint32_t rights)
+{
+    int base = library_fd_base();
+    if (in_library_fds(a[0], base) || calling_domain(rights))
+        return calling_domain(rights) ? call(nr, a) : fd_request(nr, a, rights);
+    char control[MAX_SENT][MAX_CONTROL];
+    if (nr == SYS_sendmsg) {
+        struct msghdr m = *(struct msghdr *)a[1];
+        if (!copy_checked(&m, control[0], base))
+            return refuse(nr, "a descriptor of a protected library sent away (SCM_RIGHTS), or too much control data");
+        return trusted_syscall(nr, a[0], (long)&m, a[2], 0, 0, 0);
+    }
+    struct mmsghdr copy[MAX_SENT], *orig = (struct mmsghdr *)a[1];
+    unsigned n = (unsigned)a[2] < MAX_SENT ? (unsigned)a[2] : MAX_SENT; /* fewer sent: allowed */
+    for (unsigned i = 0; i < n; i++) {
+        copy[i] = orig[i];
+        if (!copy_checked(&copy[i].msg_hdr, control[i], base))
+            return refuse(nr, "a descriptor of a protected library sent away (SCM_RIGHTS), or too much control data");
+    }
+    long r = trusted_syscall(nr, a[0], (long)copy, n, a[3], 0, 0);
+    for (long i = 0; i < r; i++)
+        orig[i].msg_len = copy[i].msg_len;
     return r;
 }
 
@@ -352,6 +492,12 @@ bool syscall_trap(siginfo_t *si, ucontext_t *uc)
         break;
     case FILTER_OPEN:
         r = nr == SYS_truncate ? truncate_request(a, rights) : open_request(nr, a, rights);
+        break;
+    case FILTER_FD:
+        r = fd_request(nr, a, rights);
+        break;
+    case FILTER_SENDMSG:
+        r = sendmsg_request(nr, a, rights);
         break;
     case FILTER_SIGRETURN:
         r = refuse(nr, "not from libprotect's restorer (a forged signal frame?)");

@@ -15,7 +15,7 @@
 #define _GNU_SOURCE
 #include "memory/interpose.h"
 #include "memory/map_region.h"
-#include "memory/shared_files.h"
+#include "memory/library_files.h"
 #include "gates/domains.h"
 #include "gates/gate_table.h"
 #include "log.h"
@@ -134,7 +134,7 @@ static void *map_in_region(struct domain *d, void *addr, size_t len, int prot, i
     void *p = trusted_mmap(ours ? (void *)at : addr, len, PROT_NONE, how, fd, off);
     if (p != MAP_FAILED && pku_mprotect(p, len, prot, d->key) == 0) {
         if ((flags & MAP_TYPE) != MAP_PRIVATE && fd >= 0)
-            shared_files_note(d->slot, fd);
+            library_files_note(d->slot, fd);
         return p;
     }
     int err = errno;

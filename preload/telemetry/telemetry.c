@@ -149,8 +149,9 @@ static void open_published(void)
     sigfillset(&all);
     sigdelset(&all, SIGSYS); /* the filter's answers must get through */
     pthread_sigmask(SIG_SETMASK, &all, &saved);
-    if (pthread_create(&t, &attr, publisher, NULL) != 0)
-        protect_info("telemetry: no publisher thread: %s", strerror(errno));
+    int rc = pthread_create(&t, &attr, publisher, NULL);
+    if (rc != 0)
+        protect_info("telemetry: no publisher thread: %s", strerror(rc));
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     pthread_attr_destroy(&attr);
 }

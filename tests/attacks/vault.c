@@ -1,11 +1,13 @@
 #define _GNU_SOURCE
 #include "vault.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 static struct vault_cell data_cell = {.counter = 1, .secret = "initial value in .data"};
 static struct vault_cell bss_cell;
@@ -74,4 +76,26 @@ void vault_visit(void (*cb)(struct vault_cell *on_stack, void *arg), void *arg)
     struct vault_cell local = data_cell;
     cb(&local, arg);
     explicit_bzero(&local, sizeof local);
+}
+
+static int file_fd = -1;
+
+int vault_file_open(const char *path)
+{
+    file_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (file_fd < 0 || pwrite(file_fd, data_cell.secret, VAULT_SECRET_LEN, 0) != VAULT_SECRET_LEN)
+        return -1;
+    return 0;
+}
+
+int vault_file_fd(void)
+{
+    return file_fd;
+}
+
+int vault_file_intact(void)
+{
+    uint8_t back[VAULT_SECRET_LEN];
+    return pread(file_fd, back, sizeof back, 0) == VAULT_SECRET_LEN &&
+           memcmp(back, data_cell.secret, VAULT_SECRET_LEN) == 0;
 }

@@ -30,4 +30,12 @@ void vault_hold(unsigned ms);
 /* Calls CB with a cell on the library's own stack holding the .data secret. */
 void vault_visit(void (*cb)(struct vault_cell *on_stack, void *arg), void *arg);
 
+/* The vault's file (its "database"): opened for writing by the library
+ * and kept open; it holds the .data secret.  -1 on failure. */
+int vault_file_open(const char *path);
+/* The file's descriptor (an attacker can guess any number). */
+int vault_file_fd(void);
+/* 1 if the file still holds the secret, as the library wrote it. */
+int vault_file_intact(void);
+
 #endif

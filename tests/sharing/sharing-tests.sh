@@ -32,7 +32,7 @@ has "chaos, protected: every write through the kernel refused" "$tmp/out" \
 has "chaos, protected: the stray writes reported" "$tmp/chaos.log" \
     "^libprotect: blocked write of libshmring.so \\(integrity\\) at 0x[0-9a-f]+ by shmring!run_scribbler"
 has "chaos, protected: the ring's file opened anew, refused and reported" "$tmp/chaos.log" \
-    "^libprotect: blocked openat: a file libshmring.so maps shared"
+    "^libprotect: blocked openat: a file of libshmring.so \\(mapped shared, or its database: opened anew for writing\\)$"
 
 echo "# shmring: the same, unprotected"
 run "$ring" chaos -p 3 -c 2 -t 6 --scribble --state "$tmp/chaos-plain"
@@ -85,7 +85,7 @@ run "$wrap" -p "$spol" -- "$sq" "$tmp/prot.db" scribble
 died_segv "SQLite: a write into the wal-index kills the buggy process"
 has "SQLite: ... reported" "$tmp/err" "^libprotect: blocked write of libsqlite3.so.0 \\(integrity\\) at 0x[0-9a-f]+ by sqlite_peers!"
 has "SQLite: the -shm file opened anew: refused" "$tmp/out" "^open of the -shm file anew: Operation not permitted$"
-has "SQLite: ... and reported" "$tmp/err" "^libprotect: blocked openat: a file libsqlite3.so.0 maps shared"
+has "SQLite: ... and reported" "$tmp/err" "^libprotect: blocked openat: a file of libsqlite3.so.0 \\(mapped shared"
 finished
 is "SQLite: the other processes carry on (exit statuses)" "$fails" 0
 "$wrap" -p "$spol" -- "$sq" "$tmp/prot.db" summary >"$tmp/sqlite.prot"

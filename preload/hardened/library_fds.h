@@ -1,0 +1,32 @@
+/* Hardened mode: the descriptors a protected library opens live in a
+ * reserved range, the top LIBRARY_FDS numbers below the process's
+ * RLIMIT_NOFILE soft limit at start.  One range test in the filter then
+ * keeps every call that takes a descriptor (write, pwrite, ftruncate,
+ * fallocate, mmap, sendfile, copy_file_range, dup2 over it, fcntl, close,
+ * ...) off them for the application; the library's own calls on them go
+ * straight to the trusted page (fd_interpose.c), or through the SIGSYS
+ * handler for the few libc makes internally. */
+#ifndef LIBPROTECT_LIBRARY_FDS_H
+#define LIBPROTECT_LIBRARY_FDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define LIBRARY_FDS 64
+
+/* Chooses the range (once, before the filter is built); 0 when the limit
+ * is too low to spare one (then nothing is moved). */
+void library_fds_reserve(void);
+/* The first number of the range, or 0 when there is none. */
+int library_fd_base(void);
+
+static inline bool in_library_fds(long fd, int base)
+{
+    return base && (unsigned long)(fd - base) < LIBRARY_FDS;
+}
+
+/* FD was just opened by a library: moves it into the range (close-on-exec)
+ * and returns its new number, or FD itself when the range is full. */
+long library_fd_adopt(long fd);
+
+#endif
