@@ -1,11 +1,12 @@
 /* gatetest: calls every export of libgatetest the way an application
  * would and checks each result.  Same output protected and unprotected.
  * Usage: gatetest [all|regs|many|doubles|struct|varargs|nested|callbacks|
- *                  recursion|stored|special|heap|threads|trap|fork|stray-write] */
+ *                  recursion|stored|special|heap|threads|trap|fork|shm|stray-write|stray-shm] */
 #include "gatetest.h"
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/shm.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <stdbool.h>
@@ -24,6 +25,17 @@ static int failures;
             failures++;                                                                      \
         }                                                                                    \
     } while (0)
+
+/* A SysV segment the library attaches: usable, and detached again. */
+static void shm_segment(void)
+{
+    int id = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
+    long *p = gt_shm_attach(id);
+    shmctl(id, IPC_RMID, NULL);
+    CHECK("shmat inside the library", p != NULL && gt_shm_value() == 42);
+    CHECK("... readable by the application (integrity)", p && p[0] == 42);
+    CHECK("shmdt inside the library", gt_shm_detach() == 0);
+}
 
 static void regs(void)
 {
@@ -202,7 +214,7 @@ int main(int argc, char **argv)
         {"regs", regs}, {"many", many}, {"doubles", doubles}, {"struct", structs},
         {"varargs", varargs}, {"nested", nested}, {"callbacks", callbacks}, {"recursion", recursion},
         {"stored", stored}, {"special", special}, {"heap", heap}, {"threads", threads},
-        {"trap", trap}, {"fork", forked},
+        {"trap", trap}, {"fork", forked}, {"shm", shm_segment},
     };
     int ran = 0;
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++)
@@ -215,6 +227,15 @@ int main(int argc, char **argv)
         free(obj);
         printf("after the stray free, the library's object holds %ld\n", gt_kept());
         return 0;
+    }
+    if (strcmp(what, "stray-shm") == 0) { /* the bug: a write into the library's segment */
+        int id = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
+        long *p = gt_shm_attach(id);
+        shmctl(id, IPC_RMID, NULL);
+        fflush(stdout);
+        p[0] = 7;
+        printf("stray write went through: the segment holds %ld\n", gt_shm_value());
+        return 3;
     }
     if (strcmp(what, "stray-write") == 0) {
         fflush(stdout);

@@ -42,5 +42,8 @@ void gt_pair_update(volatile long *pair, long v, long spin);
 int gt_updating(void);
 void gt_busy_ms(long ms);
 long gt_crash(long *p);
+long *gt_shm_attach(int id);
+long gt_shm_value(void);
+int gt_shm_detach(void);
 
 #endif

@@ -1,4 +1,5 @@
 /* libgatetest: exports that exercise every way a call can cross a gate. */
+#include <sys/shm.h>
 #include "gatetest.h"
 
 #include <stdarg.h>
@@ -206,4 +207,29 @@ void gt_busy_ms(long ms)
 long gt_crash(long *p)
 {
     return *p + 1;
+}
+
+/* A SysV segment the library attaches itself (after start, like a ring a
+ * data-plane library joins): it must carry the library's key. */
+static long *shm;
+
+long *gt_shm_attach(int id)
+{
+    shm = shmat(id, NULL, 0);
+    if (shm == (void *)-1)
+        return NULL;
+    shm[0] = 42;
+    return shm;
+}
+
+long gt_shm_value(void)
+{
+    return shm ? shm[0] : -1;
+}
+
+int gt_shm_detach(void)
+{
+    int rc = shmdt(shm);
+    shm = NULL;
+    return rc;
 }

@@ -67,7 +67,7 @@ fi
 
 echo "# gates"
 if functional; then
-for t in regs many doubles struct varargs nested callbacks recursion stored special heap threads trap fork; do
+for t in regs many doubles struct varargs nested callbacks recursion stored special heap threads trap fork shm; do
     run "$wrap" -p "$gtpol" -- "$gt" "$t"
     if [ "$status" = 0 ] && ! grep -q FAIL "$tmp/out"; then ok "gate: $t"; else bad "gate: $t (exit $status)" "$(cat "$tmp/out" "$tmp/err")"; fi
 done
@@ -84,6 +84,12 @@ died "gate library: stray write into .bss killed"
 has "gate library: reported" "$tmp/err" "^libprotect: blocked write of libgatetest.so"
 run "$wrap" -p "$gtpol" -- sh -c "exec '$gt' stray-write"
 died "policy follows exec (LD_PRELOAD and PROTECT_POLICY are inherited)"
+run "$gt" stray-shm
+has "a SysV segment the library attached, unprotected: the stray write goes through (the test can see it)" \
+    "$tmp/out" "holds 7$"
+run "$wrap" -p "$gtpol" -- "$gt" stray-shm
+died "a SysV segment the library attached carries its key: the stray write killed"
+has "... reported" "$tmp/err" "^libprotect: blocked write of libgatetest.so \\(integrity\\) at 0x[0-9a-f]+ by gatetest!main"
 fi
 
 echo "# signals"
