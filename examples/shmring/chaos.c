@@ -25,7 +25,7 @@ struct proc {
     pid_t pid;
     enum role role;
     unsigned id;
-    uint64_t beat;
+    uint64_t beat, beat_at_start;
     double beat_at;
     int starts;
 };
@@ -85,8 +85,11 @@ static pid_t spawn(struct run *r, enum role role, unsigned id, int drain)
     return pid;
 }
 
+static uint64_t beat_of(const struct run *r, const struct proc *p);
+
 static void start(struct run *r, struct proc *p)
 {
+    p->beat_at_start = beat_of(r, p);
     p->pid = spawn(r, p->role, p->id, 0);
     p->beat_at = now();
     if (p->starts++)
@@ -341,12 +344,17 @@ int run_chaos(int argc, char **argv, const char *self)
             if (!r->procs[i].pid)
                 start(r, &r->procs[i]);
         if (t >= next_signal) {
+            /* Only a process that has started working: on a slow machine a
+             * storm of signals would otherwise stop every process before
+             * its first message. */
             struct proc *p = &r->procs[random() % (r->n_procs - scribble)];
+            if (beat_of(r, p) == p->beat_at_start)
+                p = NULL;
             static const int for_producers[] = {SIGTERM, SIGINT, SIGHUP, SIGKILL};
             static const int for_consumers[] = {SIGTERM, SIGINT, SIGHUP};
-            int sig = p->role == PRODUCER ? for_producers[random() % (with_kill ? 4 : 3)]
-                                          : for_consumers[random() % 3];
-            if (p->pid && kill(p->pid, sig) == 0)
+            int sig = p && p->role == PRODUCER ? for_producers[random() % (with_kill ? 4 : 3)]
+                                               : for_consumers[random() % 3];
+            if (p && p->pid && kill(p->pid, sig) == 0)
                 r->sent_signals[sig]++;
             next_signal = t + 0.01 + (double)(random() % 40) / 1000.0;
         }
