@@ -15,6 +15,7 @@
 #include "memory/memory_tags.h"
 #include "gates/near_map.h"
 #include "gates/patcher.h"
+#include "gates/threads.h"
 #include "base/pkru_sync.h"
 #include "base/pku.h"
 #include "signals/signals.h"
@@ -266,8 +267,9 @@ static int first_attach(struct domain *d)
         return -1;
     }
     void *heap = map_tagged(HEAP_REGION, d->key);
+    d->thread_tokens = map_tagged(THREAD_TOKENS_BYTES, d->key);
     if (!heap || gate_blocks_init(d->slot, d->key) != 0 || callbacks_reserve(d->slot) != 0 ||
-        domain_maps_reserve(d) != 0) {
+        domain_maps_reserve(d) != 0 || !d->thread_tokens) {
         protect_log("%s: cannot reserve the domain's memory", d->name);
         return -1;
     }
@@ -316,7 +318,7 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
     /* A reload starts a new function table; the old one stays mapped for
      * any gate still reading it. */
     d->n_funcs = 0;
-    d->cap_funcs = a.n_groups + MAX_FINI;
+    d->cap_funcs = a.n_groups + MAX_FINI + 1; /* + its thread gate */
     d->funcs = mmap(NULL, funcs_bytes(d->cap_funcs), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     d->targets = calloc(d->cap_funcs, sizeof *d->targets);
     if (d->funcs == MAP_FAILED || !d->targets)
@@ -365,6 +367,12 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
         if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
             dyn = (const ElfW(Dyn) *)(base + info->dlpi_phdr[i].p_vaddr);
     size_t n_fini = gate_destructors(d, base, dyn, &cursor, fini_slots, MAX_FINI);
+    /* The thread gate: how threads it starts with its own code enter it. */
+    uint32_t thread_id = (uint32_t)d->slot << GATE_ID_DOMAIN_SHIFT | (uint32_t)d->n_funcs;
+    add_func(d, "(thread start)", (uintptr_t)domain_thread_runner, (uintptr_t)domain_thread_runner);
+    write_entry_stub(cursor, thread_id, gate_code()->entry);
+    d->thread_stub = (uintptr_t)cursor;
+    cursor += STUB_SIZE;
     trusted_mprotect(near, near_size, PROT_READ | PROT_EXEC);
     size_t n_direct_calls = call_own_functions_directly(&a, info, direct, n_direct);
     free(direct);

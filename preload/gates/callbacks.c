@@ -119,6 +119,21 @@ void callbacks_region(int slot, uintptr_t *lo, size_t *size)
     *size = sets[slot][0].region ? CALLBACK_REGION : 0;
 }
 
+uintptr_t callback_target_of(int slot, uintptr_t stub)
+{
+    for (int open = 0; open < 2; open++) {
+        const struct callback_set *s = &sets[slot][open];
+        for (size_t b = 0; b < MAX_BATCHES && s->batch[b]; b++) {
+            uintptr_t off = stub - (uintptr_t)s->batch[b];
+            if (off < STUBS_PER_BATCH * CALLBACK_STUB_SIZE && off % CALLBACK_STUB_SIZE == 0) {
+                size_t i = b * STUBS_PER_BATCH + off / CALLBACK_STUB_SIZE;
+                return i < s->count ? (uintptr_t)s->targets[i] : 0;
+            }
+        }
+    }
+    return 0;
+}
+
 static size_t hash_slot(const struct callback_set *s, uint64_t fn)
 {
     uint64_t h = fn * 0x9e3779b97f4a7c15ull;

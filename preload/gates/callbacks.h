@@ -18,6 +18,10 @@
  * stubs are passed through unchanged. */
 uintptr_t callback_stub_for(struct domain *d, uintptr_t fn, bool open);
 
+/* The application function behind callback stub STUB of domain SLOT, or
+ * 0 when STUB is not one. */
+uintptr_t callback_target_of(int slot, uintptr_t stub);
+
 /* Reserves the region of domain SLOT's callback stubs (at its first
  * attach, so that the system-call filter knows it).  0 on success. */
 int callbacks_reserve(int slot);

@@ -14,6 +14,7 @@
 
 struct domain_heap;
 struct map_region;
+struct thread_token;
 
 /* One gated function: an export (or a destructor the loader calls). */
 struct gated_func {
@@ -45,6 +46,8 @@ struct domain {
     uint64_t *targets;      /* read-only after attach */
     uintptr_t stacks_lo;    /* the reserved region of its per-thread stacks */
     uintptr_t near_lo, near_size, near_used; /* stubs and trampolines */
+    struct thread_token *thread_tokens; /* threads it starts (gates/threads.h), in its memory */
+    uintptr_t thread_stub;  /* its thread gate: how they enter it */
 };
 
 /* The registry, sealed (sealed.h): written only between sealed_open() and

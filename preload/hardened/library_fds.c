@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/syscall.h>
 
 static SEALED union {
@@ -25,8 +26,11 @@ void library_fds_reserve(void)
                     "they are not guarded from the application", (unsigned long)r.rlim_cur);
         return;
     }
+    /* Below FD_SETSIZE where the limit allows: a library may select() on
+     * its descriptors (lwIP's TAP driver does). */
+    rlim_t top = r.rlim_cur < FD_SETSIZE ? r.rlim_cur : FD_SETSIZE;
     sealed_open();
-    range.base = (int)r.rlim_cur - LIBRARY_FDS;
+    range.base = (int)top - LIBRARY_FDS;
     sealed_close();
 }
 

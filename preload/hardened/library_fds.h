@@ -1,6 +1,7 @@
 /* Hardened mode: the descriptors a protected library opens live in a
  * reserved range, the top LIBRARY_FDS numbers below the process's
- * RLIMIT_NOFILE soft limit at start.  One range test in the filter then
+ * RLIMIT_NOFILE soft limit at start, or below FD_SETSIZE (1024) when the
+ * limit is higher (a library may select() on them).  One range test in the filter then
  * keeps every call that takes a descriptor (write, pwrite, ftruncate,
  * fallocate, mmap, sendfile, copy_file_range, dup2 over it, fcntl, close,
  * ...) off them for the application; the library's own calls on them go

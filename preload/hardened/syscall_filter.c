@@ -6,6 +6,7 @@
 #include "gates/callbacks.h"
 #include "gates/domains.h"
 #include "gates/gate_table.h"
+#include "gates/threads.h"
 #include "log.h"
 #include "base/proc_maps.h"
 #include "base/sealed.h"
@@ -125,6 +126,9 @@ static void collect_protected(void)
             dl_iterate_phdr(add_image, &(struct image_query){d->base, i});
         add_range(protected_mem, &n_protected, d->heap_lo, d->heap_hi, i);
         add_range(protected_mem, &n_protected, d->maps_lo, d->maps_hi, i);
+        if (d->thread_tokens)
+            add_range(protected_mem, &n_protected, (uintptr_t)d->thread_tokens,
+                      (uintptr_t)d->thread_tokens + THREAD_TOKENS_BYTES, i);
         add_range(protected_mem, &n_protected, d->near_lo, d->near_lo + d->near_size, i);
         if (d->targets)
             add_range(protected_mem, &n_protected, (uintptr_t)d->targets,
