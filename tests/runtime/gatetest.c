@@ -1,7 +1,9 @@
 /* gatetest: calls every export of libgatetest the way an application
  * would and checks each result.  Same output protected and unprotected.
  * Usage: gatetest [all|regs|many|doubles|struct|varargs|nested|callbacks|
- *                  recursion|stored|special|heap|threads|trap|fork|shm|stray-write|stray-shm] */
+ *                  recursion|stored|special|heap|threads|trap|fork|shm|lib-threads|
+ *                  stray-write|stray-shm|lib-thread-key|lib-thread-callback-writes|
+ *                  lib-thread-app-writes] */
 #include "gatetest.h"
 
 #include <pthread.h>
@@ -35,6 +37,63 @@ static void shm_segment(void)
     CHECK("shmat inside the library", p != NULL && gt_shm_value() == 42);
     CHECK("... readable by the application (integrity)", p && p[0] == 42);
     CHECK("shmdt inside the library", gt_shm_detach() == 0);
+}
+
+static long seen_in_callback;
+static void note_callback(long v)
+{
+    seen_in_callback = v;
+}
+
+static void *app_routine(void *arg)
+{
+    return (void *)((intptr_t)arg * 2);
+}
+
+/* Threads the library starts: its own code, and the application's. */
+static void lib_threads(void)
+{
+    long before = gt_counter();
+    gt_store(note_callback);
+    CHECK("the library starts a thread of its own", gt_thread_start_own() == 0);
+    while (!gt_thread_stack())
+        usleep(1000);
+    CHECK("... which runs its code with its rights", gt_counter() == before + 1000);
+    CHECK("... and calls the application back", seen_in_callback == 7);
+    CHECK("... and returns its value when joined", gt_thread_finish() == 1234);
+    CHECK("the library starts a thread running the application's code", gt_thread_start_app(app_routine, (void *)21) == 42);
+    gt_store(NULL);
+}
+
+/* Where the key of the mapping holding ADDR is (smaps), or -1. */
+static int key_of(uintptr_t addr)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[256];
+    int key = -1, here = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            here = addr >= lo && addr < hi;
+        else if (here && sscanf(line, "ProtectionKey: %d", &key) == 1)
+            break;
+    }
+    if (f)
+        fclose(f);
+    return key;
+}
+
+static void *app_writes(void *arg)
+{
+    fflush(stdout);
+    *gt_counter_addr() = 666; /* the application's code: no library rights */
+    return arg;
+}
+
+static void callback_writes(long v)
+{
+    fflush(stdout);
+    *gt_counter_addr() = v;
 }
 
 static void regs(void)
@@ -214,7 +273,7 @@ int main(int argc, char **argv)
         {"regs", regs}, {"many", many}, {"doubles", doubles}, {"struct", structs},
         {"varargs", varargs}, {"nested", nested}, {"callbacks", callbacks}, {"recursion", recursion},
         {"stored", stored}, {"special", special}, {"heap", heap}, {"threads", threads},
-        {"trap", trap}, {"fork", forked}, {"shm", shm_segment},
+        {"trap", trap}, {"fork", forked}, {"shm", shm_segment}, {"lib-threads", lib_threads},
     };
     int ran = 0;
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++)
@@ -227,6 +286,28 @@ int main(int argc, char **argv)
         free(obj);
         printf("after the stray free, the library's object holds %ld\n", gt_kept());
         return 0;
+    }
+    if (strcmp(what, "lib-thread-key") == 0) { /* where a library thread's stack is */
+        gt_thread_start_own();
+        uintptr_t at;
+        while (!(at = gt_thread_stack()))
+            usleep(1000);
+        int key = key_of(at);
+        gt_thread_finish();
+        printf("a thread the library started runs on a stack with key %d\n", key);
+        return 0;
+    }
+    if (strcmp(what, "lib-thread-callback-writes") == 0) {
+        gt_store(callback_writes);
+        gt_thread_start_own();
+        gt_thread_finish();
+        printf("the callback's write went through\n");
+        return 3;
+    }
+    if (strcmp(what, "lib-thread-app-writes") == 0) {
+        gt_thread_start_app(app_writes, NULL);
+        printf("the application's thread wrote the library's memory\n");
+        return 3;
     }
     if (strcmp(what, "stray-shm") == 0) { /* the bug: a write into the library's segment */
         int id = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);

@@ -3,6 +3,7 @@
 #define GATETEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct gt_big {
     long v[8];
@@ -45,5 +46,9 @@ long gt_crash(long *p);
 long *gt_shm_attach(int id);
 long gt_shm_value(void);
 int gt_shm_detach(void);
+int gt_thread_start_own(void);
+uintptr_t gt_thread_stack(void);
+long gt_thread_finish(void);
+long gt_thread_start_app(void *(*fn)(void *), void *arg);
 
 #endif

@@ -1,4 +1,7 @@
 /* libgatetest: exports that exercise every way a call can cross a gate. */
+#include <unistd.h>
+#include <stdint.h>
+#include <pthread.h>
 #include <sys/shm.h>
 #include "gatetest.h"
 
@@ -232,4 +235,54 @@ int gt_shm_detach(void)
     int rc = shmdt(shm);
     shm = NULL;
     return rc;
+}
+
+/* Threads the library starts itself: one running its own code (it writes
+ * the library's memory, records where its stack is, calls the stored
+ * callback, and waits to be released), one running the application's. */
+static pthread_t own_thread;
+static volatile uintptr_t own_stack;
+static volatile int own_release;
+
+static void *own_worker(void *arg)
+{
+    volatile long local = 0;
+    for (int i = 0; i < 1000; i++)
+        counter++;
+    own_stack = (uintptr_t)&local;
+    if (stored)
+        stored(7);
+    while (!own_release)
+        usleep(1000);
+    return arg;
+}
+
+int gt_thread_start_own(void)
+{
+    own_release = 0;
+    own_stack = 0;
+    return pthread_create(&own_thread, NULL, own_worker, (void *)(intptr_t)1234);
+}
+
+uintptr_t gt_thread_stack(void)
+{
+    return own_stack;
+}
+
+long gt_thread_finish(void)
+{
+    own_release = 1;
+    void *r = NULL;
+    pthread_join(own_thread, &r);
+    return (long)(intptr_t)r;
+}
+
+long gt_thread_start_app(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    void *r = NULL;
+    if (pthread_create(&t, NULL, fn, arg) != 0)
+        return -1;
+    pthread_join(t, &r);
+    return (long)(intptr_t)r;
 }

@@ -67,7 +67,7 @@ fi
 
 echo "# gates"
 if functional; then
-for t in regs many doubles struct varargs nested callbacks recursion stored special heap threads trap fork shm; do
+for t in regs many doubles struct varargs nested callbacks recursion stored special heap threads trap fork shm lib-threads; do
     run "$wrap" -p "$gtpol" -- "$gt" "$t"
     if [ "$status" = 0 ] && ! grep -q FAIL "$tmp/out"; then ok "gate: $t"; else bad "gate: $t (exit $status)" "$(cat "$tmp/out" "$tmp/err")"; fi
 done
@@ -84,6 +84,15 @@ died "gate library: stray write into .bss killed"
 has "gate library: reported" "$tmp/err" "^libprotect: blocked write of libgatetest.so"
 run "$wrap" -p "$gtpol" -- sh -c "exec '$gt' stray-write"
 died "policy follows exec (LD_PRELOAD and PROTECT_POLICY are inherited)"
+run "$wrap" -p "$gtpol" -- "$gt" lib-thread-key
+has "a thread the library starts with its own code runs on a stack with the library's key" "$tmp/out" \
+    "stack with key [1-9][0-9]*$"
+run "$wrap" -p "$gtpol" -- "$gt" lib-thread-callback-writes
+died "... and its calls back into the application run with the application's rights (a write killed)"
+has "... reported" "$tmp/err" "^libprotect: blocked write of libgatetest.so \\(integrity\\) at 0x[0-9a-f]+ by gatetest!callback_writes"
+run "$wrap" -p "$gtpol" -- "$gt" lib-thread-app-writes
+died "a thread the library starts with the application's code has the application's rights (a write killed)"
+has "... reported" "$tmp/err" "^libprotect: blocked write of libgatetest.so \\(integrity\\) at 0x[0-9a-f]+ by gatetest!app_writes"
 run "$gt" stray-shm
 has "a SysV segment the library attached, unprotected: the stray write goes through (the test can see it)" \
     "$tmp/out" "holds 7$"
@@ -141,6 +150,49 @@ is "on_fault = contain: the program goes on" "$status" 0
 has "on_fault = contain: the call returns the policy's value, later calls fail fast" "$tmp/out" \
     "^contained: crash returned -7 \\(errno EIO\\), next call -7 \\(errno EIO\\)$"
 has "on_fault = contain: said so" "$tmp/err" "^libprotect: libgatetest.so: on_fault = contain"
+fi
+
+echo "# lwIP: a user-space TCP/IP stack, protected (examples/netecho)"
+ne=$build/bin/netecho lwpol=$src/policy/lwip.policy
+if functional; then
+run "$ne" -c 4 -n 1500; cp "$tmp/out" "$tmp/ne.plain"
+has "netecho unprotected: every echo matched" "$tmp/ne.plain" "6000 round trips matched, 0 did not"
+run env PROTECT_VERBOSE=1 "$wrap" -p "$lwpol" -- "$ne" -c 4 -n 1500
+is "netecho protected: exit status" "$status" 0
+same "netecho protected: the same round trips as unprotected (4 connections, 6000 requests)" "$tmp/ne.plain" "$tmp/out"
+has "netecho protected: lwIP was gated" "$tmp/err" "^libprotect: liblwip.so.0 (protected|gated \\(dry run\\)) \\(integrity"
+run "$wrap" --stats -p "$lwpol" -- "$ne" -c 4 -n 1500 --signals
+has "netecho under a rain of signals: every echo matched" "$tmp/out" "6000 round trips matched, 0 did not"
+has "... the signals were handled" "$tmp/out" "^signals: some sent, some handled$"
+deferred=$(awk '/stats: liblwip.so.0/ {print $9}' "$tmp/err")
+if [ "${deferred:-0}" -gt 0 ]; then ok "... those that came inside lwIP waited for it to return ($deferred deferred)"
+else bad "... those that came inside lwIP waited for it to return" "$(cat "$tmp/err")"; fi
+if [ -c /dev/net/tun ] && [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v nc >/dev/null &&
+   ip tuntap add dev lwtap$$ mode tap 2>/dev/null; then
+    "$wrap" -p "$lwpol" -- "$ne" --tap lwtap$$ -t 20 >"$tmp/tap.out" 2>&1 &
+    tap_pid=$!
+    for i in $(seq 1 100); do grep -q serving "$tmp/tap.out" && break; sleep 0.1; done
+    ip addr add 10.77.0.1/24 dev lwtap$$ && ip link set lwtap$$ up
+    for i in 1 2 3 4 5; do # the host's link and ARP take a moment
+        echo "through the protected stack" | timeout 10 nc -N -w 5 10.77.0.2 7 >"$tmp/nc.out" 2>&1
+        grep -q "^through the protected stack$" "$tmp/nc.out" && break
+        sleep 1
+    done
+    has "TAP: the host's nc talks to the protected stack (echoed)" "$tmp/nc.out" "^through the protected stack$"
+    kill "$tap_pid" 2>/dev/null; wait "$tap_pid" 2>/dev/null
+    ip tuntap del dev lwtap$$ mode tap 2>/dev/null
+else
+    echo "skip TAP: needs /dev/net/tun, root, ip and nc"
+fi
+fi
+if enforced; then
+run "$ne" --stray-write pcb
+has "a stray write into a TCP PCB, unprotected: goes through (the test can see it)" "$tmp/out" "went through"
+for what in pcb pbuf; do
+    run "$wrap" -p "$lwpol" -- "$ne" --stray-write $what
+    died "a stray write into lwIP's $what: killed"
+    has "... reported" "$tmp/err" "^libprotect: blocked write of liblwip.so.0 \\(integrity\\) at 0x[0-9a-f]+ by netecho!main"
+done
 fi
 
 echo "# a protected library calling another"

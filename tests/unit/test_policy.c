@@ -117,8 +117,8 @@ static void defaults(void **state)
 
 static void shipped_policies_are_valid(void **state)
 {
-    static const char *const shipped[] = {"sqlite3", "lmdb", "zlib"};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const shipped[] = {"sqlite3", "lmdb", "zlib", "lwip"};
+    for (size_t i = 0; i < sizeof shipped / sizeof *shipped; i++) {
         char file[512];
         snprintf(file, sizeof file, "%s/%s.policy", POLICY_DIR, shipped[i]);
         struct policy p;
@@ -129,6 +129,10 @@ static void shipped_policies_are_valid(void **state)
     assert_int_equal(policy_load(POLICY_DIR "/sqlite3.policy", &p, stderr), 0);
     assert_int_equal(policy_entry_for(&p, "sqlite3_exec")->callbacks, 1u << 2);
     assert_true(policy_denies(&p, "sqlite3_test_control"));
+    policy_free(&p);
+    assert_int_equal(policy_load(POLICY_DIR "/lwip.policy", &p, stderr), 0);
+    assert_int_equal(policy_entry_for(&p, "netif_add")->callbacks, 1u << 5 | 1u << 6);
+    assert_int_equal(policy_entry_for(&p, "sys_thread_new")->callbacks, 1u << 1);
     policy_free(&p);
 }
 
