@@ -12,6 +12,7 @@
  *   zlib             deflate + inflate of a 4 KiB block (streams reset per block)
  *   malloc           malloc/free inside one gated call (THREADS threads) */
 #define _GNU_SOURCE
+#include "echo_stack.h"
 #include "kvstore.h"
 
 #include <dlfcn.h>
@@ -277,6 +278,32 @@ static double zlib_bench(long ops)
     return t;
 }
 
+/* Round trips of 64 bytes through lwIP's loopback: the client here, the
+ * echo server in a thread of its own, lwIP's tcpip_thread in between. */
+static double lwip_bench(long ops)
+{
+    echo_start_stack(0);
+    if (echo_start_server() != 0)
+        die("lwip listen");
+    struct sockaddr_in a = echo_server_address();
+    int s = lwip_socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0 || lwip_connect(s, (struct sockaddr *)&a, sizeof a) != 0)
+        die("lwip connect");
+    char out[64], in[64];
+    memset(out, 'x', sizeof out);
+    clock_start();
+    for (long i = 0; i < ops; i++) {
+        if (echo_send_all(s, out, sizeof out) != 0)
+            die("lwip send");
+        for (int got = 0, m; got < (int)sizeof in; got += m)
+            if ((m = lwip_recv(s, in + got, sizeof in - (size_t)got, 0)) <= 0)
+                die("lwip recv");
+    }
+    double t = clock_stop();
+    lwip_close(s);
+    return t;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -303,6 +330,8 @@ int main(int argc, char **argv)
         t = lmdb_bench(what, ops);
     } else if (strcmp(what, "zlib") == 0) {
         t = zlib_bench(ops);
+    } else if (strcmp(what, "lwip-echo") == 0) {
+        t = lwip_bench(ops);
     } else {
         fprintf(stderr, "macrobench: unknown workload '%s'\n", what);
         return 2;

@@ -127,6 +127,7 @@ MACRO = [
     ("LMDB load", "lmdb-load", "@policy/lmdb.policy", 200000, 1),
     ("LMDB read", "lmdb-read", "@policy/lmdb.policy", 200000, 1),
     ("zlib 4 KiB blocks", "zlib", "@policy/zlib.policy", 2000, 1),
+    ("lwIP echo round trips (loopback)", "lwip-echo", "@policy/lwip.policy", 20000, 1),
     ("malloc/free in a gated call, 1 thread", "malloc", "bench/benchlib-integrity.policy", 2000000, 1),
     ("malloc/free in a gated call, 2 threads", "malloc", "bench/benchlib-integrity.policy", 2000000, 2),
 ]
