@@ -1,5 +1,5 @@
-/* Threads a protected library starts (pthread_create called inside its
- * domain; thrd_create and the rest of glibc's thread starts go through it).
+/* Threads a protected library starts (pthread_create or thrd_create called
+ * inside its domain).
  *
  * A thread whose start routine is the library's own code (lwIP's
  * tcpip_thread) is a domain thread: it enters the library through a gate

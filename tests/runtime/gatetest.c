@@ -62,6 +62,9 @@ static void lib_threads(void)
     CHECK("... and calls the application back", seen_in_callback == 7);
     CHECK("... and returns its value when joined", gt_thread_finish() == 1234);
     CHECK("the library starts a thread running the application's code", gt_thread_start_app(app_routine, (void *)21) == 42);
+    before = gt_counter();
+    CHECK("the library starts a C11 thread (thrd_create) of its own", gt_thrd_own() == 77);
+    CHECK("... which runs its code with its rights", gt_counter() == before + 500);
     gt_store(NULL);
 }
 

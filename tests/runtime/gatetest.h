@@ -50,5 +50,6 @@ int gt_thread_start_own(void);
 uintptr_t gt_thread_stack(void);
 long gt_thread_finish(void);
 long gt_thread_start_app(void *(*fn)(void *), void *arg);
+int gt_thrd_own(void);
 
 #endif

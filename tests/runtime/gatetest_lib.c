@@ -1,4 +1,5 @@
 /* libgatetest: exports that exercise every way a call can cross a gate. */
+#include <threads.h>
 #include <unistd.h>
 #include <stdint.h>
 #include <pthread.h>
@@ -285,4 +286,22 @@ long gt_thread_start_app(void *(*fn)(void *), void *arg)
         return -1;
     pthread_join(t, &r);
     return (long)(intptr_t)r;
+}
+
+/* The same with C11 threads: thrd_create, of the library's own code. */
+static int own_thrd(void *arg)
+{
+    for (int i = 0; i < 500; i++)
+        counter++;
+    return (int)(intptr_t)arg;
+}
+
+int gt_thrd_own(void)
+{
+    thrd_t t;
+    int r = -1;
+    if (thrd_create(&t, own_thrd, (void *)(intptr_t)77) != thrd_success)
+        return -1;
+    thrd_join(t, &r);
+    return r;
 }
