@@ -281,10 +281,14 @@ void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
         struct domain *o = region_owner((uintptr_t)old, old_len);
         struct domain *t = (flags & MREMAP_FIXED) ? region_owner((uintptr_t)to, new_len) : NULL;
         struct domain *d = calling_domain();
-        if (o && o == d && !t)
+        if (o && o == d) /* its own mapping (moved to a place of its choosing: EINVAL there) */
             return remap_in_region(d, (uintptr_t)old, old_len, new_len, flags);
-        if (o || t)
+        if ((o || t) && !d)
             return refuse(o ? o : t, "mremap", (uintptr_t)(o ? old : to), o ? old_len : new_len), MAP_FAILED;
+        if (o || t) { /* a library moving memory into a map region, or out of another's */
+            errno = EINVAL;
+            return MAP_FAILED;
+        }
     }
     long r = raw(syscall(SYS_mremap, old, old_len, new_len, flags, to));
     return r == -1 ? MAP_FAILED : (void *)r;
