@@ -11,14 +11,22 @@
 #include <sys/syscall.h>
 
 static SEALED union {
-    int base;
+    struct {
+        int base;
+        bool chosen;
+    } v;
     char pages[4096];
 } range;
 
 void library_fds_reserve(void)
 {
     struct rlimit r;
-    if (range.base || getrlimit(RLIMIT_NOFILE, &r) != 0)
+    if (range.v.chosen)
+        return;
+    sealed_open();
+    range.v.chosen = true;
+    sealed_close();
+    if (getrlimit(RLIMIT_NOFILE, &r) != 0)
         return;
     /* Below 256 there is no room to spare without starving the program. */
     if (r.rlim_cur < 256 || r.rlim_cur > (1u << 30)) {
@@ -30,18 +38,18 @@ void library_fds_reserve(void)
      * its descriptors (lwIP's TAP driver does). */
     rlim_t top = r.rlim_cur < FD_SETSIZE ? r.rlim_cur : FD_SETSIZE;
     sealed_open();
-    range.base = (int)top - LIBRARY_FDS;
+    range.v.base = (int)top - LIBRARY_FDS;
     sealed_close();
 }
 
 int library_fd_base(void)
 {
-    return range.base;
+    return range.v.base;
 }
 
 long library_fd_adopt(long fd)
 {
-    int base = range.base;
+    int base = range.v.base;
     if (!base || fd < 0 || in_library_fds(fd, base))
         return fd;
     long moved = trusted_syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base, 0, 0, 0);

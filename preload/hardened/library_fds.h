@@ -6,7 +6,8 @@
  * fallocate, mmap, sendfile, copy_file_range, dup2 over it, fcntl, close,
  * ...) off them for the application; the library's own calls on them go
  * straight to the trusted page (fd_interpose.c), or through the SIGSYS
- * handler for the few libc makes internally. */
+ * handler for the few libc makes internally.  The hardware breakpoints that
+ * guard hidden WRPKRU bytes (stray_pkru_guard.c) live there too. */
 #ifndef LIBPROTECT_LIBRARY_FDS_H
 #define LIBPROTECT_LIBRARY_FDS_H
 
@@ -15,8 +16,9 @@
 
 #define LIBRARY_FDS 64
 
-/* Chooses the range (once, before the filter is built); 0 when the limit
- * is too low to spare one (then nothing is moved). */
+/* Chooses the range (once: the first call, before the filter is built or
+ * the first breakpoint set); none when the limit is too low to spare one
+ * (then nothing is moved). */
 void library_fds_reserve(void);
 /* The first number of the range, or 0 when there is none. */
 int library_fd_base(void);

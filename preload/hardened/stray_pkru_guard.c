@@ -12,6 +12,7 @@
  * thread created afterwards; beyond that, hardened mode refuses to run. */
 #define _GNU_SOURCE
 #include "hardened/stray_pkru_guard.h"
+#include "hardened/library_fds.h"
 
 #include "gates/domains.h"
 #include "gates/gate_table.h"
@@ -156,8 +157,13 @@ static bool watch(uintptr_t at, enum danger_kind kind)
         .bp_len = sizeof(long), .sample_period = 1, .sigtrap = 1, .remove_on_exec = 1, .inherit = 1,
         .exclude_kernel = 1, .exclude_hv = 1,
     };
-    if (trusted_syscall(SYS_perf_event_open, (long)&a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC, 0) < 0)
+    long fd = trusted_syscall(SYS_perf_event_open, (long)&a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC, 0);
+    if (fd < 0)
         return false;
+    /* Among the libraries' descriptors: the application must not disable
+     * or close the breakpoint (the filter refuses it any call on them). */
+    library_fds_reserve();
+    library_fd_adopt(fd);
     watched[n] = at;
     watched_kind[n] = kind;
     atomic_store(&n_watched, n + 1);

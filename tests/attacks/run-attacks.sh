@@ -32,6 +32,7 @@ attacks=(
   "WRPKRU gadget in application code (aligned)|wrpkru_aligned|blocked a WRPKRU that would change"
   "WRPKRU gadget in application code (unaligned bytes)|wrpkru_unaligned|blocked a WRPKRU that would change"
   "the same, from a thread started later|wrpkru_unaligned thread|blocked a WRPKRU that would change"
+  "the same, after disabling and closing the breakpoints' perf descriptors|wrpkru_unaligned disable|blocked a WRPKRU that would change"
   "four hidden WRPKRUs, one more than the breakpoints|wrpkru_hidden_many|wrpkru bytes inside another instruction.*beyond the 3 hardware breakpoints"
   "libc's pkey_set|pkey_set|blocked a WRPKRU that would change"
   "jump onto a gate's WRPKRU with every key open|gate_jump onto|gate check failed"
