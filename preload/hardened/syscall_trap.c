@@ -176,8 +176,9 @@ static void count_straddling(const struct danger_hit *hit, void *arg)
 
 /* Patterns that start in one executable range and end in the other, at the
  * edges of [LO, HI) (each side, scanned alone, looked clean: 0f 01 at the
- * end of one page, ef at the start of the next).  LO..HI is readable. */
-static size_t across_neighbours(uintptr_t lo, uintptr_t hi)
+ * end of one page, ef at the start of the next).  The new code's own bytes
+ * come from CODE (its sealed copy), the neighbours' from memory. */
+static size_t across_neighbours(uintptr_t lo, uintptr_t hi, const uint8_t *code)
 {
     size_t found = 0;
     uintptr_t edges[2] = {lo, hi};
@@ -187,7 +188,10 @@ static size_t across_neighbours(uintptr_t lo, uintptr_t hi)
         if (proc_maps_each(executable_at, &other) != 1)
             continue;
         uint8_t buf[2 * EDGE];
-        memcpy(buf, (const void *)(b - EDGE), 2 * EDGE);
+        for (uintptr_t k = 0; k < 2 * EDGE; k++) {
+            uintptr_t at = b - EDGE + k;
+            buf[k] = at >= lo && at < hi ? code[at - lo] : *(const uint8_t *)at;
+        }
         struct straddle s = {EDGE, 0};
         insn_scan(buf, sizeof buf, count_straddling, &s);
         found += s.found;
@@ -195,36 +199,69 @@ static size_t across_neighbours(uintptr_t lo, uintptr_t hi)
     return found;
 }
 
-/* Replaces [LO, LO+LEN) by an anonymous copy with PROT, after checking that
- * the copy holds no WRPKRU/XRSTOR/XRSTORS (at any offset): the file behind
- * a private mapping can no longer change the code once it is checked.
- * Bytes past READABLE (past the end of a file) are zero. */
-static long freeze(long nr, uintptr_t lo, size_t len, size_t readable, int prot)
+/* A sealed copy of [LO, LO+READABLE) in a memory file of LEN bytes (zero
+ * past READABLE): once sealed, nobody can change it, so what is scanned
+ * is what will run.  The descriptor, or -errno. */
+static long sealed_copy(uintptr_t lo, size_t len, size_t readable)
 {
-    size_t spanning = across_neighbours(lo, lo + len);
-    if (spanning) {
-        protect_log("blocked %s(%#lx, %#zx, PROT_EXEC): %zu WRPKRU/XRSTOR/XRSTORS across the edge of the new code "
-                    "and executable memory beside it",
-                    name_of(nr), (unsigned long)lo, len, spanning);
-        return -EPERM;
-    }
-    void *tmp = trusted_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (tmp == MAP_FAILED)
-        return -ENOMEM;
-    memcpy(tmp, (void *)lo, readable < len ? readable : len);
-    size_t dangers = insn_scan(tmp, len, NULL, NULL);
-    if (dangers) {
-        trusted_munmap(tmp, len);
-        protect_log("blocked %s(%#lx, %#zx, PROT_EXEC): %zu WRPKRU/XRSTOR/XRSTORS in the new code",
-                    name_of(nr), (unsigned long)lo, len, dangers);
-        return -EPERM;
-    }
-    trusted_mprotect(tmp, len, prot);
-    long r = trusted_syscall(SYS_mremap, (long)tmp, (long)len, (long)len, MREMAP_MAYMOVE | MREMAP_FIXED, (long)lo, 0);
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x10u
+#endif
+    /* MFD_EXEC where vm.memfd_noexec would otherwise refuse to run it;
+     * kernels before 6.3 do not know the flag (EINVAL). */
+    long fd = trusted_syscall(SYS_memfd_create, (long)"libprotect-code", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC, 0,
+                              0, 0, 0);
+    if (fd == -EINVAL)
+        fd = trusted_syscall(SYS_memfd_create, (long)"libprotect-code", MFD_CLOEXEC | MFD_ALLOW_SEALING, 0, 0, 0, 0);
+    if (fd < 0)
+        return fd;
+    long r = trusted_syscall(SYS_ftruncate, fd, (long)len, 0, 0, 0, 0);
+    for (size_t done = 0, want = readable < len ? readable : len; r >= 0 && done < want; done += (size_t)r)
+        if ((r = trusted_syscall(SYS_pwrite64, fd, (long)(lo + done), (long)(want - done), (long)done, 0, 0)) == 0)
+            r = -EIO;
+    if (r >= 0)
+        r = trusted_syscall(SYS_fcntl, fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE, 0, 0,
+                            0);
     if (r < 0) {
-        trusted_munmap(tmp, len);
+        trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
         return r;
     }
+    return fd;
+}
+
+/* Replaces [LO, LO+LEN) by a private mapping of a sealed copy with PROT,
+ * after checking that the copy holds no WRPKRU/XRSTOR/XRSTORS (at any
+ * offset, and across its edges with executable memory beside it): neither
+ * the file behind the original mapping nor another thread writing the copy
+ * can change the code once it is checked.  Bytes past READABLE (past the
+ * end of a file) are zero. */
+static long freeze(long nr, uintptr_t lo, size_t len, size_t readable, int prot)
+{
+    long fd = sealed_copy(lo, len, readable);
+    if (fd < 0)
+        return fd;
+    const uint8_t *view = trusted_mmap(NULL, len, PROT_READ, MAP_SHARED, (int)fd, 0);
+    if (view == MAP_FAILED) {
+        trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
+        return -ENOMEM;
+    }
+    size_t spanning = across_neighbours(lo, lo + len, view), dangers = spanning ? 0 : insn_scan(view, len, NULL, NULL);
+    trusted_munmap((void *)view, len);
+    if (spanning || dangers) {
+        trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
+        if (spanning)
+            protect_log("blocked %s(%#lx, %#zx, PROT_EXEC): %zu WRPKRU/XRSTOR/XRSTORS across the edge of the new "
+                        "code and executable memory beside it",
+                        name_of(nr), (unsigned long)lo, len, spanning);
+        else
+            protect_log("blocked %s(%#lx, %#zx, PROT_EXEC): %zu WRPKRU/XRSTOR/XRSTORS in the new code", name_of(nr),
+                        (unsigned long)lo, len, dangers);
+        return -EPERM;
+    }
+    void *p = trusted_mmap((void *)lo, len, prot, MAP_PRIVATE | MAP_FIXED, (int)fd, 0);
+    trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
+    if (p == MAP_FAILED)
+        return -errno;
     if (syscall_filter_add_code(lo, lo + len) != 0) {
         trusted_mprotect((void *)lo, len, prot & ~PROT_EXEC);
         protect_log("blocked %s: too much new executable memory for the filter to watch", name_of(nr));

@@ -79,6 +79,7 @@ attacks=(
   "new executable mapping containing WRPKRU|new_exec anon|blocked mprotect.*WRPKRU/XRSTOR/XRSTORS in the new code"
   "file-backed executable mapping rewritten after the scan|new_exec file|blocked read of libvault.so"
   "WRPKRU split across two pages made executable one at a time|new_exec split|WRPKRU/XRSTOR/XRSTORS across the edge"
+  "WRPKRU written into the copy being scanned, by a racing thread|new_exec race|the code made executable was the code scanned"
   "forged sigreturn frame|sigreturn own|blocked rt_sigreturn"
   "libprotect's code and read-only tables made writable|libprotect_state|blocked mprotect.*libprotect"
   "libprotect's domain table rewritten (the library's key set to 0)|libprotect_tables|libprotect's domain table faulted"
