@@ -26,6 +26,7 @@ struct parse {
     struct policy_entry *entry; /* current [entry NAME], or NULL */
     int library_section_line, entries_section_line;
     int path_line, mode_line, export_line, deny_line, on_fault_line, fault_value_line, fault_errno_line;
+    int callback_stack_line;
     int heap_line, callbacks_line, open_line; /* of the current [entry] */
     int signals_section_line, no_defer_line, max_deferral_line;
     bool prev_was_value;     /* a continuation line may follow */
@@ -263,9 +264,19 @@ static void library_key(struct parse *ps, const char *name, char *value)
         if (!p->fault_errno)
             error_at(ps, ps->line, "fault_errno must be one of EIO, EFAULT, EINVAL, ENOMEM, EPERM, "
                                    "ENOTRECOVERABLE, ECANCELED, not '%s'", value);
+    } else if (strcmp(name, "callback_stack_args") == 0) {
+        if (!first_time(ps, &ps->callback_stack_line, name, false))
+            return;
+        char *end;
+        long n = strtol(value, &end, 10);
+        if (!*value || *end || n < 0 || n > 8)
+            error_at(ps, ps->line, "callback_stack_args must be a number of 8-byte stack slots from 0 to 8, not '%s'",
+                     value);
+        else
+            p->callback_stack_args = (unsigned)n;
     } else {
         error_at(ps, ps->line, "unknown key '%s' in [library] (expected path, mode, on_fault, fault_value, "
-                               "fault_errno)", name);
+                               "fault_errno, callback_stack_args)", name);
     }
 }
 

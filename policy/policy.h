@@ -45,6 +45,9 @@ struct policy {
     bool contain_faults;           /* on_fault = contain (else abort) */
     long fault_value;              /* what a contained call returns (default -1) */
     int fault_errno;               /* and errno (default EIO) */
+    unsigned callback_stack_args;  /* 8-byte stack slots a callback's arguments take beyond the
+                                    * registers (0, the default: the gate copies none of the
+                                    * library's stack to the application's) */
     /* [signals] */
     unsigned long long no_defer;   /* bit N: signal N is delivered even inside the library */
     unsigned max_deferral_ms;      /* 0: the default (10 s) */

@@ -250,6 +250,7 @@ static void publish(struct domain *d, bool first_time)
     t->domain[d->slot].index = (uint32_t)d->slot;
     t->domain[d->slot].targets = d->targets;
     t->domain[d->slot].n_funcs = d->n_funcs;
+    t->domain[d->slot].cb_stack_slots = d->policy.callback_stack_args;
     t->app_pkru = app;
     open_callback_rights(t);
     gate_table_lock();

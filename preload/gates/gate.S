@@ -115,11 +115,17 @@
     jnz 1b
 .endm
 
-/* The stack-argument window: GATE_STACK_WINDOW bytes above the return
- * address at \from go to \to (clobbers rax; the callback gate's copy). */
-.macro COPY_WINDOW from, to
+/* The callback gate's stack-argument window: the first DG_CB_STACK_SLOTS
+ * of the 8 slots above the return address at \from go to \to, the rest
+ * are zeroed (the library's stack there is none of the application's
+ * business).  \rec: the domain record (clobbers rax and the flags). */
+.macro COPY_WINDOW from, to, rec
     .irp slot, 0, 1, 2, 3, 4, 5, 6, 7
+    xor eax, eax
+    cmp dword ptr [\rec + DG_CB_STACK_SLOTS], \slot
+    jbe 1f
     mov rax, [\from + 8 + \slot * 8]
+1:
     mov [\to + \slot * 8], rax
     .endr
 .endm
@@ -414,7 +420,7 @@ GATE(protect_callback_gate):
     sub rdx, 256
     and rdx, -16
     sub rdx, GATE_STACK_WINDOW + CB_FRAME
-    COPY_WINDOW rcx, rdx
+    COPY_WINDOW rcx, rdx, r10
     mov rax, [rcx - 8]                  /* the spilled registers go with it */
     mov [rdx + GATE_STACK_WINDOW], rax
     mov rax, [rcx - 16]

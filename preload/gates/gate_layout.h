@@ -20,6 +20,7 @@
 #define DG_CB_TARGETS 40 /* u64 *: application functions behind callback stubs */
 #define DG_CB_COUNT 48
 #define DG_OPEN_PKRU 56  /* u32: rights of an open callback (see below) */
+#define DG_CB_STACK_SLOTS 60 /* u32: stack-argument slots the callback gate copies (policy) */
 #define DG_OPEN_CB_TARGETS 64 /* the same two for open callbacks */
 #define DG_OPEN_CB_COUNT 72
 #define DG_OPEN_DELTA 24 /* DG_OPEN_CB_* - DG_CB_* */

@@ -22,6 +22,7 @@ _Static_assert(offsetof(struct domain_gate, blocks_size) == DG_BLOCKS_SIZE, "DG_
 _Static_assert(offsetof(struct domain_gate, cb_targets) == DG_CB_TARGETS, "DG_CB_TARGETS");
 _Static_assert(offsetof(struct domain_gate, cb_count) == DG_CB_COUNT, "DG_CB_COUNT");
 _Static_assert(offsetof(struct domain_gate, open_pkru) == DG_OPEN_PKRU, "DG_OPEN_PKRU");
+_Static_assert(offsetof(struct domain_gate, cb_stack_slots) == DG_CB_STACK_SLOTS, "DG_CB_STACK_SLOTS");
 _Static_assert(offsetof(struct domain_gate, open_cb_targets) == DG_OPEN_CB_TARGETS, "DG_OPEN_CB_TARGETS");
 _Static_assert(offsetof(struct domain_gate, open_cb_count) == DG_OPEN_CB_COUNT, "DG_OPEN_CB_COUNT");
 _Static_assert(DG_OPEN_CB_TARGETS - DG_CB_TARGETS == DG_OPEN_DELTA && DG_OPEN_CB_COUNT - DG_CB_COUNT == DG_OPEN_DELTA,

@@ -25,7 +25,7 @@ struct domain_gate {
     const uint64_t *cb_targets; /* application functions behind callback stubs */
     uint64_t cb_count;
     uint32_t open_pkru;         /* rights of an open callback (gate_layout.h) */
-    uint32_t unused;
+    uint32_t cb_stack_slots;    /* stack-argument slots a callback gets copied (0-8) */
     const uint64_t *open_cb_targets;
     uint64_t open_cb_count;
     uint8_t pad[(1 << DG_SHIFT) - 80];

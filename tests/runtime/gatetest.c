@@ -154,10 +154,17 @@ static long times_ten(long x, void *arg)
     return x * 10;
 }
 
+static long weigh8(long a, long b, long c, long d, long e, long f, long g, long h)
+{
+    return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h;
+}
+
 static void callbacks(void)
 {
     long seen = 0;
     CHECK("callback argument", gt_apply(times_ten, 5, &seen) == 51 && seen == 5);
+    /* two of its arguments on the stack: the policy's callback_stack_args = 2 */
+    CHECK("callback with eight arguments", gt_call8(weigh8) == 1 + 4 + 9 + 16 + 25 + 36 + 49 + 64);
 }
 
 static long down(long depth)

@@ -305,3 +305,9 @@ int gt_thrd_own(void)
     thrd_join(t, &r);
     return r;
 }
+
+/* A callback with two arguments on the stack. */
+long gt_call8(long (*fn)(long, long, long, long, long, long, long, long))
+{
+    return fn(1, 2, 3, 4, 5, 6, 7, 8);
+}
