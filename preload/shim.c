@@ -214,6 +214,9 @@ __attribute__((constructor)) static void libprotect_init(void)
                     "PKRU and the protected memory's mappings itself; for debugging only");
         return;
     }
+    if (program_runs_code_before_us())
+        protect_refuse("hardened mode: the program has .preinit_array functions, which ran before libprotect could "
+                       "install its filter (they could keep /proc/self/mem open, or start a tracer)");
     signals_take_over(); /* the filter's SIGSYS comes even with no library attached yet */
     if (lock_process_from_outside() != 0)
         protect_refuse("hardened mode: cannot make the process unreachable from others (%s)", strerror(errno));

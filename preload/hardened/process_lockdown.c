@@ -1,7 +1,9 @@
 #define _GNU_SOURCE
 #include "hardened/process_lockdown.h"
 
+#include <elf.h>
 #include <errno.h>
+#include <link.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -24,4 +26,27 @@ int lock_process_from_outside(void)
     d[word].permitted &= ~bit;
     d[word].inheritable &= ~bit;
     return (int)syscall(SYS_capset, &h, d);
+}
+
+/* The first object dl_iterate_phdr reports is the program. */
+static int preinit_entries(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    size_t *n = arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type != PT_DYNAMIC)
+            continue;
+        for (const ElfW(Dyn) *d = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+             d->d_tag != DT_NULL; d++)
+            if (d->d_tag == DT_PREINIT_ARRAYSZ)
+                *n = d->d_un.d_val / sizeof(ElfW(Addr));
+    }
+    return 1;
+}
+
+bool program_runs_code_before_us(void)
+{
+    size_t n = 0;
+    dl_iterate_phdr(preinit_entries, &n);
+    return n > 0;
 }

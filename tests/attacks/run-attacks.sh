@@ -73,6 +73,7 @@ attacks=(
   "the library's file opened anew through a hard link|library_fds reopen-link|blocked openat: a file of libvault.so"
   "the library's descriptor sent to another process (SCM_RIGHTS)|library_fds scm-rights|blocked sendmsg: a descriptor of a protected library sent away"
   "a write to the library's file through Linux AIO (io_submit)|library_fds aio|blocked io_submit"
+  "/proc/self/mem opened by a .preinit_array function, before libprotect starts|preinit|the program has .preinit_array functions"
   "a child writes the parent through /proc/<ppid>/mem|proc_mem child|open /proc/[0-9]+/mem failed: (Permission denied|Operation not permitted)"
   "process_vm_writev|vm_writev|process_vm_writev failed: Operation not permitted"
   "/proc/self/environ moved onto the library's memory (prctl PR_SET_MM)|proc_environ|blocked prctl\\(PR_SET_MM\\)"
