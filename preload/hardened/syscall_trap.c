@@ -363,11 +363,11 @@ static long library_file_refusal(long nr, long fd, uint32_t rights)
     if (owner < 0 || protect_gate_page.t.domain[owner].pkru == rights)
         return 0;
     long fl = trusted_syscall(SYS_fcntl, fd, F_GETFL, 0, 0, 0, 0);
-    bool writable = fl < 0 || (fl & O_ACCMODE) != O_RDONLY;
-    if (!(fl & O_PATH) && !writable && protect_domains[owner].policy.mode != POLICY_CONFIDENTIAL)
-        return 0;
     if (fl >= 0 && (fl & O_PATH))
         return 0; /* no reads or writes through it; reopening it comes back here */
+    bool writable = fl < 0 || (fl & O_ACCMODE) != O_RDONLY;
+    if (!writable && protect_domains[owner].policy.mode != POLICY_CONFIDENTIAL)
+        return 0;
     trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
     refusals++;
     protect_log("blocked %s: a file of %s (mapped shared, or its database: opened anew %s)", name_of(nr),
