@@ -27,7 +27,7 @@ struct parse {
     int library_section_line, entries_section_line;
     int path_line, mode_line, export_line, deny_line, on_fault_line, fault_value_line, fault_errno_line;
     int callback_stack_line;
-    int heap_line, callbacks_line, open_line; /* of the current [entry] */
+    int heap_line, callbacks_line, open_line, pointers_line; /* of the current [entry] */
     int signals_section_line, no_defer_line, max_deferral_line;
     bool prev_was_value;     /* a continuation line may follow */
     int *deny_glob_lines;    /* line of each deny glob, for contradiction errors */
@@ -96,7 +96,7 @@ static void section_header(struct parse *ps, char *text)
     snprintf(ps->section, sizeof ps->section, "%s", name);
     ps->section_line = ps->line;
     ps->entry = NULL;
-    ps->heap_line = ps->callbacks_line = ps->open_line = 0;
+    ps->heap_line = ps->callbacks_line = ps->open_line = ps->pointers_line = 0;
     struct policy *p = ps->p;
     if (strcmp(name, "library") == 0 || strcmp(name, "entries") == 0 || strcmp(name, "signals") == 0) {
         int *seen = name[0] == 's' ? &ps->signals_section_line
@@ -317,6 +317,43 @@ static void callbacks_value(struct parse *ps, struct policy_entry *e, unsigned *
         error_at(ps, ps->line, "empty list");
 }
 
+/* "N:SIZE" (bytes), "N:argM" (the size is argument M) or "N" (one byte). */
+static void pointers_value(struct parse *ps, struct policy_entry *e, char *value)
+{
+    char *save = NULL;
+    bool any = false;
+    for (char *t = strtok_r(value, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+        any = true;
+        char *end;
+        long n = strtol(t, &end, 10);
+        struct policy_pointer ptr = {(unsigned char)n, 0, 1};
+        if (end == t || n < 1 || n > 6 || (*end && *end != ':')) {
+            error_at(ps, ps->line, "pointer '%s' must be a position from 1 to 6 (a register argument), then "
+                                   "':SIZE' or ':argM' if it is more than a byte", t);
+            continue;
+        }
+        if (*end == ':') {
+            const char *size = end + 1;
+            long v = strtol(size + (strncmp(size, "arg", 3) == 0 ? 3 : 0), &end, 10);
+            bool from_arg = strncmp(size, "arg", 3) == 0;
+            if (*end || (from_arg && (v < 1 || v > 6 || v == n)) || (!from_arg && (v < 1 || v > (1l << 30)))) {
+                error_at(ps, ps->line, "pointer size '%s' must be a byte count from 1 to 2^30, or argM with M "
+                                       "another register argument (1 to 6)", size);
+                continue;
+            }
+            ptr.size_arg = from_arg ? (unsigned char)v : 0;
+            ptr.size_bytes = from_arg ? 0 : (unsigned)v;
+        }
+        if (e->n_pointers == POLICY_MAX_POINTERS) {
+            error_at(ps, ps->line, "at most %d pointer arguments per entry", POLICY_MAX_POINTERS);
+            return;
+        }
+        e->pointers[e->n_pointers++] = ptr;
+    }
+    if (!any)
+        error_at(ps, ps->line, "empty list");
+}
+
 static void entry_key(struct parse *ps, const char *name, char *value)
 {
     struct policy_entry *e = ps->entry;
@@ -336,9 +373,12 @@ static void entry_key(struct parse *ps, const char *name, char *value)
     } else if (strcmp(name, "open_callbacks") == 0) {
         if (first_time(ps, &ps->open_line, name, false))
             callbacks_value(ps, e, &e->open_callbacks, value);
+    } else if (strcmp(name, "pointers") == 0) {
+        if (first_time(ps, &ps->pointers_line, name, false))
+            pointers_value(ps, e, value);
     } else {
-        error_at(ps, ps->line, "unknown key '%s' in [entry %s] (expected heap, callbacks, open_callbacks)", name,
-                 e->name);
+        error_at(ps, ps->line, "unknown key '%s' in [entry %s] (expected heap, callbacks, open_callbacks, pointers)",
+                 name, e->name);
     }
 }
 

@@ -19,6 +19,15 @@ enum policy_heap {
 
 #define POLICY_MAX_ARGS 16 /* callback positions are 1..POLICY_MAX_ARGS */
 
+/* A pointer argument the gate checks lies outside the library's memory
+ * (the library reads or writes through it for its caller). */
+#define POLICY_MAX_POINTERS 4
+struct policy_pointer {
+    unsigned char arg;       /* 1-based position, at most 6 (a register argument) */
+    unsigned char size_arg;  /* the size is this argument's value (0: size_bytes) */
+    unsigned size_bytes;     /* a fixed size */
+};
+
 struct policy_entry {
     char *name;
     int line;
@@ -27,6 +36,8 @@ struct policy_entry {
     /* ... and, of those, the ones that run with write access to the library's
      * memory too (the library hands them its memory to write) */
     unsigned open_callbacks;
+    struct policy_pointer pointers[POLICY_MAX_POINTERS];
+    unsigned n_pointers;
 };
 
 struct policy {

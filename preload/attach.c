@@ -88,6 +88,8 @@ static enum selection select_group(const struct domain *d, const struct lib_anal
             f->heap_app |= e->heap == HEAP_APP;
             f->callbacks |= e->callbacks;
             f->open_callbacks |= e->open_callbacks;
+            for (unsigned i = 0; i < e->n_pointers && f->n_pointers < POLICY_MAX_POINTERS; i++)
+                f->pointers[f->n_pointers++] = e->pointers[i];
         }
     }
     return s;
@@ -188,12 +190,13 @@ static void rewrite_fini_slots(ElfW(Addr) **slots, size_t n, uintptr_t first_stu
 }
 
 /* The executable range of the object loaded at BASE with these headers. */
-static void text_range(const ElfW(Phdr) *ph, int n, uintptr_t base, uintptr_t *lo, uintptr_t *hi)
+/* The span of the loadable segments, executable ones only if EXEC. */
+static void load_range(const ElfW(Phdr) *ph, int n, uintptr_t base, bool exec, uintptr_t *lo, uintptr_t *hi)
 {
     *lo = UINTPTR_MAX;
     *hi = 0;
     for (int i = 0; i < n; i++) {
-        if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X))
+        if (ph[i].p_type != PT_LOAD || (exec && !(ph[i].p_flags & PF_X)))
             continue;
         if (base + ph[i].p_vaddr < *lo)
             *lo = base + ph[i].p_vaddr;
@@ -290,7 +293,8 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
         return -1;
 
     struct live_image live = {.base = base, .handle = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD)};
-    text_range(info->dlpi_phdr, info->dlpi_phnum, base, &d->text_lo, &d->text_hi);
+    load_range(info->dlpi_phdr, info->dlpi_phnum, base, true, &d->text_lo, &d->text_hi);
+    load_range(info->dlpi_phdr, info->dlpi_phnum, base, false, &d->image_lo, &d->image_hi);
     struct lib_analysis a;
     char err[256];
     /* Size the near region from the export count, then plan into it. */
@@ -350,13 +354,16 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
         d->funcs[d->n_funcs - 1].heap_app = f.heap_app;
         d->funcs[d->n_funcs - 1].callbacks = f.callbacks;
         d->funcs[d->n_funcs - 1].open_callbacks = f.open_callbacks;
+        memcpy(d->funcs[d->n_funcs - 1].pointers, f.pointers, sizeof f.pointers);
+        d->funcs[d->n_funcs - 1].n_pointers = f.n_pointers;
         d->funcs[d->n_funcs - 1].stub = (uintptr_t)cursor;
         write_entry_stub(cursor, id,
                          sel == DENY ? protect_gate_denied
-                         : f.callbacks || protect_gate_page.t.observe_entry ? gate_code()->entry_callbacks
-                                                                           : gate_code()->entry);
+                         : f.callbacks || f.n_pointers || protect_gate_page.t.observe_entry
+                             ? gate_code()->entry_callbacks
+                             : gate_code()->entry);
         req[n_req++] = (struct patch_request){p->addr + p->patch_offset, (uintptr_t)cursor, p->kind};
-        if (sel == GATE && !f.callbacks && !protect_gate_page.t.observe_entry) /* those are wrapped at each entry */
+        if (sel == GATE && !f.callbacks && !f.n_pointers && !protect_gate_page.t.observe_entry) /* checked at each entry */
             direct[n_direct++] = (struct direct_target){p->addr, p->trampoline};
         cursor += STUB_SIZE;
         skipped += sel == DENY;

@@ -226,6 +226,43 @@ uintptr_t callback_stub_for(struct domain *d, uintptr_t fn, bool open)
     return stub;
 }
 
+static bool overlaps(uintptr_t lo, uintptr_t hi, uintptr_t a, uintptr_t b)
+{
+    return lo < b && hi > a;
+}
+
+/* Whether [LO, HI) touches memory of D's: its segments, heap, later
+ * mappings, stacks and gate blocks. */
+static bool in_domain_memory(const struct domain *d, uintptr_t lo, uintptr_t hi)
+{
+    struct gate_regions g;
+    gate_regions(d->slot, &g);
+    return overlaps(lo, hi, d->image_lo, d->image_hi) || overlaps(lo, hi, d->heap_lo, d->heap_hi) ||
+           overlaps(lo, hi, d->maps_lo, d->maps_hi) || overlaps(lo, hi, g.stacks_lo, g.stacks_lo + g.stacks_size) ||
+           overlaps(lo, hi, g.blocks_lo, g.blocks_lo + g.blocks_size);
+}
+
+/* The policy's pointer arguments of F (pointers =) must not point into the
+ * library's memory: it reads and writes through them with its own rights,
+ * for a caller who has not those rights (a confused deputy). */
+static void check_pointers(const struct domain *d, const struct gated_func *f, const uint64_t *reg_args)
+{
+    for (unsigned i = 0; i < f->n_pointers; i++) {
+        const struct policy_pointer *p = &f->pointers[i];
+        uintptr_t at = (uintptr_t)reg_args[p->arg - 1];
+        uint64_t size = p->size_arg ? reg_args[p->size_arg - 1] : p->size_bytes;
+        if (!at || !size)
+            continue;
+        uintptr_t end = at + size < at ? UINTPTR_MAX : at + size;
+        if (!in_domain_memory(d, at, end))
+            continue;
+        gate_count(d->slot, GC_BLOCKED, 1);
+        protect_fatal("blocked %s(argument %u = %#lx, %lu bytes): a pointer into %s's own memory, which it would "
+                      "read or write for the application",
+                      f->name, p->arg, (unsigned long)at, (unsigned long)size, d->name);
+    }
+}
+
 void protect_wrap_callback_args(struct saved_regs *regs, uint64_t *sp)
 {
     unsigned id = (unsigned)regs->r11, slot = id >> GATE_ID_DOMAIN_SHIFT, f = id & GATE_ID_FUNC_MASK;
@@ -238,6 +275,8 @@ void protect_wrap_callback_args(struct saved_regs *regs, uint64_t *sp)
     if (protect_gate_page.t.observe_entry)
         protect_gate_page.t.observe_entry((int)slot, f, regs, sp);
     uint64_t *reg_args = &regs->rdi; /* rdi, rsi, rdx, rcx, r8, r9 in order */
+    if (d->funcs[f].n_pointers)
+        check_pointers(d, &d->funcs[f], reg_args);
     for (int n = 1; mask; n++, mask >>= 1, open >>= 1) {
         if (!(mask & 1))
             continue;

@@ -24,6 +24,8 @@ struct gated_func {
     bool heap_app;          /* allocations inside belong to the application */
     unsigned callbacks;     /* bit N-1: argument N is a callback */
     unsigned open_callbacks; /* ... of those, the open ones (gate_layout.h) */
+    struct policy_pointer pointers[POLICY_MAX_POINTERS]; /* checked outside its memory */
+    unsigned n_pointers;
 };
 
 struct domain {
@@ -36,6 +38,7 @@ struct domain {
     ino_t ino;
     uintptr_t base;         /* load bias of the attached object */
     uintptr_t text_lo, text_hi; /* its executable segment(s) */
+    uintptr_t image_lo, image_hi; /* all its segments */
     struct domain_heap *heap;
     uintptr_t heap_lo, heap_hi;
     struct map_region *maps; /* where it maps memory after start (memory/map_region.h) */

@@ -29,6 +29,7 @@ attacks=(
   "callback reads the library's stack|callback read-stack|blocked read of libvault.so"
   "callback writes the library's stack|callback write-stack|blocked write of libvault.so"
   "callback writes the library's memory|callback write-data|blocked write of libvault.so"
+  "a gated function writing through a pointer into the library's own memory (confused deputy)|deputy|blocked vault_secret_hash\\(argument 2 = 0x[0-9a-f]+, 8 bytes\\): a pointer into libvault.so's own memory"
   "callback finds the library's stack in the gate's copy of its stack-argument window|callback window|no copy of the library's stack"
   "WRPKRU gadget in application code (aligned)|wrpkru_aligned|blocked a WRPKRU that would change"
   "WRPKRU gadget in application code (unaligned bytes)|wrpkru_unaligned|blocked a WRPKRU that would change"

@@ -30,6 +30,10 @@ void vault_hold(unsigned ms);
 /* Calls CB with a cell on the library's own stack holding the .data secret. */
 void vault_visit(void (*cb)(struct vault_cell *on_stack, void *arg), void *arg);
 
+/* Stores a hash of PLACE's secret at *OUT (a pointer argument: the policy
+ * declares it, pointers = 2:8). */
+void vault_secret_hash(enum vault_place place, uint64_t *out);
+
 /* The vault's file (its "database"): opened for writing by the library
  * and kept open; it holds the .data secret.  -1 on failure. */
 int vault_file_open(const char *path);

@@ -3,7 +3,7 @@
  * Usage: gatetest [all|regs|many|doubles|struct|varargs|nested|callbacks|
  *                  recursion|stored|special|heap|threads|trap|fork|shm|lib-threads|
  *                  stray-write|stray-shm|lib-thread-key|lib-thread-callback-writes|
- *                  lib-thread-app-writes] */
+ *                  lib-thread-app-writes|pointers|confused-deputy] */
 #include "gatetest.h"
 
 #include <pthread.h>
@@ -97,6 +97,15 @@ static void callback_writes(long v)
 {
     fflush(stdout);
     *gt_counter_addr() = v;
+}
+
+/* A pointer argument the policy declares: the application's own memory
+ * is fine; the library's own is refused (confused-deputy). */
+static void pointer_args(void)
+{
+    char buf[16] = {0};
+    gt_fill(buf, sizeof buf);
+    CHECK("a declared pointer argument into the application's memory", buf[0] == 'x' && buf[15] == 'x');
 }
 
 static void regs(void)
@@ -284,6 +293,7 @@ int main(int argc, char **argv)
         {"varargs", varargs}, {"nested", nested}, {"callbacks", callbacks}, {"recursion", recursion},
         {"stored", stored}, {"special", special}, {"heap", heap}, {"threads", threads},
         {"trap", trap}, {"fork", forked}, {"shm", shm_segment}, {"lib-threads", lib_threads},
+        {"pointers", pointer_args},
     };
     int ran = 0;
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++)
@@ -317,6 +327,13 @@ int main(int argc, char **argv)
     if (strcmp(what, "lib-thread-app-writes") == 0) {
         gt_thread_start_app(app_writes, NULL);
         printf("the application's thread wrote the library's memory\n");
+        return 3;
+    }
+    if (strcmp(what, "confused-deputy") == 0) { /* the library asked to write its own counter */
+        long before = gt_counter();
+        fflush(stdout);
+        gt_fill((char *)gt_counter_addr(), sizeof(long));
+        printf("the library wrote its own counter for the application: %ld, then %ld\n", before, gt_counter());
         return 3;
     }
     if (strcmp(what, "stray-shm") == 0) { /* the bug: a write into the library's segment */

@@ -51,6 +51,7 @@ uintptr_t gt_thread_stack(void);
 long gt_thread_finish(void);
 long gt_thread_start_app(void *(*fn)(void *), void *arg);
 int gt_thrd_own(void);
+void gt_fill(char *dst, size_t n);
 long gt_call8(long (*fn)(long, long, long, long, long, long, long, long));
 
 #endif

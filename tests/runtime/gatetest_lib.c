@@ -311,3 +311,9 @@ long gt_call8(long (*fn)(long, long, long, long, long, long, long, long))
 {
     return fn(1, 2, 3, 4, 5, 6, 7, 8);
 }
+
+/* Writes through a pointer argument (policy: pointers = 1:arg2). */
+void gt_fill(char *dst, size_t n)
+{
+    memset(dst, 'x', n);
+}

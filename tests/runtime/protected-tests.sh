@@ -67,7 +67,7 @@ fi
 
 echo "# gates"
 if functional; then
-for t in regs many doubles struct varargs nested callbacks recursion stored special heap threads trap fork shm lib-threads; do
+for t in regs many doubles struct varargs nested callbacks recursion stored special heap threads trap fork shm lib-threads pointers; do
     run "$wrap" -p "$gtpol" -- "$gt" "$t"
     if [ "$status" = 0 ] && ! grep -q FAIL "$tmp/out"; then ok "gate: $t"; else bad "gate: $t (exit $status)" "$(cat "$tmp/out" "$tmp/err")"; fi
 done
@@ -93,6 +93,12 @@ has "... reported" "$tmp/err" "^libprotect: blocked write of libgatetest.so \\(i
 run "$wrap" -p "$gtpol" -- "$gt" lib-thread-app-writes
 died "a thread the library starts with the application's code has the application's rights (a write killed)"
 has "... reported" "$tmp/err" "^libprotect: blocked write of libgatetest.so \\(integrity\\) at 0x[0-9a-f]+ by gatetest!app_writes"
+run "$gt" confused-deputy
+has "a pointer argument into the library's own memory, unprotected: written (the test can see it)" "$tmp/out" \
+    "wrote its own counter"
+run "$wrap" -p "$gtpol" -- "$gt" confused-deputy
+is "a declared pointer argument into the library's own memory: stopped (SIGABRT)" "$status" 134
+has "... reported" "$tmp/err" "^libprotect: blocked gt_fill\\(argument 1 = 0x[0-9a-f]+, 8 bytes\\): a pointer into libgatetest.so's own memory"
 run "$gt" stray-shm
 has "a SysV segment the library attached, unprotected: the stray write goes through (the test can see it)" \
     "$tmp/out" "holds 7$"
@@ -331,9 +337,10 @@ fi
 
 echo "# audit mode and --learn"
 # "ENTRY: key = value" for the settings of a policy's [entry] sections
+# (pointers = is not learned yet: left out of the comparison)
 policy_pairs() {
     awk '/^\[/ { e = ($0 ~ /^\[entry /) ? $2 : "" ; sub(/\]$/, "", e) }
-         e != "" && /^[a-z_]+ *=/ { gsub(/ +/, " "); print e ": " $0 }' "$1" | sort
+         e != "" && /^[a-z_]+ *=/ && !/^pointers/ { gsub(/ +/, " "); print e ": " $0 }' "$1" | sort
 }
 learned_like() { # NAME LEARNED HANDWRITTEN
     if [ "$(policy_pairs "$2")" = "$(policy_pairs "$3")" ]; then ok "$1"

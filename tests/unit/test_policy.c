@@ -136,6 +136,28 @@ static void shipped_policies_are_valid(void **state)
     policy_free(&p);
 }
 
+/* Pointer arguments: a fixed size, a size from another argument, a byte. */
+static void pointer_arguments(void **state)
+{
+    struct policy p;
+    char *errors = NULL;
+    assert_int_equal(load("[library]\npath = libz.so.1\n[entry f]\npointers = 1:112, 2:arg3, 4\n", &p, &errors), 0);
+    const struct policy_entry *e = policy_entry_for(&p, "f");
+    assert_int_equal(e->n_pointers, 3);
+    assert_int_equal(e->pointers[0].arg, 1);
+    assert_int_equal(e->pointers[0].size_bytes, 112);
+    assert_int_equal(e->pointers[1].size_arg, 3);
+    assert_int_equal(e->pointers[2].size_bytes, 1);
+    policy_free(&p);
+    free(errors);
+    errors = NULL;
+    assert_int_equal(load("[library]\npath = libz.so.1\n[entry f]\npointers = 7, 1:arg1, 2:0\n", &p, &errors), 3);
+    assert_non_null(strstr(errors, "pointer '7' must be a position from 1 to 6"));
+    assert_non_null(strstr(errors, "pointer size 'arg1' must be"));
+    assert_non_null(strstr(errors, "pointer size '0' must be"));
+    free(errors);
+}
+
 /* A bare name the default path does not find is valid: the program may
  * find it through its RUNPATH.  It stays unresolved until then. */
 static void open_callbacks_are_callbacks_too(void **state)
@@ -242,6 +264,7 @@ int main(void)
         cmocka_unit_test(defaults),
         cmocka_unit_test(signals_and_faults),
         cmocka_unit_test(shipped_policies_are_valid),
+        cmocka_unit_test(pointer_arguments),
         cmocka_unit_test(errors_name_file_and_line),
         cmocka_unit_test(bare_names_wait_for_the_loader),
         cmocka_unit_test(open_callbacks_are_callbacks_too),
