@@ -3,6 +3,7 @@
 #include "gates/gate_table.h"
 
 #include "log.h"
+#include "base/pku.h"
 #include "base/sealed.h"
 #include "base/trusted_syscall.h"
 
@@ -275,7 +276,8 @@ void protect_wrap_callback_args(struct saved_regs *regs, uint64_t *sp)
     if (protect_gate_page.t.observe_entry)
         protect_gate_page.t.observe_entry((int)slot, f, regs, sp);
     uint64_t *reg_args = &regs->rdi; /* rdi, rsi, rdx, rcx, r8, r9 in order */
-    if (d->funcs[f].n_pointers)
+    /* (the library calling its own export passes its own memory, rightly) */
+    if (d->funcs[f].n_pointers && pku_read() != protect_gate_page.t.domain[slot].pkru)
         check_pointers(d, &d->funcs[f], reg_args);
     for (int n = 1; mask; n++, mask >>= 1, open >>= 1) {
         if (!(mask & 1))
