@@ -35,6 +35,8 @@ struct learned_entry {
     char *heap_where;
     unsigned long cb_writes[MAX_ARGS + 1]; /* writes by the callback passed as argument N */
     char *cb_where[MAX_ARGS + 1];
+    unsigned long ptr_app[7], ptr_lib[7]; /* calls in which register argument N pointed into the
+                                           * application's memory, or a library's */
 };
 
 struct learned {
@@ -80,7 +82,10 @@ static int read_learned(const char *file, struct learned *l)
             l->seen = true, l->keys = strcmp(kind, "yes") == 0;
         else if (sscanf(line, "calls %255s %lu", a, &count) == 2)
             entry(l, a)->calls += count;
-        else if (sscanf(line, "freed %255s %lu", a, &count) == 2)
+        else if (sscanf(line, "pointer %255s %d %lu %lu", a, &arg, &count, &called) == 4 && arg >= 1 && arg <= 6) {
+            entry(l, a)->ptr_app[arg] += count;
+            entry(l, a)->ptr_lib[arg] += called;
+        } else if (sscanf(line, "freed %255s %lu", a, &count) == 2)
             entry(l, a)->heap_frees += count;
         else if (sscanf(line, "callback %255s %d %lu %lu %511[^\n]", a, &arg, &count, &called, where) == 5 &&
                  arg >= 1 && arg <= MAX_ARGS) {
@@ -127,6 +132,13 @@ static bool any(const unsigned long *counts)
     return false;
 }
 
+/* A register argument that pointed into the application's memory (never a
+ * library's: that would be a handle it handed out), and is no callback. */
+static bool pointer_argument(const struct learned_entry *e, int n)
+{
+    return e->ptr_app[n] && !e->ptr_lib[n] && !e->arg_calls[n];
+}
+
 static void write_policy(FILE *out, const char *lib, const struct lib_analysis *a, const struct learned *l,
                          char **argv)
 {
@@ -169,10 +181,12 @@ static void write_policy(FILE *out, const char *lib, const struct lib_analysis *
                 l->other_writes, l->other_where);
     for (size_t i = 0; i < l->n; i++) {
         const struct learned_entry *e = &l->e[i];
-        bool maybe = false;
-        for (int n = 1; n <= 6; n++)
+        bool maybe = false, pointers = false;
+        for (int n = 1; n <= 6; n++) {
             maybe |= e->arg_calls[n] != 0;
-        if (!any(e->arg_called) && !maybe && !e->heap_writes && !e->heap_frees && !any(e->cb_writes))
+            pointers |= pointer_argument(e, n);
+        }
+        if (!any(e->arg_called) && !maybe && !e->heap_writes && !e->heap_frees && !any(e->cb_writes) && !pointers)
             continue;
         fprintf(out, "\n[entry %s]\n", e->name);
         for (int n = 1; n <= MAX_ARGS; n++) {
@@ -209,6 +223,23 @@ static void write_policy(FILE *out, const char *lib, const struct lib_analysis *
                     e->name);
         if (e->heap_writes || e->heap_frees)
             fprintf(out, "heap = app\n");
+        if (pointers) {
+            /* A proposal only: a register past the function's real arguments
+             * holds a leftover, which may well be a pointer. */
+            for (int n = 1; n <= 6; n++)
+                if (pointer_argument(e, n))
+                    fprintf(out, "; maybe: register argument %d pointed into the application's memory in %lu of %lu\n"
+                                 ";   calls, never into the library's: if the prototype says it is a pointer the\n"
+                                 ";   library reads or writes through, declare it (with its size, N:SIZE or N:argM)\n",
+                            n, e->ptr_app[n], e->calls);
+            fprintf(out, "; pointers =");
+            for (int n = 1, first = 1; n <= 6; n++)
+                if (pointer_argument(e, n)) {
+                    fprintf(out, "%s %d", first ? "" : ",", n);
+                    first = 0;
+                }
+            fprintf(out, "\n");
+        }
     }
 }
 

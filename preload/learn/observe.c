@@ -4,7 +4,8 @@
  * int3 in front of a jump to the callback stub, so that the callback runs
  * with the application's rights, its accesses are seen, and whether the
  * library calls it back is counted); for each heap block a library hands
- * out, the gated function it was made in. */
+ * out, the gated function it was made in; the register arguments that point
+ * into the application's memory (pointers = candidates) or a library's. */
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
 #include "learn/learn.h"
@@ -49,6 +50,12 @@ static uint8_t *stubs; /* MAX_CANDIDATES stubs, then as many data slots */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long *calls[MAX_DOMAINS]; /* per gated function */
 static unsigned long *released[MAX_DOMAINS]; /* blocks allocated in it that the application freed */
+/* Per gated function and register argument: calls in which it pointed into
+ * the application's memory, and into a library's (a handle). */
+struct pointer_seen {
+    unsigned long app[6], lib[6];
+};
+static struct pointer_seen *pointers_seen[MAX_DOMAINS];
 static size_t calls_n[MAX_DOMAINS];
 static struct candidate candidates[MAX_CANDIDATES];
 static size_t n_candidates;
@@ -102,18 +109,22 @@ static void grow_counts(int slot, size_t n)
     if (calls[slot] && calls_n[slot] >= n)
         return;
     unsigned long *c = calloc(n, sizeof *c), *r = calloc(n, sizeof *r);
-    if (!c || !r) {
+    struct pointer_seen *p = calloc(n, sizeof *p);
+    if (!c || !r || !p) {
         free(c);
         free(r);
+        free(p);
         return;
     }
     if (calls[slot]) {
         memcpy(c, calls[slot], calls_n[slot] * sizeof *c);
         memcpy(r, released[slot], calls_n[slot] * sizeof *r);
+        memcpy(p, pointers_seen[slot], calls_n[slot] * sizeof *p);
     }
     free(calls[slot]);
     free(released[slot]);
-    calls[slot] = c, released[slot] = r, calls_n[slot] = n;
+    free(pointers_seen[slot]);
+    calls[slot] = c, released[slot] = r, pointers_seen[slot] = p, calls_n[slot] = n;
 }
 
 bool observe_release(const struct domain *d, uintptr_t block)
@@ -138,6 +149,41 @@ bool observe_trap(const siginfo_t *si, ucontext_t *uc)
     return true; /* on to the jump */
 }
 
+/* Whether V is an address of mapped memory (a pointer, not a number). */
+static bool mapped_address(uint64_t v)
+{
+    if (v < 0x10000 || v >= 0x800000000000ull)
+        return false;
+    return msync((void *)(uintptr_t)(v & ~4095ull), 1, MS_ASYNC) == 0;
+}
+
+static bool in_any_domain(uint64_t v)
+{
+    for (int i = 0; i < protect_n_domains; i++) {
+        const struct domain *d = &protect_domains[i];
+        if ((v >= d->image_lo && v < d->image_hi) || (v >= d->heap_lo && v < d->heap_hi) ||
+            (v >= d->maps_lo && v < d->maps_hi))
+            return true;
+    }
+    return false;
+}
+
+/* Register arguments that point into memory: the application's (a
+ * pointers = candidate) or a library's (a handle it handed out). */
+static void note_pointers(int slot, size_t func, const uint64_t *reg_args)
+{
+    if (!pointers_seen[slot] || func >= calls_n[slot])
+        return;
+    for (int n = 0; n < 6; n++) {
+        if (!mapped_address(reg_args[n]))
+            continue;
+        if (in_any_domain(reg_args[n]))
+            pointers_seen[slot][func].lib[n]++;
+        else
+            pointers_seen[slot][func].app[n]++;
+    }
+}
+
 void observe_entry(int slot, size_t func, struct saved_regs *regs, uint64_t *sp)
 {
     const struct domain *d = &protect_domains[slot];
@@ -148,6 +194,7 @@ void observe_entry(int slot, size_t func, struct saved_regs *regs, uint64_t *sp)
     grow_counts(slot, d->n_funcs);
     if (calls[slot] && func < calls_n[slot])
         calls[slot][func]++;
+    note_pointers(slot, func, reg_args);
     for (int n = 1; n <= MAX_ARGS && make_stubs(); n++) {
         uint64_t *arg = n <= 6 ? &reg_args[n - 1] : &sp[n - 6];
         if (!application_function(d, *arg))
@@ -263,6 +310,10 @@ void observe_write(FILE *f)
                 fprintf(f, "calls %s %lu\n", d->funcs[i].name, calls[s][i]);
             if (released[s][i])
                 fprintf(f, "freed %s %lu\n", d->funcs[i].name, released[s][i]);
+            for (int n = 0; calls[s][i] && n < 6; n++)
+                if (pointers_seen[s][i].app[n] || pointers_seen[s][i].lib[n])
+                    fprintf(f, "pointer %s %d %lu %lu\n", d->funcs[i].name, n + 1, pointers_seen[s][i].app[n],
+                            pointers_seen[s][i].lib[n]);
         }
         for (size_t i = 0; i < n_candidates; i++) {
             if (candidates[i].slot != s || candidates[i].func >= d->n_funcs)
