@@ -70,7 +70,7 @@ ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) __attribute__((alia
 
 int close(int fd)
 {
-    return library_own(fd) ? (int)TRUSTED(SYS_close, fd, 0, 0, 0) : __close(fd);
+    return library_own(fd) ? (int)result(library_fd_release(fd)) : __close(fd);
 }
 
 off_t lseek64(int fd, off_t off, int whence)

@@ -1,7 +1,8 @@
 /* Hardened mode: the descriptors a protected library opens live in a
- * reserved range, the top LIBRARY_FDS numbers below the process's
- * RLIMIT_NOFILE soft limit at start, or below FD_SETSIZE (1024) when the
- * limit is higher (a library may select() on them).  One range test in the filter then
+ * reserved range, LIBRARY_FDS numbers below the process's RLIMIT_NOFILE
+ * soft limit at start, or below FD_SETSIZE (1024) when the limit is higher
+ * (a library may select() on them); numbers not in use hold placeholders,
+ * so the application never gets one, however many descriptors it opens.  One range test in the filter then
  * keeps every call that takes a descriptor (write, pwrite, ftruncate,
  * fallocate, mmap, sendfile, copy_file_range, dup2 over it, fcntl, close,
  * ...) off them for the application; the library's own calls on them go
@@ -31,5 +32,9 @@ static inline bool in_library_fds(long fd, int base)
 /* FD was just opened by a library: moves it into the range (close-on-exec)
  * and returns its new number, or FD itself when the range is full. */
 long library_fd_adopt(long fd);
+
+/* The library's close of FD: a number of the range gets its placeholder
+ * back (it is never free); any other is closed.  0 or -errno. */
+long library_fd_release(long fd);
 
 #endif

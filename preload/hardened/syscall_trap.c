@@ -428,7 +428,7 @@ static long truncate_request(const long *a, uint32_t rights)
 static long fd_request(long nr, const long *a, uint32_t rights)
 {
     if (calling_domain(rights))
-        return call(nr, a);
+        return nr == SYS_close ? library_fd_release(a[0]) : call(nr, a);
     int base = library_fd_base();
     if (nr == SYS_close_range) {
         unsigned first = (unsigned)a[0], last = (unsigned)a[1];

@@ -107,6 +107,12 @@ died "a SysV segment the library attached carries its key: the stray write kille
 has "... reported" "$tmp/err" "^libprotect: blocked write of libgatetest.so \\(integrity\\) at 0x[0-9a-f]+ by gatetest!main"
 fi
 
+if functional; then
+run "$wrap" -p "$gtpol" -- "$build/tests/many_fds"
+has "an application with 1500 descriptors: every one usable, none in the libraries' range" "$tmp/out" \
+    "^opened 1500, usable 1500, numbered 960-1023: 0$"
+fi
+
 echo "# signals"
 st=$build/tests/signal_test
 if enforced; then
