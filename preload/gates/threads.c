@@ -161,5 +161,5 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*start)(voi
 int thrd_create(thrd_t *thr, thrd_start_t func, void *arg)
 {
     int rc = pthread_create((pthread_t *)thr, NULL, (void *(*)(void *))(void (*)(void))func, arg);
-    return rc == 0 ? thrd_success : rc == ENOMEM ? thrd_nomem : rc == EAGAIN ? thrd_nomem : thrd_error;
+    return rc == 0 ? thrd_success : rc == ENOMEM ? thrd_nomem : thrd_error; /* as glibc maps them */
 }

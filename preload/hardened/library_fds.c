@@ -112,3 +112,8 @@ long library_fd_release(long fd)
     long r = trusted_syscall(SYS_dup3, MASTER, fd, O_CLOEXEC, 0, 0, 0);
     return r < 0 ? r : 0;
 }
+
+bool library_fd_is_placeholder(long fd)
+{
+    return in_library_fds(fd, range.v.base) && free_slot((int)fd);
+}

@@ -37,4 +37,7 @@ long library_fd_adopt(long fd);
  * back (it is never free); any other is closed.  0 or -errno. */
 long library_fd_release(long fd);
 
+/* Whether FD is a number of the range that no library holds. */
+bool library_fd_is_placeholder(long fd);
+
 #endif

@@ -443,6 +443,10 @@ static long fd_request(long nr, const long *a, uint32_t rights)
     for (int i = 0; i < 6 && fd < 0; i++)
         if (in_library_fds((int)a[i], base) && (nr == SYS_mmap) == (i == 4))
             fd = (int)a[i];
+    /* A number no library holds: for the application it is not open (a
+     * daemon closing or probing every descriptor gets on quietly). */
+    if (nr != SYS_dup2 && nr != SYS_dup3 && library_fd_is_placeholder(fd))
+        return nr == SYS_close ? 0 : -EBADF;
     refusals++;
     protect_log("blocked %s(%ld): a descriptor of a protected library (numbers %d-%d are theirs)", name_of(nr), fd,
                 base, base + LIBRARY_FDS - 1);

@@ -111,6 +111,9 @@ if functional; then
 run "$wrap" -p "$gtpol" -- "$build/tests/many_fds"
 has "an application with 1500 descriptors: every one usable, none in the libraries' range" "$tmp/out" \
     "^opened 1500, usable 1500, numbered 960-1023: 0$"
+has "... then closes every descriptor, quietly, and the library still answers" "$tmp/out" \
+    "^closed every descriptor: 0 errors; the library still answers: yes$"
+if grep -q "blocked" "$tmp/err"; then bad "... with no report" "$(cat "$tmp/err")"; else ok "... with no report"; fi
 fi
 
 echo "# signals"
