@@ -272,11 +272,13 @@ static int first_attach(struct domain *d)
     }
     void *heap = map_tagged(HEAP_REGION, d->key);
     d->thread_tokens = map_tagged(THREAD_TOKENS_BYTES, d->key);
-    if (!heap || gate_blocks_init(d->slot, d->key) != 0 || callbacks_reserve(d->slot) != 0 ||
-        domain_maps_reserve(d) != 0 || !d->thread_tokens) {
+    if (!heap || gate_blocks_init(d->slot, d->key) != 0 || callbacks_reserve(d->slot) != 0 || !d->thread_tokens) {
         protect_log("%s: cannot reserve the domain's memory", d->name);
         return -1;
     }
+    if (domain_maps_reserve(d) != 0) /* its later mappings are tagged, wherever they land */
+        protect_log("%s: no address space for its map region: what it maps later is tagged but not covered "
+                    "by the system-call filter", d->name);
     d->heap = domain_heap_create(heap, HEAP_REGION);
     d->heap_lo = (uintptr_t)heap;
     d->heap_hi = d->heap_lo + HEAP_REGION;

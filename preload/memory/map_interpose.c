@@ -33,21 +33,30 @@
 
 #define PAGE 4096ul
 #define HUGE_PAGE (2ul << 20)
-#define MAP_REGION (256ul << 30)
+#define MAP_REGION (64ul << 30)
+#define MAP_REGION_MIN (64ul << 20)
 
 int domain_maps_reserve(struct domain *d)
 {
-    void *p = trusted_mmap(NULL, MAP_REGION, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    /* Smaller where address space is scarce (RLIMIT_AS): a region is
+     * address space only, but it counts. */
+    size_t size = MAP_REGION;
+    void *p = MAP_FAILED;
+    while (p == MAP_FAILED && size >= MAP_REGION_MIN) {
+        p = trusted_mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            size /= 4;
+    }
     if (p == MAP_FAILED)
         return -1;
     size_t header = map_region_header_size();
     if (pku_mprotect(p, header, PROT_READ | PROT_WRITE, d->key) != 0 ||
-        pku_mprotect((char *)p + header, MAP_REGION - header, PROT_NONE, d->key) != 0) {
-        trusted_munmap(p, MAP_REGION);
+        pku_mprotect((char *)p + header, size - header, PROT_NONE, d->key) != 0) {
+        trusted_munmap(p, size);
         return -1;
     }
     d->maps_lo = (uintptr_t)p;
-    d->maps_hi = d->maps_lo + MAP_REGION;
+    d->maps_hi = d->maps_lo + size;
     /* Written with the key open: attach runs with it open for this thread. */
     d->maps = map_region_init(p, d->maps_lo + header, d->maps_hi);
     return 0;
@@ -64,8 +73,7 @@ static struct domain *calling_domain(void)
     uint32_t rights = pku_read();
     if (rights == app_rights())
         return NULL;
-    struct domain *d = domain_for_rights(rights);
-    return d && d->maps ? d : NULL;
+    return domain_for_rights(rights);
 }
 
 /* The domain whose map region [LO, LO+LEN) touches, or NULL. */
@@ -112,6 +120,8 @@ static void *map_in_region(struct domain *d, void *addr, size_t len, int prot, i
     bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
     uintptr_t at = (uintptr_t)addr;
     bool ours = false;
+    if (!d->maps) /* no region (no address space for one): tagged where it lands */
+        goto map;
     map_region_lock(d->maps);
     if (fixed && inside_region(d, at, len)) {
         map_region_claim(d->maps, at, len); /* the library over its own mapping */
@@ -128,6 +138,7 @@ static void *map_in_region(struct domain *d, void *addr, size_t len, int prot, i
         }
     }
     map_region_unlock(d->maps);
+map:;
     int how = ours ? (flags & ~MAP_FIXED_NOREPLACE) | MAP_FIXED : flags;
     /* No access until the key is on it: another thread must never reach
      * a library's shared file through a mapping without its key. */
