@@ -270,7 +270,11 @@ static int first_attach(struct domain *d)
         protect_log("%s: no protection key left (at most 15 protected libraries)", d->name);
         return -1;
     }
-    void *heap = map_tagged(HEAP_REGION, d->key);
+    /* Smaller where address space is scarce (RLIMIT_AS). */
+    size_t heap_size = HEAP_REGION;
+    void *heap = map_tagged(heap_size, d->key);
+    while (!heap && heap_size > (256ul << 20))
+        heap = map_tagged(heap_size /= 4, d->key);
     d->thread_tokens = map_tagged(THREAD_TOKENS_BYTES, d->key);
     if (!heap || gate_blocks_init(d->slot, d->key) != 0 || callbacks_reserve(d->slot) != 0 || !d->thread_tokens) {
         protect_log("%s: cannot reserve the domain's memory", d->name);
@@ -279,9 +283,9 @@ static int first_attach(struct domain *d)
     if (domain_maps_reserve(d) != 0) /* its later mappings are tagged, wherever they land */
         protect_log("%s: no address space for its map region: what it maps later is tagged but not covered "
                     "by the system-call filter", d->name);
-    d->heap = domain_heap_create(heap, HEAP_REGION);
+    d->heap = domain_heap_create(heap, heap_size);
     d->heap_lo = (uintptr_t)heap;
-    d->heap_hi = d->heap_lo + HEAP_REGION;
+    d->heap_hi = d->heap_lo + heap_size;
     return 0;
 }
 

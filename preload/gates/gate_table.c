@@ -56,6 +56,9 @@ __thread struct gate_block *protect_blocks[MAX_DOMAINS] __attribute__((tls_model
 /* Which block slots are taken, per domain (a hint only: the owner field in
  * the block itself is what the gate checks). */
 static uint64_t slot_used[MAX_DOMAINS][BLOCKS_PER_DOMAIN / 64];
+/* How many a domain has: BLOCKS_PER_DOMAIN, or fewer where address space
+ * is scarce (RLIMIT_AS): each has a stack of DOMAIN_STACK_SIZE reserved. */
+static size_t blocks_n[MAX_DOMAINS];
 
 /* Each domain's stacks lie in one reserved region, a stack (with its guard
  * page below) per block slot: one range for the system-call filter to
@@ -141,25 +144,29 @@ void gate_table_set_thread_hooks(void (*started)(void), void (*exiting)(void))
 
 int gate_blocks_init(int slot, int key)
 {
-    size_t size = (size_t)BLOCKS_PER_DOMAIN << GB_SHIFT;
-    void *region = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (region == MAP_FAILED)
-        return -1;
-    size_t stacks_size = BLOCKS_PER_DOMAIN * STACK_MAP_SIZE;
-    void *stacks = mmap(NULL, stacks_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (stacks == MAP_FAILED || pku_mprotect(region, size, PROT_READ | PROT_WRITE, key) != 0) {
-        trusted_munmap(region, size);
-        if (stacks != MAP_FAILED)
-            trusted_munmap(stacks, stacks_size);
-        return -1;
+    for (size_t n = BLOCKS_PER_DOMAIN; n >= 64; n /= 4) {
+        size_t size = n << GB_SHIFT, stacks_size = n * STACK_MAP_SIZE;
+        void *region = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *stacks = mmap(NULL, stacks_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (region == MAP_FAILED || stacks == MAP_FAILED || pku_mprotect(region, size, PROT_READ | PROT_WRITE, key) != 0) {
+            if (region != MAP_FAILED)
+                trusted_munmap(region, size);
+            if (stacks != MAP_FAILED)
+                trusted_munmap(stacks, stacks_size);
+            continue;
+        }
+        if (n < BLOCKS_PER_DOMAIN)
+            protect_log("%s: address space for %zu threads inside it at once, not %d (RLIMIT_AS)", domain_name(slot),
+                        n, BLOCKS_PER_DOMAIN);
+        blocks_n[slot] = n;
+        stacks_lo(slot) = (uintptr_t)stacks;
+        gate_table_unlock();
+        table.domain[slot].blocks_lo = (uint64_t)region;
+        table.domain[slot].blocks_size = size;
+        gate_table_lock();
+        return 0;
     }
-    stacks_lo(slot) = (uintptr_t)stacks;
-    gate_table_unlock();
-    table.domain[slot].blocks_lo = (uint64_t)region;
-    table.domain[slot].blocks_size = size;
-    gate_table_lock();
-    return 0;
+    return -1;
 }
 
 uintptr_t with_domain_open(int slot, uintptr_t (*fn)(void *), void *arg)
@@ -242,7 +249,7 @@ static long claim_slot(unsigned slot)
     long found = -1;
     pthread_mutex_lock(&slot_lock);
     slot_used[slot][0] |= 1ull << RETIRED_BLOCK;
-    for (size_t w = 0; w < BLOCKS_PER_DOMAIN / 64 && found < 0; w++)
+    for (size_t w = 0; w < blocks_n[slot] / 64 && found < 0; w++)
         if (~slot_used[slot][w]) {
             int bit = __builtin_ctzll(~slot_used[slot][w]);
             slot_used[slot][w] |= 1ull << bit;
@@ -304,7 +311,7 @@ void gate_regions(int slot, struct gate_regions *r)
     r->blocks_lo = table.domain[slot].blocks_lo;
     r->blocks_size = table.domain[slot].blocks_size;
     r->stacks_lo = stacks_lo(slot);
-    r->stacks_size = stacks_lo(slot) ? BLOCKS_PER_DOMAIN * STACK_MAP_SIZE : 0;
+    r->stacks_size = stacks_lo(slot) ? blocks_n[slot] * STACK_MAP_SIZE : 0;
 }
 
 struct counts_read {

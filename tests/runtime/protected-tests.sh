@@ -315,6 +315,11 @@ run env PROTECT_VERBOSE=1 "$wrap" -p "$src/policy/lmdb.policy" -- "$build/tests/
 is "LMDB through liblmdb.so: exit status" "$status" 0
 same "LMDB through liblmdb.so: same results" "$tmp/lmdb.plain" "$tmp/out"
 has "LMDB through liblmdb.so: it was gated" "$tmp/err" "^libprotect: liblmdb.so.0 (protected|gated \\(dry run\\)) \\(integrity"
+mkdir -p "$tmp/lv"
+run bash -c "ulimit -v 3000000 && exec \"\$@\"" sh "$wrap" -p "$src/policy/lmdb.policy" -- "$build/tests/lmdb_roundtrip" "$tmp/lv"
+same "LMDB under ulimit -v 3000000 (3 GB of address space): protected, same results" "$tmp/lmdb.plain" "$tmp/out"
+has "... with fewer threads inside it at once, said in one line" "$tmp/err" \
+    "^libprotect: liblmdb.so.0: address space for [0-9]+ threads inside it at once, not 8192 \\(RLIMIT_AS\\)$"
 # Debian's lmdb-utils link LMDB statically: there is no shared library in
 # them to protect, and libprotect says so instead of pretending.
 printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n' >"$tmp/in.dump"
