@@ -294,64 +294,76 @@ static void entries_key(struct parse *ps, const char *name, char *value)
     }
 }
 
-/* A list of argument positions into *MASK (and e->callbacks, where every
- * callback position is, whatever its kind). */
-static void callbacks_value(struct parse *ps, struct policy_entry *e, unsigned *mask, char *value)
+/* Calls ONE for each item of a list (commas or spaces); "empty list" if
+ * there is none. */
+static void each_item(struct parse *ps, char *value, void (*one)(struct parse *, char *, void *), void *ctx)
 {
     char *save = NULL;
     bool any = false;
     for (char *t = strtok_r(value, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
         any = true;
-        char *end;
-        long n = strtol(t, &end, 10);
-        if (*end || n < 1 || n > POLICY_MAX_ARGS) {
-            error_at(ps, ps->line, "callback position '%s' must be a number from 1 to %d", t, POLICY_MAX_ARGS);
-            continue;
-        }
-        if (e->callbacks & (1u << (n - 1)))
-            error_at(ps, ps->line, "callback position %ld listed twice", n);
-        e->callbacks |= 1u << (n - 1);
-        *mask |= 1u << (n - 1);
+        one(ps, t, ctx);
     }
     if (!any)
         error_at(ps, ps->line, "empty list");
 }
 
-/* "N:SIZE" (bytes), "N:argM" (the size is argument M) or "N" (one byte). */
-static void pointers_value(struct parse *ps, struct policy_entry *e, char *value)
+struct callback_list {
+    struct policy_entry *e;
+    unsigned *mask;
+};
+
+static void one_callback(struct parse *ps, char *t, void *ctx)
 {
-    char *save = NULL;
-    bool any = false;
-    for (char *t = strtok_r(value, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
-        any = true;
-        char *end;
-        long n = strtol(t, &end, 10);
-        struct policy_pointer ptr = {(unsigned char)n, 0, 1};
-        if (end == t || n < 1 || n > 6 || (*end && *end != ':')) {
-            error_at(ps, ps->line, "pointer '%s' must be a position from 1 to 6 (a register argument), then "
-                                   "':SIZE' or ':argM' if it is more than a byte", t);
-            continue;
-        }
-        if (*end == ':') {
-            const char *size = end + 1;
-            long v = strtol(size + (strncmp(size, "arg", 3) == 0 ? 3 : 0), &end, 10);
-            bool from_arg = strncmp(size, "arg", 3) == 0;
-            if (*end || (from_arg && (v < 1 || v > 6 || v == n)) || (!from_arg && (v < 1 || v > (1l << 30)))) {
-                error_at(ps, ps->line, "pointer size '%s' must be a byte count from 1 to 2^30, or argM with M "
-                                       "another register argument (1 to 6)", size);
-                continue;
-            }
-            ptr.size_arg = from_arg ? (unsigned char)v : 0;
-            ptr.size_bytes = from_arg ? 0 : (unsigned)v;
-        }
-        if (e->n_pointers == POLICY_MAX_POINTERS) {
-            error_at(ps, ps->line, "at most %d pointer arguments per entry", POLICY_MAX_POINTERS);
+    struct callback_list *c = ctx;
+    char *end;
+    long n = strtol(t, &end, 10);
+    if (*end || n < 1 || n > POLICY_MAX_ARGS) {
+        error_at(ps, ps->line, "callback position '%s' must be a number from 1 to %d", t, POLICY_MAX_ARGS);
+        return;
+    }
+    if (c->e->callbacks & (1u << (n - 1)))
+        error_at(ps, ps->line, "callback position %ld listed twice", n);
+    c->e->callbacks |= 1u << (n - 1);
+    *c->mask |= 1u << (n - 1);
+}
+
+/* A list of argument positions into *MASK (and e->callbacks, where every
+ * callback position is, whatever its kind). */
+static void callbacks_value(struct parse *ps, struct policy_entry *e, unsigned *mask, char *value)
+{
+    each_item(ps, value, one_callback, &(struct callback_list){e, mask});
+}
+
+/* "N:SIZE" (bytes), "N:argM" (the size is argument M) or "N" (one byte). */
+static void one_pointer(struct parse *ps, char *t, void *ctx)
+{
+    struct policy_entry *e = ctx;
+    char *end;
+    long n = strtol(t, &end, 10);
+    struct policy_pointer ptr = {(unsigned char)n, 0, 1};
+    if (end == t || n < 1 || n > 6 || (*end && *end != ':')) {
+        error_at(ps, ps->line, "pointer '%s' must be a position from 1 to 6 (a register argument), then "
+                               "':SIZE' or ':argM' if it is more than a byte", t);
+        return;
+    }
+    if (*end == ':') {
+        const char *size = end + 1;
+        bool from_arg = strncmp(size, "arg", 3) == 0;
+        long v = strtol(size + (from_arg ? 3 : 0), &end, 10);
+        if (*end || (from_arg && (v < 1 || v > 6 || v == n)) || (!from_arg && (v < 1 || v > (1l << 30)))) {
+            error_at(ps, ps->line, "pointer size '%s' must be a byte count from 1 to 2^30, or argM with M "
+                                   "another register argument (1 to 6)", size);
             return;
         }
-        e->pointers[e->n_pointers++] = ptr;
+        ptr.size_arg = from_arg ? (unsigned char)v : 0;
+        ptr.size_bytes = from_arg ? 0 : (unsigned)v;
     }
-    if (!any)
-        error_at(ps, ps->line, "empty list");
+    if (e->n_pointers == POLICY_MAX_POINTERS) {
+        error_at(ps, ps->line, "at most %d pointer arguments per entry", POLICY_MAX_POINTERS);
+        return;
+    }
+    e->pointers[e->n_pointers++] = ptr;
 }
 
 static void entry_key(struct parse *ps, const char *name, char *value)
@@ -375,7 +387,7 @@ static void entry_key(struct parse *ps, const char *name, char *value)
             callbacks_value(ps, e, &e->open_callbacks, value);
     } else if (strcmp(name, "pointers") == 0) {
         if (first_time(ps, &ps->pointers_line, name, false))
-            pointers_value(ps, e, value);
+            each_item(ps, value, one_pointer, e);
     } else {
         error_at(ps, ps->line, "unknown key '%s' in [entry %s] (expected heap, callbacks, open_callbacks, pointers)",
                  name, e->name);

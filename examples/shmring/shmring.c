@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,56 @@ int shmring_enqueue(struct shmring *r, const void *msg, int timeout_ms)
     return shmring_enqueue_receipt(r, msg, timeout_ms, NULL, 0);
 }
 
+/* Runs STEP under the ring's lock until it can act (then wakes the other
+ * side through WAKE_WORD), waiting on WAIT_WORD in between; -1 with EAGAIN
+ * when TIMEOUT_MS pass first. */
+static int under_lock(struct ring_shared *s, bool (*step)(struct ring_shared *, void *), void *ctx,
+                      uint32_t *wait_word, uint32_t *wake_word, int timeout_ms)
+{
+    struct timespec deadline;
+    deadline_in(&deadline, timeout_ms);
+    for (;;) {
+        uint32_t seen = __atomic_load_n(wait_word, __ATOMIC_ACQUIRE);
+        lock_ring(s);
+        bool done = step(s, ctx);
+        pthread_mutex_unlock(&s->lock);
+        if (done) {
+            wake(wake_word);
+            return 0;
+        }
+        if (!wait_change(wait_word, seen, &deadline)) {
+            errno = EAGAIN;
+            return -1;
+        }
+    }
+}
+
+struct put {
+    const void *msg;
+    uint64_t *receipt, value;
+};
+
+static bool put_one(struct ring_shared *s, void *ctx)
+{
+    struct put *p = ctx;
+    if (s->head - s->tail >= s->slots)
+        return false;
+    if (p->receipt)
+        __atomic_store_n(p->receipt, p->value, __ATOMIC_RELEASE);
+    memcpy(s->data + (s->head % s->slots) * s->msg_size, p->msg, s->msg_size);
+    __atomic_store_n(&s->head, s->head + 1, __ATOMIC_RELEASE); /* publishes it */
+    return true;
+}
+
+static bool take_one(struct ring_shared *s, void *msg)
+{
+    if (s->head == s->tail)
+        return false;
+    memcpy(msg, s->data + (s->tail % s->slots) * s->msg_size, s->msg_size);
+    __atomic_store_n(&s->tail, s->tail + 1, __ATOMIC_RELEASE); /* releases the slot */
+    return true;
+}
+
 int shmring_enqueue_receipt(struct shmring *r, const void *msg, int timeout_ms, uint64_t *receipt,
                             uint64_t value)
 {
@@ -196,49 +247,13 @@ int shmring_enqueue_receipt(struct shmring *r, const void *msg, int timeout_ms, 
         errno = EINVAL;
         return -1;
     }
-    struct timespec deadline;
-    deadline_in(&deadline, timeout_ms);
-    for (;;) {
-        uint32_t seen = __atomic_load_n(&s->not_full, __ATOMIC_ACQUIRE);
-        lock_ring(s);
-        if (s->head - s->tail < s->slots) {
-            if (receipt)
-                __atomic_store_n(receipt, value, __ATOMIC_RELEASE);
-            memcpy(s->data + (s->head % s->slots) * s->msg_size, msg, s->msg_size);
-            __atomic_store_n(&s->head, s->head + 1, __ATOMIC_RELEASE); /* publishes it */
-            pthread_mutex_unlock(&s->lock);
-            wake(&s->not_empty);
-            return 0;
-        }
-        pthread_mutex_unlock(&s->lock);
-        if (!wait_change(&s->not_full, seen, &deadline)) {
-            errno = EAGAIN;
-            return -1;
-        }
-    }
+    return under_lock(s, put_one, &(struct put){msg, receipt, value}, &s->not_full, &s->not_empty, timeout_ms);
 }
 
 int shmring_dequeue(struct shmring *r, void *msg, int timeout_ms)
 {
     struct ring_shared *s = r->s;
-    struct timespec deadline;
-    deadline_in(&deadline, timeout_ms);
-    for (;;) {
-        uint32_t seen = __atomic_load_n(&s->not_empty, __ATOMIC_ACQUIRE);
-        lock_ring(s);
-        if (s->head != s->tail) {
-            memcpy(msg, s->data + (s->tail % s->slots) * s->msg_size, s->msg_size);
-            __atomic_store_n(&s->tail, s->tail + 1, __ATOMIC_RELEASE); /* releases the slot */
-            pthread_mutex_unlock(&s->lock);
-            wake(&s->not_full);
-            return 0;
-        }
-        pthread_mutex_unlock(&s->lock);
-        if (!wait_change(&s->not_empty, seen, &deadline)) {
-            errno = EAGAIN;
-            return -1;
-        }
-    }
+    return under_lock(s, take_one, msg, &s->not_empty, &s->not_full, timeout_ms);
 }
 
 void shmring_stats(struct shmring *r, struct shmring_stats *st)

@@ -168,15 +168,23 @@ static void *send_later(void *arg)
     return NULL;
 }
 
+/* A library call of MS milliseconds, SIGUSR1 sent to this thread 100 ms
+ * into it; when it started and ended. */
+static void long_call_with_signal(long ms, double *start, double *end)
+{
+    pthread_t self = pthread_self(), t;
+    pthread_create(&t, NULL, send_later, &self);
+    *start = now_ms();
+    gt_busy_ms(ms);
+    *end = now_ms();
+    pthread_join(t, NULL);
+}
+
 static int bound(void)
 {
     signal(SIGUSR1, stamp);
-    pthread_t self = pthread_self(), t;
-    pthread_create(&t, NULL, send_later, &self);
-    double start = now_ms();
-    gt_busy_ms(1500);
-    double end = now_ms();
-    pthread_join(t, NULL);
+    double start, end;
+    long_call_with_signal(1500, &start, &end);
     int early = handled_at > 0 && handled_at < end - 300;
     printf("bound: signal handled %s the call returned\n", early ? "well before" : "only after");
     (void)start;
@@ -194,11 +202,9 @@ static int altstack_test(void)
         return printf("altstack: the application's view was not kept\n"), 1;
     struct sigaction sa = {.sa_handler = stamp, .sa_flags = SA_ONSTACK};
     sigaction(SIGUSR1, &sa, NULL);
-    pthread_t self = pthread_self(), t;
-    pthread_create(&t, NULL, send_later, &self);
-    double start = now_ms();
-    gt_busy_ms(400);
-    pthread_join(t, NULL);
+    double start, end;
+    long_call_with_signal(400, &start, &end);
+    (void)end;
     int after = handled_at >= start + 400; /* the call took at least 400 ms */
     printf("altstack: handled %s\n", after ? "after the call returned" : "INSIDE the call");
     return !after;
@@ -220,12 +226,8 @@ static int longjmp_test(void)
         else
             left++;
     signal(SIGUSR1, stamp);
-    pthread_t self = pthread_self(), t;
-    pthread_create(&t, NULL, send_later, &self);
-    double start = now_ms();
-    gt_busy_ms(400);
-    double end = now_ms();
-    pthread_join(t, NULL);
+    double start, end;
+    long_call_with_signal(400, &start, &end);
     usleep(50 * 1000);
     const char *when = handled_at == 0                ? "NEVER"
                        : handled_at < start + 400     ? "INSIDE the call"

@@ -33,6 +33,20 @@ static int load(const char *text, struct policy *p, char **out)
     return n;
 }
 
+/* TEXT fails with exactly the errors WANT (NULL-terminated), each a part of its line. */
+static void expect_errors(const char *text, const char *const *want)
+{
+    struct policy p;
+    char *errors = NULL;
+    int n = 0;
+    while (want[n])
+        n++;
+    assert_int_equal(load(text, &p, &errors), n);
+    for (int i = 0; i < n; i++)
+        assert_non_null(strstr(errors, want[i]));
+    free(errors);
+}
+
 /* Expects exactly one error, on LINE, containing WANT. */
 static void expect_error(const char *text, int line, const char *want)
 {
@@ -150,12 +164,9 @@ static void pointer_arguments(void **state)
     assert_int_equal(e->pointers[2].size_bytes, 1);
     policy_free(&p);
     free(errors);
-    errors = NULL;
-    assert_int_equal(load("[library]\npath = libz.so.1\n[entry f]\npointers = 7, 1:arg1, 2:0\n", &p, &errors), 3);
-    assert_non_null(strstr(errors, "pointer '7' must be a position from 1 to 6"));
-    assert_non_null(strstr(errors, "pointer size 'arg1' must be"));
-    assert_non_null(strstr(errors, "pointer size '0' must be"));
-    free(errors);
+    expect_errors("[library]\npath = libz.so.1\n[entry f]\npointers = 7, 1:arg1, 2:0\n",
+                  (const char *[]){"pointer '7' must be a position from 1 to 6", "pointer size 'arg1' must be",
+                                   "pointer size '0' must be", NULL});
 }
 
 /* A bare name the default path does not find is valid: the program may
@@ -235,14 +246,8 @@ static void errors_name_file_and_line(void **state)
 
 static void several_errors_all_reported(void **state)
 {
-    struct policy p;
-    char *errors = NULL;
-    int n = load("[library]\npath = libz.so.1\nmode = x\n[entries]\nfoo = 1\nbar\n", &p, &errors);
-    assert_int_equal(n, 3);
-    assert_non_null(strstr(errors, ":3: mode must be"));
-    assert_non_null(strstr(errors, ":5: unknown key 'foo'"));
-    assert_non_null(strstr(errors, ":6: expected 'key = value'"));
-    free(errors);
+    expect_errors("[library]\npath = libz.so.1\nmode = x\n[entries]\nfoo = 1\nbar\n",
+                  (const char *[]){":3: mode must be", ":5: unknown key 'foo'", ":6: expected 'key = value'", NULL});
 }
 
 static void missing_file(void **state)
