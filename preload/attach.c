@@ -363,6 +363,8 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
         memcpy(d->funcs[d->n_funcs - 1].pointers, f.pointers, sizeof f.pointers);
         d->funcs[d->n_funcs - 1].n_pointers = f.n_pointers;
         d->funcs[d->n_funcs - 1].stub = (uintptr_t)cursor;
+        if (f.callbacks || f.n_pointers || protect_gate_page.t.observe_entry)
+            d->targets[d->n_funcs - 1] |= TARGET_CHECK_ARGS; /* the gate checks them, the domain open */
         write_entry_stub(cursor, id,
                          sel == DENY ? protect_gate_denied
                          : f.callbacks || f.n_pointers || protect_gate_page.t.observe_entry

@@ -8,6 +8,8 @@
 #include "base/trusted_syscall.h"
 
 #include <pthread.h>
+
+_Static_assert(POLICY_MAX_ARGS == 6 + GATE_STACK_WINDOW / 8, "the gate checks what it copies");
 #include <string.h>
 #include <sys/mman.h>
 
@@ -179,6 +181,12 @@ static long hash_get(const struct callback_set *s, uint64_t fn)
     return -1;
 }
 
+/* Null, -1, small integers and the library's own code. */
+static bool needs_no_stub(const struct domain *d, uintptr_t fn)
+{
+    return fn < 4096 || fn == (uintptr_t)-1 || (fn >= d->text_lo && fn < d->text_hi);
+}
+
 uintptr_t callback_stub_for(struct domain *d, uintptr_t fn, bool open)
 {
     if (open && protect_gate_page.t.domain[d->slot].open_pkru == GATE_UNUSED_PKRU) {
@@ -190,7 +198,7 @@ uintptr_t callback_stub_for(struct domain *d, uintptr_t fn, bool open)
         open = false;
     }
     struct callback_set *s = &sets[d->slot][open];
-    if (fn < 4096 || fn == (uintptr_t)-1 || (fn >= d->text_lo && fn < d->text_hi))
+    if (needs_no_stub(d, fn))
         return fn;
     pthread_mutex_lock(&lock);
     if (is_stub(&sets[d->slot][0], fn) || is_stub(&sets[d->slot][1], fn)) {
@@ -246,12 +254,12 @@ static bool in_domain_memory(const struct domain *d, uintptr_t lo, uintptr_t hi)
 /* The policy's pointer arguments of F (pointers =) must not point into the
  * library's memory: it reads and writes through them with its own rights,
  * for a caller who has not those rights (a confused deputy). */
-static void check_pointers(const struct domain *d, const struct gated_func *f, const uint64_t *reg_args)
+static void check_pointers(const struct domain *d, const struct gated_func *f, const uint64_t *args)
 {
     for (unsigned i = 0; i < f->n_pointers; i++) {
         const struct policy_pointer *p = &f->pointers[i];
-        uintptr_t at = (uintptr_t)reg_args[p->arg - 1];
-        uint64_t size = p->size_arg ? reg_args[p->size_arg - 1] : p->size_bytes;
+        uintptr_t at = (uintptr_t)args[p->arg - 1];
+        uint64_t size = p->size_arg ? args[p->size_arg - 1] : p->size_bytes;
         if (!at || !size)
             continue;
         uintptr_t end = at + size < at ? UINTPTR_MAX : at + size;
@@ -276,13 +284,44 @@ void protect_wrap_callback_args(struct saved_regs *regs, uint64_t *sp)
     if (protect_gate_page.t.observe_entry)
         protect_gate_page.t.observe_entry((int)slot, f, regs, sp);
     uint64_t *reg_args = &regs->rdi; /* rdi, rsi, rdx, rcx, r8, r9 in order */
-    /* (the library calling its own export passes its own memory, rightly) */
-    if (d->funcs[f].n_pointers && pku_read() != protect_gate_page.t.domain[slot].pkru)
-        check_pointers(d, &d->funcs[f], reg_args);
     for (int n = 1; mask; n++, mask >>= 1, open >>= 1) {
         if (!(mask & 1))
             continue;
         uint64_t *arg = n <= 6 ? &reg_args[n - 1] : &sp[n - 6];
         *arg = callback_stub_for(d, *arg, open & 1);
+    }
+}
+
+/* The domain whose rights this thread runs with (the gate has just opened
+ * it), or NULL. */
+static struct domain *current_domain(void)
+{
+    uint32_t rights = pku_read();
+    for (int i = 0; i < protect_n_domains; i++)
+        if (protect_domains[i].attached && protect_gate_page.t.domain[protect_domains[i].slot].pkru == rights)
+            return &protect_domains[i];
+    return NULL;
+}
+
+void protect_check_entry_args(const struct saved_regs *regs, const uint64_t *window, uint64_t func)
+{
+    struct domain *d = current_domain();
+    if (!d || func >= d->n_funcs)
+        protect_gate_broken();
+    const struct gated_func *f = &d->funcs[func];
+    uint64_t args[POLICY_MAX_ARGS];
+    memcpy(args, &regs->rdi, 6 * sizeof *args); /* rdi, rsi, rdx, rcx, r8, r9 in order */
+    memcpy(args + 6, window, GATE_STACK_WINDOW);
+    check_pointers(d, f, args);
+    if (protect_gate_page.t.observe_entry)
+        return; /* learning: the arguments are the observer's stubs */
+    for (unsigned mask = f->callbacks, n = 1; mask; n++, mask >>= 1) {
+        uintptr_t v = (uintptr_t)args[n - 1];
+        if (!(mask & 1) || needs_no_stub(d, v) || callback_target_of(d->slot, v))
+            continue;
+        gate_count(d->slot, GC_BLOCKED, 1);
+        protect_fatal("blocked %s(argument %u = %#lx): a function that did not get a callback stub, which %s "
+                      "would run with its own rights",
+                      f->name, n, (unsigned long)v, d->name);
     }
 }

@@ -27,8 +27,17 @@ uintptr_t callback_target_of(int slot, uintptr_t stub);
 int callbacks_reserve(int slot);
 void callbacks_region(int slot, uintptr_t *lo, size_t *size);
 
-/* Called by the gate for exports with "callbacks =": rewrites the marked
- * arguments in REGS, or on the caller's stack SP (SP[0] is the return address). */
+/* Called before the gate for exports with "callbacks =": rewrites the
+ * marked arguments in REGS, or on the caller's stack SP (SP[0] is the
+ * return address).  (The learning observer sees every entry here too.) */
 void protect_wrap_callback_args(struct saved_regs *regs, uint64_t *sp);
+
+/* Called by the gate, the domain open and on its stack, for exports with
+ * callbacks or pointers (bit 63 of their target): the arguments as the
+ * library gets them (REGS, and WINDOW: stack arguments 7 to 14) must hold
+ * no application function without its stub and no pointer into the
+ * library's memory; else a report and the end of the process.  FUNC: the
+ * function's index in the domain open now. */
+void protect_check_entry_args(const struct saved_regs *regs, const uint64_t *window, uint64_t func);
 
 #endif

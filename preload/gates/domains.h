@@ -46,7 +46,7 @@ struct domain {
     long tagged_bytes;        /* of its segments, at the last attach (telemetry) */
     struct gated_func *funcs;
     size_t n_funcs, cap_funcs;
-    uint64_t *targets;      /* read-only after attach */
+    uint64_t *targets;      /* read-only after attach; | TARGET_CHECK_ARGS (below) */
     uintptr_t stacks_lo;    /* the reserved region of its per-thread stacks */
     uintptr_t near_lo, near_size, near_used; /* stubs and trampolines */
     struct thread_token *thread_tokens; /* threads it starts (gates/threads.h), in its memory */

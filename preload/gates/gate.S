@@ -237,7 +237,7 @@ GATE(protect_gate_entry):
     cmp rcx, [rdx + DG_NFUNCS]
     jae protect_gate_broken             /* rcx: the function index, checked */
     mov r11, [rdx + DG_TARGETS]
-    mov r11, [r11 + rcx * 8]            /* r11: the target */
+    mov r11, [r11 + rcx * 8]            /* r11: the target (bit 63: check the arguments) */
     /* Onto this thread's domain stack, leaving a frame for the way out. */
     mov rdx, rsp
     mov rsp, [rax + GB_SP]
@@ -249,6 +249,9 @@ GATE(protect_gate_entry):
     movq rax, xmm13
     movq rcx, xmm14
     movq rdx, xmm15
+    test r11, r11
+    js .Lcheck_args
+.Lcall:
     call r11
     /* ---- back from the library: rax, rdx, xmm0, xmm1 hold its results ---- */
     .globl GATE(protect_gate_contained)
@@ -303,6 +306,24 @@ GATE(protect_gate_exit_ret):
     xor ecx, ecx
     jmp .Lopen
 
+.Lcheck_args:
+    /* The export takes callbacks or pointers: its arguments are checked
+     * here, in the domain's copy, which the application cannot write (the
+     * wrapping before the gate worked on the caller's stack, where another
+     * thread can rewrite them before they are reloaded; and a caller can
+     * jump past it).  rsp: the window, 16-byte aligned. */
+    btr r11, 63
+    SPILL
+    SAVE_ARGS                           /* rsp = 8 mod 16 */
+    sub rsp, 8
+    lea rdi, [rsp + 8]                  /* struct saved_regs * */
+    lea rsi, [rsp + 8 + SAVED_SIZE + 24] /* the window: stack arguments 7.. */
+    mov rdx, [rsi + GATE_STACK_WINDOW + GATE_FRAME - 24] /* FRAME_FUNC */
+    call protect_check_entry_args
+    add rsp, 8
+    RESTORE_ARGS
+    jmp .Lcall
+
 .Lnested:
     /* Already inside this domain (the library calls its own export, or a
      * function pointer to it): no switch, straight to the original. */
@@ -315,6 +336,7 @@ GATE(protect_gate_exit_ret):
     jae protect_gate_broken
     mov r11, [rdx + DG_TARGETS]
     mov r11, [r11 + rcx * 8]
+    btr r11, 63                         /* its own calls: no argument checks */
     movq rax, xmm13
     movq rcx, xmm14
     movq rdx, xmm15

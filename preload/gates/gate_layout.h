@@ -9,6 +9,9 @@
 #define GATE_ID_FUNC_MASK 0xfffff
 #define GATE_STACK_WINDOW 64    /* bytes of caller stack arguments copied (8 slots) */
 #define GATE_UNUSED_PKRU 0xffffffff /* rights of an unused domain slot: nothing */
+/* Bit 63 of a gated function's target (user addresses never have it): the
+ * gate checks its arguments (callbacks, pointers) before the call. */
+#define TARGET_CHECK_ARGS (1ull << 63)
 
 /* struct domain_gate: one per domain, in the read-only gate table */
 #define DG_PKRU 0        /* u32: rights inside the domain */

@@ -41,14 +41,15 @@ static bool describe_trampoline(uintptr_t ip, char *out, size_t len)
         if (!d->attached || ip - d->near_lo >= d->near_size)
             continue;
         size_t best = SIZE_MAX;
-        for (size_t f = 0; f < d->n_funcs; f++)
-            if (d->targets[f] <= ip && (best == SIZE_MAX || d->targets[f] > d->targets[best]) &&
-                d->targets[f] >= d->near_lo && d->targets[f] < d->near_lo + d->near_size)
-                best = f;
+        uintptr_t best_at = 0;
+        for (size_t f = 0; f < d->n_funcs; f++) {
+            uintptr_t at = d->targets[f] & ~TARGET_CHECK_ARGS;
+            if (at <= ip && (best == SIZE_MAX || at > best_at) && at >= d->near_lo && at < d->near_lo + d->near_size)
+                best = f, best_at = at;
+        }
         if (best == SIZE_MAX)
             return false;
-        snprintf(out, len, "%s!%s+%#lx (moved prologue)", d->name, d->funcs[best].name,
-                 (unsigned long)(ip - d->targets[best]));
+        snprintf(out, len, "%s!%s+%#lx (moved prologue)", d->name, d->funcs[best].name, (unsigned long)(ip - best_at));
         return true;
     }
     return false;

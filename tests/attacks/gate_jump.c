@@ -4,28 +4,10 @@
  * that check accepts (a caller library's), and a stack of the attacker's.
  * gate_jump onto|past|exit */
 #include "attack.h"
+#include "gate_stub.h"
 
 #include <setjmp.h>
 #include <stdint.h>
-
-/* The gate behind a patched export: [endbr64] jmp stub; stub = mov r11d, id;
- * jmp *gate(%rip). */
-static const uint8_t *gate_of(const uint8_t *entry, uint32_t *id)
-{
-    if (entry[0] == 0xf3 && entry[1] == 0x0f && entry[2] == 0x1e && entry[3] == 0xfa)
-        entry += 4;
-    if (entry[0] != 0xe9)
-        return NULL;
-    int32_t rel;
-    memcpy(&rel, entry + 1, 4);
-    const uint8_t *stub = entry + 5 + rel;
-    if (stub[0] != 0x41 || stub[1] != 0xbb || stub[6] != 0xff || stub[7] != 0x25)
-        return NULL;
-    memcpy(id, stub + 2, 4);
-    const uint8_t *gate;
-    memcpy(&gate, stub + 12, 8);
-    return gate;
-}
 
 struct jump {
     const uint8_t *target;
@@ -40,24 +22,6 @@ static const volatile uint8_t *steal(void *arg)
                      "mov $0, %%edi\n call *%0"
                      ::"r"(j->target), "r"(j->id) : "rax", "rcx", "rdx", "rdi", "rsi", "r8", "r9", "r10", "r11", "memory");
     return j->cell->secret;
-}
-
-/* The protection key of the page holding ADDR (/proc/self/smaps), or -1. */
-static int key_of(const void *addr)
-{
-    FILE *f = fopen("/proc/self/smaps", "r");
-    char line[256];
-    int key = -1, inside = 0;
-    while (f && fgets(line, sizeof line, f)) {
-        unsigned long lo, hi;
-        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
-            inside = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
-        else if (inside && sscanf(line, "ProtectionKey: %d", &key) == 1)
-            break;
-    }
-    if (f)
-        fclose(f);
-    return key;
 }
 
 static jmp_buf back;

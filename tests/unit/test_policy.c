@@ -223,7 +223,7 @@ static void errors_name_file_and_line(void **state)
     expect_error(WITH("[entries]\nexport = deflate\ndeny = deflate\n"), 5,
                  "'deflate' is both exported and denied");
     expect_error(WITH("[entry compress]\nheap = stack\n"), 4, "heap must be 'app' or 'domain'");
-    expect_error(WITH("[entry compress]\ncallbacks = 0\n"), 4, "from 1 to 16");
+    expect_error(WITH("[entry compress]\ncallbacks = 0\n"), 4, "from 1 to 14");
     expect_error(WITH("[entry compress]\ncallbacks = 2, x\n"), 4, "'x' must be a number");
     expect_error(WITH("[entry compress]\ncallbacks = 2, 2\n"), 4, "listed twice");
     expect_error(WITH("[entry compress]\ncolor = red\n"), 4, "unknown key 'color' in [entry compress]");
