@@ -342,18 +342,19 @@ static void one_pointer(struct parse *ps, char *t, void *ctx)
     char *end;
     long n = strtol(t, &end, 10);
     struct policy_pointer ptr = {(unsigned char)n, 0, 1};
-    if (end == t || n < 1 || n > 6 || (*end && *end != ':')) {
-        error_at(ps, ps->line, "pointer '%s' must be a position from 1 to 6 (a register argument), then "
-                               "':SIZE' or ':argM' if it is more than a byte", t);
+    if (end == t || n < 1 || n > POLICY_MAX_ARGS || (*end && *end != ':')) {
+        error_at(ps, ps->line, "pointer '%s' must be a position from 1 to %d, then ':SIZE' or ':argM' if it is "
+                               "more than a byte", t, POLICY_MAX_ARGS);
         return;
     }
     if (*end == ':') {
         const char *size = end + 1;
         bool from_arg = strncmp(size, "arg", 3) == 0;
         long v = strtol(size + (from_arg ? 3 : 0), &end, 10);
-        if (*end || (from_arg && (v < 1 || v > 6 || v == n)) || (!from_arg && (v < 1 || v > (1l << 30)))) {
+        if (*end || (from_arg && (v < 1 || v > POLICY_MAX_ARGS || v == n)) ||
+            (!from_arg && (v < 1 || v > (1l << 30)))) {
             error_at(ps, ps->line, "pointer size '%s' must be a byte count from 1 to 2^30, or argM with M "
-                                   "another register argument (1 to 6)", size);
+                                   "another argument (1 to %d)", size, POLICY_MAX_ARGS);
             return;
         }
         ptr.size_arg = from_arg ? (unsigned char)v : 0;

@@ -17,7 +17,7 @@ enum policy_heap {
     HEAP_APP,    /* ... to the application (e.g. sqlite3_malloc) */
 };
 
-#define POLICY_MAX_ARGS 14 /* callback positions: 6 registers and the 8 stack slots the gate copies */
+#define POLICY_MAX_ARGS 14 /* callback and pointer positions: 6 registers, 8 stack slots the gate copies */
 
 /* A pointer argument the gate checks lies outside the library's memory
  * (the library reads or writes through it for its caller). */

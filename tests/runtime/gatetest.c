@@ -3,7 +3,7 @@
  * Usage: gatetest [all|regs|many|doubles|struct|varargs|nested|callbacks|
  *                  recursion|stored|special|heap|threads|trap|fork|shm|lib-threads|
  *                  stray-write|stray-shm|lib-thread-key|lib-thread-callback-writes|
- *                  lib-thread-app-writes|pointers|confused-deputy] */
+ *                  lib-thread-app-writes|pointers|confused-deputy|confused-deputy-stack] */
 #include "gatetest.h"
 
 #include <pthread.h>
@@ -106,6 +106,8 @@ static void pointer_args(void)
     char buf[16] = {0};
     gt_fill(buf, sizeof buf);
     CHECK("a declared pointer argument into the application's memory", buf[0] == 'x' && buf[15] == 'x');
+    gt_fill_far(1, 2, 3, 4, 5, 'x' - 15, buf, sizeof buf);
+    CHECK("... and one passed on the stack", buf[0] == 'x' && buf[15] == 'x');
 }
 
 static void regs(void)
@@ -327,6 +329,13 @@ int main(int argc, char **argv)
     if (strcmp(what, "lib-thread-app-writes") == 0) {
         gt_thread_start_app(app_writes, NULL);
         printf("the application's thread wrote the library's memory\n");
+        return 3;
+    }
+    if (strcmp(what, "confused-deputy-stack") == 0) { /* the same, the pointer a stack argument */
+        long before = gt_counter();
+        fflush(stdout);
+        gt_fill_far(0, 0, 0, 0, 0, 1, (char *)gt_counter_addr(), sizeof(long));
+        printf("the library wrote its own counter for the application: %ld, then %ld\n", before, gt_counter());
         return 3;
     }
     if (strcmp(what, "confused-deputy") == 0) { /* the library asked to write its own counter */

@@ -52,6 +52,7 @@ long gt_thread_finish(void);
 long gt_thread_start_app(void *(*fn)(void *), void *arg);
 int gt_thrd_own(void);
 void gt_fill(char *dst, size_t n);
+void gt_fill_far(long a1, long a2, long a3, long a4, long a5, long a6, char *dst, size_t n);
 long gt_call8(long (*fn)(long, long, long, long, long, long, long, long));
 
 #endif

@@ -317,3 +317,9 @@ void gt_fill(char *dst, size_t n)
 {
     memset(dst, 'x', n);
 }
+
+/* The same through stack arguments 7 and 8 (policy: pointers = 7:arg8). */
+void gt_fill_far(long a1, long a2, long a3, long a4, long a5, long a6, char *dst, size_t n)
+{
+    memset(dst, (int)(a1 + a2 + a3 + a4 + a5 + a6), n);
+}

@@ -99,6 +99,9 @@ has "a pointer argument into the library's own memory, unprotected: written (the
 run "$wrap" -p "$gtpol" -- "$gt" confused-deputy
 is "a declared pointer argument into the library's own memory: stopped (SIGABRT)" "$status" 134
 has "... reported" "$tmp/err" "^libprotect: blocked gt_fill\\(argument 1 = 0x[0-9a-f]+, 8 bytes\\): a pointer into libgatetest.so's own memory"
+run "$wrap" -p "$gtpol" -- "$gt" confused-deputy-stack
+is "... the same passed on the stack (argument 7): stopped (SIGABRT)" "$status" 134
+has "... reported" "$tmp/err" "^libprotect: blocked gt_fill_far\\(argument 7 = 0x[0-9a-f]+, 8 bytes\\): a pointer into libgatetest.so's own memory"
 run "$gt" stray-shm
 has "a SysV segment the library attached, unprotected: the stray write goes through (the test can see it)" \
     "$tmp/out" "holds 7$"

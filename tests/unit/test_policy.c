@@ -164,8 +164,8 @@ static void pointer_arguments(void **state)
     assert_int_equal(e->pointers[2].size_bytes, 1);
     policy_free(&p);
     free(errors);
-    expect_errors("[library]\npath = libz.so.1\n[entry f]\npointers = 7, 1:arg1, 2:0\n",
-                  (const char *[]){"pointer '7' must be a position from 1 to 6", "pointer size 'arg1' must be",
+    expect_errors("[library]\npath = libz.so.1\n[entry f]\npointers = 15, 1:arg1, 2:0\n",
+                  (const char *[]){"pointer '15' must be a position from 1 to 14", "pointer size 'arg1' must be",
                                    "pointer size '0' must be", NULL});
 }
 
