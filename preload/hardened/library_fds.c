@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/select.h>
@@ -23,16 +24,35 @@ static SEALED union {
         bool chosen;
         dev_t free_dev; /* the placeholder's identity */
         ino_t free_ino;
+        int proc_root;  /* /proc, for the open handler (-1: none) */
     } v;
     char pages[4096];
-} range;
+} range = {.v.proc_root = -1};
 #define MASTER (range.v.base + LIBRARY_FDS - 1)
+
+/* Which numbers of the range hold a descriptor (bit N: base + N): taken
+ * by compare-and-swap, so that two threads opening at once never pick the
+ * same one (and without a lock: the SIGSYS handler adopts too).  Each is
+ * checked to hold the placeholder before it is replaced. */
+static _Atomic uint64_t taken;
+_Static_assert(LIBRARY_FDS == 64, "one word of bits");
 
 static bool free_slot(int fd)
 {
     struct stat st;
     return trusted_syscall(SYS_fstat, fd, (long)&st, 0, 0, 0, 0) == 0 && st.st_dev == range.v.free_dev &&
            st.st_ino == range.v.free_ino;
+}
+
+static bool take_bit(int n)
+{
+    uint64_t bit = 1ull << (n - range.v.base);
+    return !(atomic_fetch_or(&taken, bit) & bit);
+}
+
+static void drop_bit(int n)
+{
+    atomic_fetch_and(&taken, ~(1ull << (n - range.v.base)));
 }
 
 /* The highest run of LIBRARY_FDS unused numbers at or below TOP. */
@@ -77,6 +97,17 @@ void library_fds_reserve(void)
     range.v.free_dev = st.st_dev;
     range.v.free_ino = st.st_ino;
     sealed_close();
+    atomic_store(&taken, 1ull << (LIBRARY_FDS - 1)); /* MASTER */
+    long proc = trusted_syscall(SYS_open, (long)"/proc", O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0, 0, 0);
+    proc = proc >= 0 ? library_fd_adopt(proc) : -1;
+    sealed_open();
+    range.v.proc_root = in_library_fds(proc, base) ? (int)proc : -1;
+    sealed_close();
+}
+
+int library_fds_proc_root(void)
+{
+    return range.v.proc_root;
 }
 
 int library_fd_base(void)
@@ -89,11 +120,16 @@ long library_fd_adopt(long fd)
     int base = range.v.base;
     if (!base || fd < 0 || in_library_fds(fd, base))
         return fd;
-    for (int n = base; n < MASTER; n++)
+    for (int n = base; n < MASTER; n++) {
+        if (!take_bit(n))
+            continue;
         if (free_slot(n) && trusted_syscall(SYS_dup3, fd, n, O_CLOEXEC, 0, 0, 0) == n) {
             trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
             return n;
         }
+        /* not a placeholder after all (the bits are the application's to
+         * spoil): left taken */
+    }
     static bool said;
     if (!said)
         protect_log("hardened mode: the protected libraries hold more than %d descriptors; later ones are not "
@@ -107,13 +143,15 @@ long library_fd_release(long fd)
     int base = range.v.base;
     if (!in_library_fds(fd, base))
         return trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
-    if (fd == MASTER || free_slot((int)fd))
+    if (fd == MASTER || fd == range.v.proc_root || free_slot((int)fd))
         return -EBADF; /* not the library's */
     long r = trusted_syscall(SYS_dup3, MASTER, fd, O_CLOEXEC, 0, 0, 0);
+    if (r >= 0)
+        drop_bit((int)fd);
     return r < 0 ? r : 0;
 }
 
 bool library_fd_is_placeholder(long fd)
 {
-    return in_library_fds(fd, range.v.base) && free_slot((int)fd);
+    return in_library_fds(fd, range.v.base) && (fd == range.v.proc_root || free_slot((int)fd));
 }

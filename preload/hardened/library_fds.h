@@ -37,7 +37,12 @@ long library_fd_adopt(long fd);
  * back (it is never free); any other is closed.  0 or -errno. */
 long library_fd_release(long fd);
 
-/* Whether FD is a number of the range that no library holds. */
+/* A descriptor of /proc kept in the range (for reopening what the open
+ * handler checked, also after a chroot), or -1. */
+int library_fds_proc_root(void);
+
+/* Whether FD is a number of the range that no library holds (a
+ * placeholder, or libprotect's /proc). */
 bool library_fd_is_placeholder(long fd);
 
 #endif

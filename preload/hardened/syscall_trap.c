@@ -9,6 +9,7 @@
 #include "hardened/syscall_filter.h"
 #include "gates/domains.h"
 #include "hardened/library_fds.h"
+#include "hardened/open_trap.h"
 #include "memory/library_files.h"
 #include "base/trusted_syscall.h"
 
@@ -28,7 +29,7 @@
 #define SYS_SECCOMP 1
 #endif
 
-static const char *name_of(long nr)
+const char *trap_call_name(long nr)
 {
     switch (nr) {
     case SYS_pkey_alloc: return "pkey_alloc";
@@ -120,10 +121,10 @@ unsigned long syscall_refusals(void)
     return refusals;
 }
 
-static long refuse(long nr, const char *why)
+long trap_refuse(long nr, const char *why)
 {
     refusals++;
-    protect_log("blocked %s: %s", name_of(nr), why);
+    protect_log("blocked %s: %s", trap_call_name(nr), why);
     return -EPERM;
 }
 
@@ -131,7 +132,7 @@ static long refuse_over(long nr, uintptr_t lo, uintptr_t len)
 {
     refusals++;
     const char *owner = protected_owner(lo, lo + (len ? len : 1));
-    protect_log("blocked %s(%#lx, %#lx): protected memory of %s", name_of(nr), (unsigned long)lo,
+    protect_log("blocked %s(%#lx, %#lx): protected memory of %s", trap_call_name(nr), (unsigned long)lo,
                 (unsigned long)len, owner ? owner : "a protected library");
     return -EPERM;
 }
@@ -252,9 +253,9 @@ static long freeze(long nr, uintptr_t lo, size_t len, size_t readable, int prot)
         if (spanning)
             protect_log("blocked %s(%#lx, %#zx, PROT_EXEC): %zu WRPKRU/XRSTOR/XRSTORS across the edge of the new "
                         "code and executable memory beside it",
-                        name_of(nr), (unsigned long)lo, len, spanning);
+                        trap_call_name(nr), (unsigned long)lo, len, spanning);
         else
-            protect_log("blocked %s(%#lx, %#zx, PROT_EXEC): %zu WRPKRU/XRSTOR/XRSTORS in the new code", name_of(nr),
+            protect_log("blocked %s(%#lx, %#zx, PROT_EXEC): %zu WRPKRU/XRSTOR/XRSTORS in the new code", trap_call_name(nr),
                         (unsigned long)lo, len, dangers);
         return -EPERM;
     }
@@ -264,7 +265,7 @@ static long freeze(long nr, uintptr_t lo, size_t len, size_t readable, int prot)
         return -errno;
     if (syscall_filter_add_code(lo, lo + len) != 0) {
         trusted_mprotect((void *)lo, len, prot & ~PROT_EXEC);
-        protect_log("blocked %s: too much new executable memory for the filter to watch", name_of(nr));
+        protect_log("blocked %s: too much new executable memory for the filter to watch", trap_call_name(nr));
         return -EPERM;
     }
     return 0;
@@ -277,13 +278,13 @@ static long exec_request(long nr, const long *a)
     size_t len = ((size_t)a[1] + 4095) & ~4095ul;
     int prot = (int)a[2];
     if (prot & PROT_WRITE)
-        return refuse(nr, "memory both writable and executable");
+        return trap_refuse(nr, "memory both writable and executable");
     if ((nr != SYS_mmap || (a[3] & MAP_FIXED)) && protected_owner(lo, lo + len))
         return refuse_over(nr, lo, len);
     if (nr == SYS_mmap) {
         int flags = (int)a[3];
         if ((flags & MAP_TYPE) != MAP_PRIVATE)
-            return refuse(nr, "shared executable mapping (its other views could change the code)");
+            return trap_refuse(nr, "shared executable mapping (its other views could change the code)");
         long b[6] = {a[0], a[1], PROT_READ, a[3], a[4], a[5]};
         long r = call(nr, b);
         if (r < 0)
@@ -301,7 +302,7 @@ static long exec_request(long nr, const long *a)
     }
     struct shared_query q = {lo, lo + len};
     if (proc_maps_each(is_shared, &q) != 0)
-        return refuse(nr, "shared memory made executable (its other views could change the code)");
+        return trap_refuse(nr, "shared memory made executable (its other views could change the code)");
     long r = trusted_mprotect((void *)lo, len, PROT_READ) == 0 ? freeze(nr, lo, len, len, prot) : -errno;
     if (r == 0 && nr == SYS_pkey_mprotect)
         r = trusted_pkey_mprotect((void *)lo, len, prot, (int)a[3]) == 0 ? 0 : -errno;
@@ -316,110 +317,14 @@ static long remap_request(const long *a)
     if ((a[3] & MREMAP_FIXED) && protected_owner((uintptr_t)a[4], (uintptr_t)a[4] + (uintptr_t)a[2]))
         return refuse_over(SYS_mremap, (uintptr_t)a[4], (uintptr_t)a[2]);
     if (watched_code(old, old + (old_len ? old_len : 1)))
-        return refuse(SYS_mremap, "moving executable memory");
+        return trap_refuse(SYS_mremap, "moving executable memory");
     return call(SYS_mremap, a);
-}
-
-/* /proc/<pid>/mem and /proc/<pid>/task/<tid>/mem: writes and reads through
- * them ignore PKU.  Known by the file system and the name (procfs cannot be
- * mounted or bound elsewhere: the filter refuses the mount calls).  A procfs
- * file whose name cannot be read (after a chroot, through a directory
- * descriptor opened before it) is taken for one: unsure is no. */
-static bool is_proc_mem(int fd)
-{
-    struct statfs fs;
-    if (fstatfs(fd, &fs) != 0)
-        return true;
-    if (fs.f_type != PROC_SUPER_MAGIC)
-        return false;
-    char link[64], path[256];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(link, path, sizeof path - 1);
-    if (n < 5)
-        return true;
-    path[n] = 0;
-    return strcmp(path + n - 4, "/mem") == 0;
-}
-
-/* /dev/userfaultfd: a userfaultfd without the (refused) system call. */
-static bool is_userfaultfd_device(int fd)
-{
-    struct stat st, dev;
-    return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && stat("/dev/userfaultfd", &dev) == 0 &&
-           S_ISCHR(dev.st_mode) && st.st_rdev == dev.st_rdev;
-}
-
-/* A file a protected library holds (library_files.h), opened anew by
- * anyone but that library (RIGHTS: the caller's): refused when opened for
- * writing, or at all when the library is confidential.  Judged by the
- * file itself, so any name for it is the same.  Closes FD and returns the
- * refusal, or 0. */
-static long library_file_refusal(long nr, long fd, uint32_t rights)
-{
-    struct stat st;
-    if (trusted_syscall(SYS_fstat, fd, (long)&st, 0, 0, 0, 0) != 0 || !S_ISREG(st.st_mode))
-        return 0;
-    int owner = library_file_owner(st.st_dev, st.st_ino);
-    if (owner < 0 || protect_gate_page.t.domain[owner].pkru == rights)
-        return 0;
-    long fl = trusted_syscall(SYS_fcntl, fd, F_GETFL, 0, 0, 0, 0);
-    if (fl >= 0 && (fl & O_PATH))
-        return 0; /* no reads or writes through it; reopening it comes back here */
-    bool writable = fl < 0 || (fl & O_ACCMODE) != O_RDONLY;
-    if (!writable && protect_domains[owner].policy.mode != POLICY_CONFIDENTIAL)
-        return 0;
-    trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
-    refusals++;
-    protect_log("blocked %s: a file of %s (mapped shared, or its database: opened anew %s)", name_of(nr),
-                domain_name(owner), writable ? "for writing" : "by the application of a confidential library");
-    return -EPERM;
 }
 
 /* The caller's domain, when a library made the call; else NULL. */
 static struct domain *calling_domain(uint32_t rights)
 {
     return rights == app_rights() ? NULL : domain_for_rights(rights);
-}
-
-static long open_request(long nr, const long *a, uint32_t rights)
-{
-    long fd = call(nr, a);
-    if (fd >= 0 && is_proc_mem((int)fd)) {
-        trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
-        return refuse(nr, "/proc/<pid>/mem reaches memory past PKU (or a procfs file it cannot name)");
-    }
-    if (fd >= 0 && is_userfaultfd_device((int)fd)) {
-        trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
-        return refuse(nr, "/dev/userfaultfd gives what the refused userfaultfd call would");
-    }
-    if (fd < 0)
-        return fd;
-    long refused = library_file_refusal(nr, fd, rights);
-    if (refused)
-        return refused;
-    struct domain *d = calling_domain(rights);
-    if (!d)
-        return fd;
-    /* The library's own: into the libraries' range, and its files noted. */
-    long fl = trusted_syscall(SYS_fcntl, fd, F_GETFL, 0, 0, 0, 0);
-    if (fl >= 0 && (fl & O_ACCMODE) != O_RDONLY)
-        library_files_note(d->slot, (int)fd);
-    return library_fd_adopt(fd);
-}
-
-/* truncate(path): the file is opened and judged like an open, then
- * truncated through that descriptor (no window for a rename). */
-static long truncate_request(const long *a, uint32_t rights)
-{
-    long fd = trusted_syscall(SYS_open, a[0], O_WRONLY | O_CLOEXEC, 0, 0, 0, 0);
-    if (fd < 0)
-        return fd;
-    long refused = library_file_refusal(SYS_truncate, fd, rights);
-    if (refused)
-        return refused;
-    long r = trusted_syscall(SYS_ftruncate, fd, a[1], 0, 0, 0, 0);
-    trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
-    return r;
 }
 
 /* A call on a descriptor of the libraries' range: the library's own are
@@ -448,7 +353,7 @@ static long fd_request(long nr, const long *a, uint32_t rights)
     if (nr != SYS_dup2 && nr != SYS_dup3 && library_fd_is_placeholder(fd))
         return nr == SYS_close ? 0 : -EBADF;
     refusals++;
-    protect_log("blocked %s(%ld): a descriptor of a protected library (numbers %d-%d are theirs)", name_of(nr), fd,
+    protect_log("blocked %s(%ld): a descriptor of a protected library (numbers %d-%d are theirs)", trap_call_name(nr), fd,
                 base, base + LIBRARY_FDS - 1);
     return -EPERM;
 }
@@ -490,7 +395,7 @@ static long sendmsg_request(long nr, const long *a, uint32_t rights)
     if (nr == SYS_sendmsg) {
         struct msghdr m = *(struct msghdr *)a[1];
         if (!copy_checked(&m, control[0], base))
-            return refuse(nr, "a descriptor of a protected library sent away (SCM_RIGHTS), or too much control data");
+            return trap_refuse(nr, "a descriptor of a protected library sent away (SCM_RIGHTS), or too much control data");
         return trusted_syscall(nr, a[0], (long)&m, a[2], 0, 0, 0);
     }
     struct mmsghdr copy[MAX_SENT], *orig = (struct mmsghdr *)a[1];
@@ -498,7 +403,7 @@ static long sendmsg_request(long nr, const long *a, uint32_t rights)
     for (unsigned i = 0; i < n; i++) {
         copy[i] = orig[i];
         if (!copy_checked(&copy[i].msg_hdr, control[i], base))
-            return refuse(nr, "a descriptor of a protected library sent away (SCM_RIGHTS), or too much control data");
+            return trap_refuse(nr, "a descriptor of a protected library sent away (SCM_RIGHTS), or too much control data");
     }
     long r = trusted_syscall(nr, a[0], (long)copy, n, a[3], 0, 0);
     for (long i = 0; i < r; i++)
@@ -520,7 +425,7 @@ bool syscall_trap(siginfo_t *si, ucontext_t *uc)
     long r;
     switch (si->si_errno) {
     case FILTER_FORBIDDEN:
-        r = refuse(nr, "not allowed in hardened mode");
+        r = trap_refuse(nr, "not allowed in hardened mode");
         break;
     case FILTER_PROTECTED:
         r = refuse_over(nr, (uintptr_t)a[0], nr == SYS_shmdt ? 1 : (uintptr_t)a[1]);
@@ -541,7 +446,7 @@ bool syscall_trap(siginfo_t *si, ucontext_t *uc)
         r = sendmsg_request(nr, a, rights);
         break;
     case FILTER_SIGRETURN:
-        r = refuse(nr, "not from libprotect's restorer (a forged signal frame?)");
+        r = trap_refuse(nr, "not from libprotect's restorer (a forged signal frame?)");
         break;
     default:
         pku_write_checked(saved);

@@ -15,4 +15,10 @@ bool syscall_trap(siginfo_t *si, ucontext_t *uc);
 /* System calls of the program refused so far (telemetry). */
 unsigned long syscall_refusals(void);
 
+/* For the handler's parts: a refusal, counted and said in one line
+ * ("blocked NAME: WHY"); returns -EPERM. */
+long trap_refuse(long nr, const char *why);
+/* The name of system call NR ("openat"). */
+const char *trap_call_name(long nr);
+
 #endif

@@ -3,12 +3,16 @@
  * (the same binary, another address space) writes the parent's memory;
  * proc_mem creat: opened for writing by creat() instead of open();
  * proc_mem chroot: opened relative to /proc/self kept from before a chroot
- * into an empty directory, where its name can no longer be read. */
+ * into an empty directory, where its name can no longer be read;
+ * proc_mem race: a second thread writes through the number the refused
+ * open gets, in the moment between the open and libprotect's close. */
 #define _GNU_SOURCE
 #include "attack.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +36,43 @@ __attribute__((noreturn)) static void write_counter_through(int fd, struct vault
     if (vault_counter(VAULT_DATA) == FORGED_COUNTER)
         breached("changed the library's counter through /proc/self/mem");
     blocked("the counter did not change");
+}
+
+static atomic_int racing = 1;
+static int next_fd;
+static struct vault_cell *target;
+
+static void *write_through_next_fd(void *unused)
+{
+    uint64_t forged = FORGED_COUNTER;
+    while (atomic_load_explicit(&racing, memory_order_relaxed))
+        if (pwrite(next_fd, &forged, 8, (off_t)(uintptr_t)&target->counter) == 8)
+            break;
+    return NULL;
+}
+
+/* Opens /proc/self/mem 20000 times while the other thread writes through
+ * the number each open would get. */
+__attribute__((noreturn)) static void race_the_close(void)
+{
+    next_fd = dup(0);
+    close(next_fd);
+    pthread_t t;
+    pthread_create(&t, NULL, write_through_next_fd, NULL);
+    int refused = 0;
+    for (int i = 0; i < 20000 && vault_counter(VAULT_DATA) != FORGED_COUNTER; i++) {
+        int fd = open("/proc/self/mem", O_RDWR);
+        if (fd >= 0)
+            breached("/proc/self/mem opened");
+        refused += errno == EPERM;
+    }
+    atomic_store(&racing, 0);
+    pthread_join(t, NULL);
+    if (vault_counter(VAULT_DATA) == FORGED_COUNTER)
+        breached("changed the library's counter through the refused /proc/self/mem before it was closed");
+    char msg[96];
+    snprintf(msg, sizeof msg, "the counter did not change (%d opens refused)", refused);
+    blocked(msg);
 }
 
 int main(int argc, char **argv)
@@ -62,6 +103,10 @@ int main(int argc, char **argv)
         if (fd < 0) 
             blocked_errno("openat(/proc/self, mem)");
         write_counter_through(fd, c);
+    }
+    if (strcmp(how, "race") == 0) {
+        target = c;
+        race_the_close();
     }
     if (strcmp(how, "creat") == 0) {
         int fd = creat("/proc/self/mem", 0600);

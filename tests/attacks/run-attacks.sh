@@ -64,6 +64,7 @@ attacks=(
   "write through /proc/self/mem|proc_mem write|blocked open.*proc/<pid>/mem"
   "read through /proc/self/mem|proc_mem read|blocked open.*proc/<pid>/mem"
   "write through /proc/self/mem opened by creat()|proc_mem creat|blocked creat: /proc/<pid>/mem"
+  "a second thread writes through the refused /proc/self/mem before libprotect closes it|proc_mem race|blocked openat: /proc/<pid>/mem"
   "write through /proc/self/mem opened after a chroot, where its name cannot be read|proc_mem chroot|blocked openat: /proc/<pid>/mem|chroot failed"
   "a userfaultfd through /dev/userfaultfd|mem_calls uffd-device|blocked open.*/dev/userfaultfd gives|open /dev/userfaultfd failed: No such file"
   "the vDSO mapped anew outside the filter's scope (arch_prctl)|mem_calls vdso-remap|blocked arch_prctl\\(ARCH_MAP_VDSO\\)"

@@ -117,6 +117,19 @@ has "an application with 1500 descriptors: every one usable, none in the librari
 has "... then closes every descriptor, quietly, and the library still answers" "$tmp/out" \
     "^closed every descriptor: 0 errors; the library still answers: yes$"
 if grep -q "blocked" "$tmp/err"; then bad "... with no report" "$(cat "$tmp/err")"; else ok "... with no report"; fi
+# Opens of every kind: hardened mode opens each name O_PATH, judges it,
+# then reopens it; results and errors must be the plain run's.
+for how in plain protected; do
+    rm -rf "$tmp/open.$how" && mkdir "$tmp/open.$how"
+    if [ $how = plain ]; then run "$build/tests/open_semantics" "$tmp/open.$how" </dev/null
+    else run "$wrap" -p "$gtpol" -- "$build/tests/open_semantics" "$tmp/open.$how" </dev/null; fi
+    cp "$tmp/out" "$tmp/open.$how.out"
+done
+if cmp -s "$tmp/open.plain.out" "$tmp/open.protected.out" && [ "$(wc -l <"$tmp/open.plain.out")" -ge 30 ]; then
+    ok "opens of every kind (O_CREAT, O_EXCL, O_TRUNC, links, O_NOFOLLOW, O_PATH, O_TMPFILE, openat2, FIFO, /proc): as unprotected"
+else
+    bad "opens of every kind: as unprotected" "$(diff "$tmp/open.plain.out" "$tmp/open.protected.out")"
+fi
 fi
 
 echo "# signals"
