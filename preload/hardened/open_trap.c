@@ -21,6 +21,7 @@
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -56,24 +57,27 @@ static bool is_proc_mem(int fd)
     return n < 5 || strcmp(path + n - 4, "/mem") == 0;
 }
 
-/* /dev/userfaultfd: a userfaultfd without the (refused) system call. */
-static bool is_userfaultfd_device(int fd)
+/* /dev/userfaultfd: a userfaultfd without the (refused) system call.  Its
+ * device number, looked up once (0: none). */
+static bool is_userfaultfd_device(const struct stat *st)
 {
-    struct stat st, dev;
-    return trusted_syscall(SYS_fstat, fd, (long)&st, 0, 0, 0, 0) == 0 && S_ISCHR(st.st_mode) &&
-           stat("/dev/userfaultfd", &dev) == 0 && S_ISCHR(dev.st_mode) && st.st_rdev == dev.st_rdev;
+    static dev_t device = (dev_t)-1;
+    if (device == (dev_t)-1) {
+        struct stat dev;
+        device = stat("/dev/userfaultfd", &dev) == 0 && S_ISCHR(dev.st_mode) ? dev.st_rdev : 0;
+    }
+    return S_ISCHR(st->st_mode) && device && st->st_rdev == device;
 }
 
 /* A file a protected library holds (library_files.h), opened anew by
  * anyone but that library (RIGHTS: the caller's) with FLAGS: refused when
  * for writing, or at all when the library is confidential.  Judged by the
- * file itself, so any name for it is the same.  The refusal, or 0. */
-static long library_file_refusal(long nr, int fd, long flags, uint32_t rights)
+ * file itself (ST), so any name for it is the same.  The refusal, or 0. */
+static long library_file_refusal(long nr, const struct stat *st, long flags, uint32_t rights)
 {
-    struct stat st;
-    if (trusted_syscall(SYS_fstat, fd, (long)&st, 0, 0, 0, 0) != 0 || !S_ISREG(st.st_mode))
+    if (!S_ISREG(st->st_mode))
         return 0;
-    int owner = library_file_owner(st.st_dev, st.st_ino);
+    int owner = library_file_owner(st->st_dev, st->st_ino);
     if (owner < 0 || protect_gate_page.t.domain[owner].pkru == rights || (flags & O_PATH))
         return 0; /* (no reads or writes through O_PATH; reopening it comes back here) */
     bool writable = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
@@ -89,11 +93,14 @@ static long library_file_refusal(long nr, int fd, long flags, uint32_t rights)
  * refusal. */
 static long judged(long nr, int fd, long flags, uint32_t rights)
 {
+    struct stat st;
     if (is_proc_mem(fd))
         return trap_refuse(nr, "/proc/<pid>/mem reaches memory past PKU (or a procfs file it cannot name)");
-    if (is_userfaultfd_device(fd))
+    if (trusted_syscall(SYS_fstat, fd, (long)&st, 0, 0, 0, 0) != 0)
+        return 0; /* (an O_PATH descriptor always has one) */
+    if (is_userfaultfd_device(&st))
         return trap_refuse(nr, "/dev/userfaultfd gives what the refused userfaultfd call would");
-    return library_file_refusal(nr, fd, flags, rights);
+    return library_file_refusal(nr, &st, flags, rights);
 }
 
 struct span {
@@ -259,6 +266,43 @@ long open_request(long nr, const long *a, uint32_t rights)
     long flags;
     long fd = open_judged(nr, a, rights, &flags);
     return hand_over(fd, flags, rights);
+}
+
+void close_early_proc_mem(void)
+{
+    int root = library_fds_proc_root();
+    long dir = trusted_syscall(SYS_openat, root >= 0 ? root : AT_FDCWD, (long)(root >= 0 ? "self/fd" : "/proc/self/fd"),
+                               O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
+    if (dir < 0)
+        return;
+    char buf[4096];
+    long n;
+    int found[64], n_found = 0;
+    while ((n = trusted_syscall(SYS_getdents64, dir, (long)buf, sizeof buf, 0, 0, 0)) > 0)
+        for (long off = 0; off < n;) {
+            struct dirent64_head {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *e = (struct dirent64_head *)(buf + off);
+            off += e->reclen;
+            char *end;
+            long fd = strtol(e->name, &end, 10);
+            if (*end || end == e->name || fd == dir || fd == root)
+                continue;
+            struct statfs fs;
+            if (trusted_syscall(SYS_fstatfs, fd, (long)&fs, 0, 0, 0, 0) == 0 && fs.f_type == PROC_SUPER_MAGIC &&
+                is_proc_mem((int)fd) && n_found < 64)
+                found[n_found++] = (int)fd;
+        }
+    trusted_syscall(SYS_close, dir, 0, 0, 0, 0, 0);
+    for (int i = 0; i < n_found; i++) {
+        trusted_syscall(SYS_close, found[i], 0, 0, 0, 0, 0);
+        protect_log("hardened mode: closed descriptor %d, a /proc/<pid>/mem (or a procfs file it cannot name) "
+                    "open before libprotect started", found[i]);
+    }
 }
 
 /* truncate(path): the file is opened and judged like an open for writing,

@@ -13,4 +13,9 @@
 long open_request(long nr, const long *a, uint32_t rights);
 long truncate_request(const long *a, uint32_t rights);
 
+/* At start, before the filter: closes every /proc/<pid>/mem descriptor
+ * the process already has (inherited, or opened by code that ran before
+ * libprotect), saying so. */
+void close_early_proc_mem(void);
+
 #endif

@@ -3,6 +3,7 @@
 
 #include "hardened/bpf_program.h"
 #include "hardened/library_fds.h"
+#include "hardened/open_trap.h"
 #include "gates/callbacks.h"
 #include "gates/domains.h"
 #include "gates/gate_table.h"
@@ -466,6 +467,7 @@ void syscall_filter_install(void)
         return;
     pthread_mutex_lock(&filter_lock);
     library_fds_reserve();
+    close_early_proc_mem();
     view_writable(true);
     n_code = 0;
     if (proc_maps_each(add_exec_mapping, NULL) != 0 || install_libseccomp_filter() != 0 || install_scoped(code, n_code, true) != 0)

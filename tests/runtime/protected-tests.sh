@@ -117,6 +117,10 @@ has "an application with 1500 descriptors: every one usable, none in the librari
 has "... then closes every descriptor, quietly, and the library still answers" "$tmp/out" \
     "^closed every descriptor: 0 errors; the library still answers: yes$"
 if grep -q "blocked" "$tmp/err"; then bad "... with no report" "$(cat "$tmp/err")"; else ok "... with no report"; fi
+# A /proc/<pid>/mem descriptor the program starts with: closed, said.
+{ timeout 120 "$wrap" -p "$gtpol" -- "$gt" regs 3</proc/self/mem >"$tmp/out" 2>"$tmp/err"; } 2>/dev/null
+has "a /proc/<pid>/mem descriptor open before libprotect started: closed, and said" "$tmp/err" \
+    "^libprotect: hardened mode: closed descriptor 3, a /proc/<pid>/mem"
 # Opens of every kind: hardened mode opens each name O_PATH, judges it,
 # then reopens it; results and errors must be the plain run's.
 for how in plain protected; do
