@@ -1,13 +1,14 @@
 /* Changing the library's memory through the kernel instead of the CPU:
  * mem_calls pkey_mprotect|mprotect-data|mprotect-text|madvise|munmap|
  *           mmap-fixed|mremap-move|mremap-alias|map-files-alias|pkey_alloc|realloc|
- *           uffd-device|vdso-remap|
+ *           uffd-device|vdso-remap|vdso-move|
  *           munmap-mapped[-raw]|mmap-fixed-mapped[-raw]|madvise-mapped-raw|mremap-mapped-raw
  * (-mapped: the memory the library mmapped after start, through libc or,
  * -raw, the bare system call)
- * (the last two are steps towards the library's memory that must fail
- * themselves: a userfaultfd without the refused call, and a vDSO mapped
- * where the filter's scope does not reach: its `syscall` would pass) */
+ * (uffd-device and vdso-*: steps towards the library's memory that must
+ * fail themselves: a userfaultfd without the refused call, and a vDSO
+ * mapped anew or moved where the filter's scope does not reach: its
+ * `syscall` would pass) */
 #define _GNU_SOURCE
 #include "attack.h"
 
@@ -47,6 +48,21 @@ int main(int argc, char **argv)
         refused((int)syscall(SYS_arch_prctl, 0x2003 /* ARCH_MAP_VDSO_64 */, (unsigned long)spot + 65536) < 0 ? -1 : 0,
                 "arch_prctl(ARCH_MAP_VDSO_64)");
         printf("NOT BLOCKED: the vDSO was mapped anew\n");
+        return 0;
+    }
+    if (strcmp(how, "vdso-move") == 0) {
+        FILE *maps = fopen("/proc/self/maps", "r");
+        char line[256];
+        unsigned long lo = 0, hi = 0;
+        while (maps && fgets(line, sizeof line, maps))
+            if (strstr(line, "[vdso]"))
+                sscanf(line, "%lx-%lx", &lo, &hi);
+        if (!lo)
+            blocked("no vDSO to move");
+        char *spot = mmap(NULL, 1 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void *to = mremap((void *)lo, hi - lo, hi - lo, MREMAP_MAYMOVE | MREMAP_FIXED, spot + 65536);
+        refused(to == MAP_FAILED ? -1 : 0, "mremap of the vDSO");
+        printf("NOT BLOCKED: the vDSO was moved\n");
         return 0;
     }
     if (strcmp(how, "pkey_mprotect") == 0) {
