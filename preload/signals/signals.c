@@ -231,8 +231,28 @@ static int next_free_level(int level)
     return level == here ? level + 1 : level;
 }
 
-/* Runs what the application asked for SIG, as the kernel would have. */
-static void deliver(int sig, siginfo_t *si, void *ctx)
+/* The XSAVE area of a signal frame: its size, from the software-reserved
+ * bytes the kernel writes in the legacy area (FP_XSTATE_MAGIC1, then the
+ * extended size), or the legacy area's alone. */
+static size_t xsave_size(const ucontext_t *uc)
+{
+    const uint8_t *area = (const uint8_t *)uc->uc_mcontext.fpregs;
+    uint32_t magic, size;
+    memcpy(&magic, area + 464, 4);
+    memcpy(&size, area + 468, 4);
+    return magic == 0x46505853u && size >= 512 ? size : 512;
+}
+
+#define SHOWN_XSAVE_MAX 16384
+
+/* Runs what the application asked for SIG, as the kernel would have.  Its
+ * handler may change the interrupted context (the application's own
+ * registers: that is what SA_SIGINFO handlers may do), but not the rights
+ * it returns with: the frame's PKRU, and where the kernel finds it, are put
+ * back afterwards.  INSIDE (a library was interrupted): the handler sees a
+ * copy, so that the library's registers are neither shown to it nor
+ * changed by it. */
+static void deliver(int sig, siginfo_t *si, void *ctx, bool inside)
 {
     struct sigaction act = app_action[sig];
     atomic_fetch_add(&n_delivered, 1);
@@ -284,6 +304,17 @@ static void deliver(int sig, siginfo_t *si, void *ctx)
     alt_depth = next_free_level(depth + 1);
     install_altstack(alt_depth);
     uint32_t rights = pku_read();
+    ucontext_t *uc = ctx, shown;
+    fpregset_t xsave = uc->uc_mcontext.fpregs;
+    uint32_t frame_pkru = *frame_pkru_slot(uc);
+    uint8_t shown_xsave[SHOWN_XSAVE_MAX] __attribute__((aligned(64)));
+    if (inside && (act.sa_flags & SA_SIGINFO)) {
+        shown = *uc;
+        size_t n = xsave_size(uc);
+        memcpy(shown_xsave, xsave, n < sizeof shown_xsave ? n : sizeof shown_xsave);
+        shown.uc_mcontext.fpregs = (fpregset_t)shown_xsave;
+        ctx = &shown;
+    }
     pku_write_checked(app_rights()); /* the kernel started us with key 0 only */
     pthread_sigmask(SIG_SETMASK, &mask, &old);
     if (act.sa_flags & SA_SIGINFO)
@@ -291,6 +322,12 @@ static void deliver(int sig, siginfo_t *si, void *ctx)
     else
         act.sa_handler(sig);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (uc->uc_mcontext.fpregs != xsave || *frame_pkru_slot(uc) != frame_pkru) {
+        uc->uc_mcontext.fpregs = xsave;
+        protect_log("blocked a change of the rights signal %d's frame returns with (by the application's handler): "
+                    "put back", sig);
+    }
+    *frame_pkru_slot(uc) = frame_pkru;
     pku_write_checked(rights);
     alt_depth = depth;
 }
@@ -454,7 +491,7 @@ static void deliver_inside(int sig, siginfo_t *si, ucontext_t *uc)
         with_domain_open(d->slot, move_block_sp, &m);
         moved = true;
     }
-    deliver(sig, si, uc);
+    deliver(sig, si, uc, true);
     if (moved)
         with_domain_open(d->slot, restore_block_sp, &m);
 }
@@ -476,7 +513,7 @@ static void deliver_pending(void *ctx, bool inside)
             if (inside)
                 deliver_inside(batch[i].sig, &batch[i].info, ctx);
             else
-                deliver(batch[i].sig, &batch[i].info, ctx);
+                deliver(batch[i].sig, &batch[i].info, ctx, false);
         }
     }
     draining = false;
@@ -515,7 +552,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
             deliver_pending(ctx, false);
     } else if (synchronous(sig, si)) {
         if (!fault_handled(sig, si, uc, &saved_errno))
-            deliver(sig, si, ctx);
+            deliver(sig, si, ctx, false);
     } else if (sig == PROTECT_SIGNAL && si->si_code == SI_TIMER) {
         if (pending.n) {
             atomic_fetch_add(&n_forced, 1);
@@ -527,7 +564,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
     } else if (sig == PROTECT_SIGNAL && si->si_code == SI_TKILL && si->si_pid == getpid()) {
         pkru_sync_apply(uc);
     } else if (!inside_library(uc)) {
-        deliver(sig, si, ctx);
+        deliver(sig, si, ctx, false);
     } else if (no_defer[sig] || !defer(sig, si, domain_slot_of_rights(frame_rights(uc)))) {
         deliver_inside(sig, si, uc);
     }
