@@ -185,6 +185,68 @@ static uint64_t fs_base(void)
     return v;
 }
 
+/* The block this thread's TLS names for SLOT, checked as the gate checks
+ * it: in the domain's block region, aligned, and (read with the domain
+ * open) owned by this thread; else the gate is broken.  The TLS pointer,
+ * like the caller's stack, is the application's to change. */
+static struct gate_block *checked_own_block(int slot)
+{
+    struct gate_block *b = protect_blocks[slot];
+    uint64_t off = (uint64_t)b - table.domain[slot].blocks_lo;
+    if (!b || off >= table.domain[slot].blocks_size || off % (1u << GB_SHIFT) || b->owner != fs_base())
+        protect_fatal("gate check failed: this thread's gate block pointer for %s (%p) is not its block (changed by "
+                      "the application?)",
+                      domain_name(slot), (void *)b);
+    return b;
+}
+
+struct sp_change {
+    int slot;
+    uint64_t sp;
+};
+
+static uintptr_t lower_sp(void *arg)
+{
+    struct sp_change m = *(volatile struct sp_change *)arg; /* read once */
+    struct gate_block *b = checked_own_block(m.slot & (MAX_DOMAINS - 1));
+    uint64_t sp = m.sp & ~15ull, n = b->n_sp_moves;
+    if (n >= sizeof b->sp_moves / sizeof *b->sp_moves || sp >= b->sp || sp < b->stack_map + 2 * PAGE)
+        return 0;
+    b->sp_moves[n] = b->sp;
+    b->n_sp_moves = n + 1;
+    b->sp = sp;
+    return 1;
+}
+
+static uintptr_t raise_sp(void *arg)
+{
+    struct gate_block *b = checked_own_block(*(volatile int *)arg & (MAX_DOMAINS - 1));
+    if (b->n_sp_moves)
+        b->sp = b->sp_moves[--b->n_sp_moves];
+    return 0;
+}
+
+static uintptr_t read_sp(void *arg)
+{
+    return checked_own_block(*(volatile int *)arg & (MAX_DOMAINS - 1))->sp;
+}
+
+bool gate_block_lower_sp(int slot, uint64_t sp)
+{
+    return protect_blocks[slot] && with_domain_open(slot, lower_sp, &(struct sp_change){slot, sp});
+}
+
+void gate_block_raise_sp(int slot)
+{
+    if (protect_blocks[slot])
+        with_domain_open(slot, raise_sp, &slot);
+}
+
+uint64_t gate_block_sp(int slot)
+{
+    return protect_blocks[slot] ? with_domain_open(slot, read_sp, &slot) : 0;
+}
+
 struct block_init {
     struct gate_block *block;
     uint64_t owner, stack_map, stack_map_size;

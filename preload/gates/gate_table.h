@@ -70,7 +70,9 @@ struct gate_block {
     uint64_t counter[7]; /* enum gate_counter: rarer events, counted from C (gate_count) */
     uint64_t longest_deferral_ns;
     uint64_t nested;     /* entries that took the nesting path (the gate's increments) */
-    uint8_t pad[256 - 144];
+    uint64_t sp_moves[8]; /* sp before each lowering for a signal delivered inside (gate_block_lower_sp) */
+    uint64_t n_sp_moves;
+    uint8_t pad[256 - 216];
     /* memory/'s per-thread cache of free heap blocks (opaque here): kept
      * with the block slot, so a thread that takes the slot later reuses it. */
     uint8_t heap_cache[512];
@@ -182,5 +184,16 @@ void gate_blocks_release_thread(void);
 /* Runs FN(ARG) with domain SLOT open (and nothing else changed), from
  * application rights; returns FN's result. */
 uintptr_t with_domain_open(int slot, uintptr_t (*fn)(void *), void *arg);
+
+/* A signal delivered while this thread is inside domain SLOT: entries from
+ * its handler must put their frames below SP (the interrupted library's
+ * stack pointer, less a margin), not over the library's frames.  Only ever
+ * lowers, within this thread's own domain stack, and remembers the old
+ * place in the block (the domain's memory); false if it did not move.
+ * gate_block_raise_sp puts back the last lowering. */
+bool gate_block_lower_sp(int slot, uint64_t sp);
+void gate_block_raise_sp(int slot);
+/* Where this thread's innermost entry into SLOT left its frame (0: none). */
+uint64_t gate_block_sp(int slot);
 
 #endif

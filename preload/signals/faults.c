@@ -127,18 +127,6 @@ static void first_frame(ucontext_t *uc, char *out, size_t len)
     describe(ip, unw_init_local2(&cursor, uc, UNW_INIT_SIGNAL_FRAME) == 0 ? &cursor : NULL, out, len);
 }
 
-struct block_sp {
-    struct gate_block *block;
-    uint64_t *sp;
-};
-
-static uintptr_t read_block_sp(void *arg)
-{
-    struct block_sp *b = arg;
-    *b->sp = b->block->sp;
-    return 0;
-}
-
 /* What a library whose fault was contained answers from then on: one
  * function per domain slot (the gate calls targets with no argument that
  * says which domain it is). */
@@ -162,8 +150,7 @@ static long (*const failed_call[MAX_DOMAINS])(void) = {
  * rights), and every later call of the library fails fast. */
 static void contain(struct domain *d, ucontext_t *uc, int *errno_out)
 {
-    struct gate_block *b = protect_blocks[d->slot];
-    if (!b)
+    if (!protect_blocks[d->slot])
         return;
     size_t tsize = (d->n_funcs * sizeof *d->targets + 4095) & ~4095ul;
     trusted_mprotect(d->targets, tsize, PROT_READ | PROT_WRITE);
@@ -172,8 +159,7 @@ static void contain(struct domain *d, ucontext_t *uc, int *errno_out)
     trusted_mprotect(d->targets, tsize, PROT_READ);
     /* The frame the entry left, then the argument window (gate_layout.h). */
     greg_t *g = uc->uc_mcontext.gregs;
-    uint64_t sp;
-    with_domain_open(d->slot, read_block_sp, &(struct block_sp){b, &sp});
+    uint64_t sp = gate_block_sp(d->slot);
     g[REG_RSP] = (greg_t)(sp - GATE_FRAME - GATE_STACK_WINDOW);
     g[REG_RIP] = (greg_t)(uintptr_t)gate_code()->contained;
     g[REG_RAX] = d->policy.fault_value;

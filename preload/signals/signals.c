@@ -457,43 +457,17 @@ static bool defer(int sig, siginfo_t *si, int slot)
     return true;
 }
 
-struct stack_move {
-    struct gate_block *block;
-    uint64_t sp, saved;
-};
-
-static uintptr_t move_block_sp(void *arg)
-{
-    struct stack_move *m = arg;
-    m->saved = m->block->sp;
-    m->block->sp = m->sp;
-    return 0;
-}
-
-static uintptr_t restore_block_sp(void *arg)
-{
-    struct stack_move *m = arg;
-    m->block->sp = m->saved;
-    return 0;
-}
-
 /* Delivers SIG although the thread is inside the library (the bound ran
  * out, or the no_defer list says so): a handler that calls the library
  * again must find the domain stack below the interrupted frames. */
 static void deliver_inside(int sig, siginfo_t *si, ucontext_t *uc)
 {
     struct domain *d = domain_for_rights(frame_rights(uc));
-    struct gate_block *b = d ? protect_blocks[d->slot] : NULL;
     uint64_t rsp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
-    struct stack_move m = {.block = b, .sp = ((rsp - 256) & ~15ull)};
-    bool moved = false;
-    if (b) {
-        with_domain_open(d->slot, move_block_sp, &m);
-        moved = true;
-    }
+    bool moved = d && gate_block_lower_sp(d->slot, rsp - 256);
     deliver(sig, si, uc, true);
     if (moved)
-        with_domain_open(d->slot, restore_block_sp, &m);
+        gate_block_raise_sp(d->slot);
 }
 
 /* Takes the waiting signals out before delivering them, until none is left:

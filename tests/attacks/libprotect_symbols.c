@@ -12,6 +12,7 @@
 struct found {
     const char *path;
     uintptr_t base;
+    void *tls; /* the calling thread's block of libprotect's thread-locals */
 };
 
 static int find_libprotect(struct dl_phdr_info *info, size_t size, void *arg)
@@ -21,6 +22,7 @@ static int find_libprotect(struct dl_phdr_info *info, size_t size, void *arg)
         return 0;
     f->path = info->dlpi_name;
     f->base = info->dlpi_addr;
+    f->tls = info->dlpi_tls_data;
     return 1;
 }
 
@@ -54,6 +56,14 @@ void *libprotect_symbol(const char *name)
     dl_iterate_phdr(find_libprotect, &f);
     uintptr_t at = f.path ? symbol_value(f.path, name) : 0;
     return at ? (void *)(f.base + at) : NULL;
+}
+
+void *libprotect_thread_local(const char *name)
+{
+    struct found f = {0};
+    dl_iterate_phdr(find_libprotect, &f);
+    uintptr_t at = f.path && f.tls ? symbol_value(f.path, name) : 0;
+    return at ? (uint8_t *)f.tls + at : NULL;
 }
 
 int libprotect_mappings(struct mapping *out, int max)

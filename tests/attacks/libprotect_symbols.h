@@ -5,6 +5,8 @@
 /* Where a symbol of libprotect.so lies, from its symbol table (what any
  * attacker with the same binary knows); NULL if absent. */
 void *libprotect_symbol(const char *name);
+/* Where the calling thread's copy of libprotect's thread-local NAME lies. */
+void *libprotect_thread_local(const char *name);
 
 /* libprotect.so's mappings as /proc/self/maps lists them: at most MAX,
  * with their permissions ("r-xp"); returns how many. */

@@ -93,6 +93,7 @@ attacks=(
   "the application's signal handler sets PKRU 0 in its frame|handler_pkru|blocked a change of the rights signal [0-9]+'s frame returns with"
   "... in a copy of the XSAVE area, the frame's fpregs pointed at it|handler_pkru fpregs|blocked a change of the rights signal [0-9]+'s frame returns with"
   "a handler run inside the library points the interrupted context at application code|handler_inside|the handler ran, and the library went on as it was"
+  "a signal delivered inside the library, the thread's block pointer and libprotect's record of the stack move rewritten|deliver_block|gate check failed: this thread's gate block pointer for libvault.so"
   "forged sigreturn frame|sigreturn own|blocked rt_sigreturn"
   "libprotect's code and read-only tables made writable|libprotect_state|blocked mprotect.*libprotect"
   "libprotect's domain table rewritten (the library's key set to 0)|libprotect_tables|libprotect's domain table faulted"
