@@ -303,6 +303,47 @@ static void fd_group_checks(struct bpf_program_buf *p, size_t to_group[][MAX_FD_
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
 }
 
+static bool listed(long nr, const long *nrs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (nrs[i] == nr)
+            return true;
+    return false;
+}
+
+bool filter_sends(long nr, int reason, const long *a)
+{
+    int base = library_fd_base();
+    switch (reason) {
+    case FILTER_FORBIDDEN:
+    case FILTER_PROTECTED:
+    case FILTER_SIGRETURN:
+        return true; /* refused, whatever the call */
+    case FILTER_EXEC:
+        return (nr == SYS_mmap || nr == SYS_mprotect || nr == SYS_pkey_mprotect) && (a[2] & PROT_EXEC);
+    case FILTER_REMAP:
+        return nr == SYS_mremap;
+    case FILTER_OPEN:
+        return nr == SYS_open || nr == SYS_openat || nr == SYS_openat2 || nr == SYS_creat ||
+               nr == SYS_open_by_handle_at || nr == SYS_truncate || nr == SYS_memfd_create;
+    case FILTER_SENDMSG:
+        return nr == SYS_sendmsg || nr == SYS_sendmmsg;
+    case FILTER_FD:
+        if (nr == SYS_close_range)
+            return a[0] <= base + LIBRARY_FDS - 1 && a[1] >= base;
+        if (nr == SYS_mmap)
+            return in_library_fds(a[4], base);
+        for (size_t g = 0; g < N_FD_GROUPS; g++)
+            if (listed(nr, fd_groups[g].nrs, fd_groups[g].n))
+                for (int arg = 0; arg < 6; arg++)
+                    if ((fd_groups[g].args & (1u << arg)) && in_library_fds((int)a[arg], base))
+                        return true;
+        return false;
+    default:
+        return false;
+    }
+}
+
 /* The program for calls made from SCOPE (code ranges), checking memory
  * calls against every protected range. */
 static void build_scoped(struct bpf_program_buf *p, const struct range *scope, int n_scope)

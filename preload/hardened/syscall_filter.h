@@ -34,6 +34,11 @@ enum filter_reason {
     FILTER_SENDMSG,       /* sendmsg: descriptors sent away (SCM_RIGHTS) are checked */
 };
 
+/* Whether the scoped filter sends call NR with arguments A to the handler
+ * for REASON: what a SIGSYS claiming to be its trap must match (anyone can
+ * send itself a SIGSYS with any siginfo). */
+bool filter_sends(long nr, int reason, const long *a);
+
 /* Whether hardened mode is on (PROTECT_HARDENED unset or not "0"). */
 bool hardened_mode(void);
 

@@ -14,6 +14,7 @@
 #include "base/trusted_syscall.h"
 
 #include <errno.h>
+#include <linux/audit.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <stdio.h>
@@ -418,6 +419,18 @@ bool syscall_trap(siginfo_t *si, ucontext_t *uc)
     greg_t *g = uc->uc_mcontext.gregs;
     long nr = si->si_syscall;
     const long a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
+    /* A trap of the filter leaves the call's number in rax (the kernel
+     * rolls the registers back) at the address after the syscall, and is
+     * one the filter sends here for its reason; a SIGSYS a thread sent
+     * itself (or the main thread sent the process) with made-up siginfo is
+     * the program's own signal, and gets no call made for it. */
+    if (si->si_arch != AUDIT_ARCH_X86_64 || (uintptr_t)si->si_call_addr != (uintptr_t)g[REG_RIP] ||
+        g[REG_RAX] != nr || !filter_sends(nr, si->si_errno, a)) {
+        protect_log("a SIGSYS made up to look like the system-call filter's (%s, reason %d): not acted on, left "
+                    "to the program as its own signal",
+                    trap_call_name(nr), si->si_errno);
+        return false;
+    }
     /* The call is made with the caller's rights: a library's open reads
      * its path from its own memory. */
     uint32_t saved = pku_read(), rights = frame_rights(uc);
