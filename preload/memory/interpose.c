@@ -99,20 +99,20 @@ static bool is_open(const struct domain *d)
     return !(pku_read() & pku_key_mask(d->key));
 }
 
-static void *domain_alloc(struct allocator a, size_t size, size_t align)
+static void *domain_alloc(const struct allocator *a, size_t size, size_t align)
 {
-    void *p = domain_heap_alloc(a.d->heap, a.cache, size, align);
+    void *p = domain_heap_alloc(a->d->heap, a->cache, size, align);
     if (!p)
         errno = ENOMEM;
     else if (__builtin_expect(alloc_observer != NULL, 0))
-        alloc_observer(a.d, (uintptr_t)p, a.func);
+        alloc_observer(a->d, (uintptr_t)p, a->func);
     return p;
 }
 
 void *malloc(size_t size)
 {
     struct allocator a = allocating_domain();
-    return a.d ? domain_alloc(a, size, 0) : __libc_malloc(size);
+    return a.d ? domain_alloc(&a, size, 0) : __libc_malloc(size);
 }
 
 void *calloc(size_t n, size_t size)
@@ -125,7 +125,7 @@ void *calloc(size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    void *p = domain_alloc(a, total, 0);
+    void *p = domain_alloc(&a, total, 0);
     if (p)
         memset(p, 0, total);
     return p;
@@ -242,7 +242,7 @@ void *realloc(void *p, size_t size)
         return NULL;
     }
     size_t have = malloc_usable_size(p);
-    void *q = to ? domain_alloc(a, size, 0) : __libc_malloc(size);
+    void *q = to ? domain_alloc(&a, size, 0) : __libc_malloc(size);
     if (!q)
         return NULL;
     struct copy_args c = {q, p, have < size ? have : size};
@@ -276,7 +276,7 @@ void *memalign(size_t align, size_t size)
         errno = EINVAL;
         return NULL;
     }
-    return domain_alloc(a, size, align);
+    return domain_alloc(&a, size, align);
 }
 
 void *aligned_alloc(size_t align, size_t size)
