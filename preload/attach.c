@@ -358,6 +358,7 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
         memcpy((void *)p->trampoline, p->reloc.code, p->reloc.len);
         add_func(d, name, p->addr + p->patch_offset, p->trampoline);
         d->funcs[d->n_funcs - 1].heap_app = f.heap_app;
+        d->any_heap_app |= f.heap_app;
         d->funcs[d->n_funcs - 1].callbacks = f.callbacks;
         d->funcs[d->n_funcs - 1].open_callbacks = f.open_callbacks;
         memcpy(d->funcs[d->n_funcs - 1].pointers, f.pointers, sizeof f.pointers);

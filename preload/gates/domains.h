@@ -47,6 +47,7 @@ struct domain {
     struct gated_func *funcs;
     size_t n_funcs, cap_funcs;
     uint64_t *targets;      /* read-only after attach; | TARGET_CHECK_ARGS (below) */
+    bool any_heap_app;      /* some gated function has heap = app (malloc asks which, else not) */
     uintptr_t stacks_lo;    /* the reserved region of its per-thread stacks */
     uintptr_t near_lo, near_size, near_used; /* stubs and trampolines */
     struct thread_token *thread_tokens; /* threads it starts (gates/threads.h), in its memory */

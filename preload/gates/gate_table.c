@@ -185,18 +185,16 @@ static uint64_t fs_base(void)
     return v;
 }
 
-/* The block this thread's TLS names for SLOT, checked as the gate checks
- * it: in the domain's block region, aligned, and (read with the domain
- * open) owned by this thread; else the gate is broken.  The TLS pointer,
- * like the caller's stack, is the application's to change. */
+/* This thread's block of SLOT (gate_block_checked, with the domain open),
+ * or the end of the process: the TLS pointer, like the caller's stack, is
+ * the application's to change. */
 static struct gate_block *checked_own_block(int slot)
 {
-    struct gate_block *b = protect_blocks[slot];
-    uint64_t off = (uint64_t)b - table.domain[slot].blocks_lo;
-    if (!b || off >= table.domain[slot].blocks_size || off % (1u << GB_SHIFT) || b->owner != fs_base())
+    struct gate_block *b = gate_block_checked(slot);
+    if (!b)
         protect_fatal("gate check failed: this thread's gate block pointer for %s (%p) is not its block (changed by "
                       "the application?)",
-                      domain_name(slot), (void *)b);
+                      domain_name(slot), (void *)protect_blocks[slot]);
     return b;
 }
 

@@ -82,7 +82,7 @@ static inline struct allocator allocating_domain(void)
     if (!d)
         return a;
     struct gate_block *b = gate_block_checked(d->slot);
-    uint64_t func = b ? gate_block_func(b) : UINT64_MAX;
+    uint64_t func = b && (d->any_heap_app || alloc_observer) ? gate_block_func(b) : UINT64_MAX;
     if (func < d->n_funcs && d->funcs[func].heap_app)
         return a;
     return (struct allocator){d, b ? (struct heap_cache *)b->heap_cache : NULL, func};
