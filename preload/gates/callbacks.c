@@ -26,9 +26,17 @@ struct callback_set {
     uint64_t *targets;                 /* read-only except while adding */
     size_t count, capacity;
     uint8_t *batch[MAX_BATCHES];       /* executable stubs, STUBS_PER_BATCH each */
-    uint64_t *hash_keys;               /* fn -> index + 1, open addressing */
-    uint32_t *hash_vals;
-    size_t hash_cap;
+    struct stub_hash *hash;            /* fn -> index; read without the lock (below) */
+};
+
+/* Application function -> stub index, open addressing.  Read without the
+ * lock: a slot's value is written before its key (release), a grown table
+ * is published whole, and an old one is never unmapped (a reader may
+ * still be in it). */
+struct stub_hash {
+    size_t cap;
+    uint32_t *vals;
+    uint64_t keys[];
 };
 
 /* Sealed (sealed.h): a forged set could pass the application's function
@@ -45,12 +53,16 @@ static uint8_t *stub_address(const struct callback_set *s, size_t i)
     return s->batch[i / STUBS_PER_BATCH] + (i % STUBS_PER_BATCH) * CALLBACK_STUB_SIZE;
 }
 
-static bool is_stub(const struct callback_set *s, uintptr_t p)
+/* Which set and stub index P is in domain SLOT's stub region: the plain
+ * set's batches, then the open set's, each laid out in order. */
+static bool stub_index(int slot, uintptr_t p, int *open, size_t *index)
 {
-    for (size_t b = 0; b < MAX_BATCHES && s->batch[b]; b++)
-        if (p >= (uintptr_t)s->batch[b] && p < (uintptr_t)s->batch[b] + STUBS_PER_BATCH * CALLBACK_STUB_SIZE)
-            return true;
-    return false;
+    uintptr_t off = p - (uintptr_t)sets[slot][0].region;
+    if (!sets[slot][0].region || off >= CALLBACK_REGION || off % CALLBACK_STUB_SIZE)
+        return false;
+    *open = off >= SET_REGION;
+    *index = (off % SET_REGION) / CALLBACK_STUB_SIZE;
+    return true;
 }
 
 /* A new page of stubs: written, then made executable before first use. */
@@ -124,60 +136,54 @@ void callbacks_region(int slot, uintptr_t *lo, size_t *size)
 
 uintptr_t callback_target_of(int slot, uintptr_t stub)
 {
-    for (int open = 0; open < 2; open++) {
-        const struct callback_set *s = &sets[slot][open];
-        for (size_t b = 0; b < MAX_BATCHES && s->batch[b]; b++) {
-            uintptr_t off = stub - (uintptr_t)s->batch[b];
-            if (off < STUBS_PER_BATCH * CALLBACK_STUB_SIZE && off % CALLBACK_STUB_SIZE == 0) {
-                size_t i = b * STUBS_PER_BATCH + off / CALLBACK_STUB_SIZE;
-                return i < s->count ? (uintptr_t)s->targets[i] : 0;
-            }
-        }
-    }
-    return 0;
+    int open;
+    size_t i;
+    if (!stub_index(slot, stub, &open, &i))
+        return 0;
+    const struct callback_set *s = &sets[slot][open];
+    return i < __atomic_load_n(&s->count, __ATOMIC_ACQUIRE) ? (uintptr_t)s->targets[i] : 0;
 }
 
-static size_t hash_slot(const struct callback_set *s, uint64_t fn)
+static size_t hash_slot(const struct stub_hash *t, uint64_t fn)
 {
-    uint64_t h = fn * 0x9e3779b97f4a7c15ull;
-    return (size_t)(h >> 20) & (s->hash_cap - 1);
+    return (size_t)((fn * 0x9e3779b97f4a7c15ull) >> 20) & (t->cap - 1);
 }
 
-static void hash_put(struct callback_set *s, uint64_t fn, uint32_t index);
-
-static void hash_grow(struct callback_set *s)
+static void hash_put(struct stub_hash *t, uint64_t fn, uint32_t index)
 {
-    uint64_t *keys = s->hash_keys;
-    uint32_t *vals = s->hash_vals;
-    size_t old = s->hash_cap;
-    s->hash_cap = old ? old * 2 : 1024;
-    s->hash_keys = mmap(NULL, s->hash_cap * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    s->hash_vals = mmap(NULL, s->hash_cap * 4, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    for (size_t i = 0; i < old; i++)
-        if (keys[i])
-            hash_put(s, keys[i], vals[i]);
-    if (old) {
-        trusted_munmap(keys, old * 8);
-        trusted_munmap(vals, old * 4);
-    }
+    size_t i = hash_slot(t, fn);
+    while (t->keys[i])
+        i = (i + 1) & (t->cap - 1);
+    t->vals[i] = index;
+    __atomic_store_n(&t->keys[i], fn, __ATOMIC_RELEASE);
 }
 
-static void hash_put(struct callback_set *s, uint64_t fn, uint32_t index)
+/* A table twice the size (lock held), published once filled. */
+static bool hash_grow(struct callback_set *s)
 {
-    size_t i = hash_slot(s, fn);
-    while (s->hash_keys[i])
-        i = (i + 1) & (s->hash_cap - 1);
-    s->hash_keys[i] = fn;
-    s->hash_vals[i] = index;
+    const struct stub_hash *old = s->hash;
+    size_t cap = old ? old->cap * 2 : 1024, bytes = sizeof *old + cap * (8 + 4);
+    struct stub_hash *t = trusted_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (t == MAP_FAILED)
+        return false;
+    t->cap = cap;
+    t->vals = (uint32_t *)&t->keys[cap];
+    for (size_t i = 0; old && i < old->cap; i++)
+        if (old->keys[i])
+            hash_put(t, old->keys[i], old->vals[i]);
+    __atomic_store_n(&s->hash, t, __ATOMIC_RELEASE);
+    return true;
 }
 
 static long hash_get(const struct callback_set *s, uint64_t fn)
 {
-    if (!s->hash_cap)
+    const struct stub_hash *t = __atomic_load_n(&s->hash, __ATOMIC_ACQUIRE);
+    if (!t)
         return -1;
-    for (size_t i = hash_slot(s, fn); s->hash_keys[i]; i = (i + 1) & (s->hash_cap - 1))
-        if (s->hash_keys[i] == fn)
-            return s->hash_vals[i];
+    uint64_t k;
+    for (size_t i = hash_slot(t, fn); (k = __atomic_load_n(&t->keys[i], __ATOMIC_ACQUIRE)); i = (i + 1) & (t->cap - 1))
+        if (k == fn)
+            return t->vals[i];
     return -1;
 }
 
@@ -198,30 +204,30 @@ uintptr_t callback_stub_for(struct domain *d, uintptr_t fn, bool open)
         open = false;
     }
     struct callback_set *s = &sets[d->slot][open];
-    if (needs_no_stub(d, fn))
+    int stub_open;
+    size_t stub_i;
+    if (needs_no_stub(d, fn) || stub_index(d->slot, fn, &stub_open, &stub_i))
         return fn;
+    long index = hash_get(s, fn); /* the common case: known, no lock */
+    if (index >= 0)
+        return (uintptr_t)stub_address(s, (size_t)index);
     pthread_mutex_lock(&lock);
-    if (is_stub(&sets[d->slot][0], fn) || is_stub(&sets[d->slot][1], fn)) {
-        pthread_mutex_unlock(&lock);
-        return fn;
-    }
-    long index = hash_get(s, fn);
+    index = hash_get(s, fn);
     if (index < 0) {
         sealed_open();
-        if ((s->count == s->capacity && !grow(s, d->slot, open))) {
+        if ((s->count == s->capacity && !grow(s, d->slot, open)) ||
+            ((s->count + 1) * 2 > (s->hash ? s->hash->cap : 0) && !hash_grow(s))) {
             sealed_close();
             pthread_mutex_unlock(&lock);
             protect_fatal("%s: out of callback stubs", d->name);
         }
-        if ((s->count + 1) * 2 > s->hash_cap)
-            hash_grow(s);
         index = (long)s->count;
         uintptr_t page = (uintptr_t)&s->targets[index] & ~4095ul;
         trusted_mprotect((void *)page, 4096, PROT_READ | PROT_WRITE);
         s->targets[index] = fn;
         trusted_mprotect((void *)page, 4096, PROT_READ);
-        hash_put(s, fn, (uint32_t)index);
-        s->count++;
+        __atomic_store_n(&s->count, s->count + 1, __ATOMIC_RELEASE);
+        hash_put(s->hash, fn, (uint32_t)index); /* (after the target: readers take it without the lock) */
         gate_table_unlock();
         if (open)
             protect_gate_page.t.domain[d->slot].open_cb_count = s->count;
