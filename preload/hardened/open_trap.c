@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -194,6 +195,32 @@ static long hand_over(long fd, long flags, uint32_t rights)
     return library_fd_adopt(fd);
 }
 
+/* The name of call NR (ARGS) is a symbolic link: ARGS made to name its
+ * target instead (into BUF), relative to the link's directory.  False if
+ * it is not a link (any more), or the call resolves names in a way this
+ * cannot follow (openat2's RESOLVE_* flags, open_by_handle_at). */
+static bool follow_link(long nr, long *args, const struct open_how *how, char *buf)
+{
+    int at = nr == SYS_open || nr == SYS_creat ? 0 : 1;
+    if (nr == SYS_open_by_handle_at || (nr == SYS_openat2 && how->resolve))
+        return false;
+    long dir = at ? args[0] : AT_FDCWD;
+    const char *name = (const char *)args[at];
+    char target[PATH_MAX];
+    long n = trusted_syscall(SYS_readlinkat, dir, (long)name, (long)target, sizeof target - 1, 0, 0);
+    if (n <= 0)
+        return false;
+    target[n] = 0;
+    const char *slash = target[0] == '/' ? NULL : strrchr(name, '/');
+    size_t keep = slash ? (size_t)(slash - name) + 1 : 0;
+    if (keep + (size_t)n + 1 > PATH_MAX)
+        return false;
+    memmove(buf, name, keep); /* (NAME may be the other buffer) */
+    memcpy(buf + keep, target, (size_t)n + 1);
+    args[at] = (long)buf;
+    return true;
+}
+
 /* The old way, for what the new cannot do (no reserved range, an openat2
  * argument it cannot read): open, then judge and close; another thread
  * may use the descriptor in between. */
@@ -235,12 +262,19 @@ static long open_judged(long nr, const long *a, uint32_t rights, long *flags)
         return open_then_judge(nr, a, flags, rights);
     if ((f & O_TMPFILE) == O_TMPFILE || (f & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
         return create_only(nr, a, f & ~O_EXCL, mode, &how);
-    for (int tries = 0; tries < 8; tries++) {
-        long path = open_path_only(nr, a, f, &how);
+    long args[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
+    char name[2][PATH_MAX];
+    for (int tries = 0; tries < 16; tries++) {
+        long path = open_path_only(nr, args, f, &how);
         if (path == -ENOENT && (f & O_CREAT)) {
-            long made = create_only(nr, a, f, mode, &how);
-            if (made != -EEXIST) /* (EEXIST: made meanwhile, or a dangling link: again) */
+            long made = create_only(nr, args, f, mode, &how);
+            if (made != -EEXIST)
                 return made;
+            /* The name exists but leads nowhere: a dangling symbolic link,
+             * whose target O_CREAT creates.  Followed here, one link at a
+             * time (every open still judged, every creation O_EXCL); not a
+             * link (a file made meanwhile): again as it is. */
+            follow_link(nr, args, &how, name[tries % 2]);
             continue;
         }
         if (path < 0)
@@ -248,7 +282,7 @@ static long open_judged(long nr, const long *a, uint32_t rights, long *flags)
         long held = library_fd_adopt(path);
         if (!in_library_fds(held, library_fd_base())) { /* the range is full */
             trusted_syscall(SYS_close, held, 0, 0, 0, 0, 0);
-            return open_then_judge(nr, a, flags, rights);
+            return open_then_judge(nr, args, flags, rights);
         }
         long r = judged(nr, (int)held, f, rights);
         if (!r)
@@ -256,9 +290,7 @@ static long open_judged(long nr, const long *a, uint32_t rights, long *flags)
         library_fd_release(held);
         return r;
     }
-    /* A name that is a dangling symbolic link, with O_CREAT: the link is
-     * followed to create its target, which the new way cannot do. */
-    return open_then_judge(nr, a, flags, rights);
+    return -ELOOP; /* (as the kernel says of too many links) */
 }
 
 long open_request(long nr, const long *a, uint32_t rights)

@@ -63,6 +63,14 @@ int main(int argc, char **argv)
     describe("O_CREAT through a dangling link", open("dangling", O_CREAT | O_WRONLY, 0600));
     struct stat st;
     printf("dangling link's target made: %s\n", stat("dangling-target", &st) == 0 ? "yes" : "no");
+    mkdir("sub", 0755);
+    symlink("../sub/far-target", "sub/link1");
+    symlink("sub/link1", "chain");
+    describe("O_CREAT through a chain of two dangling links", open("chain", O_CREAT | O_RDWR, 0600));
+    printf("the chain's target made: %s\n", stat("sub/far-target", &st) == 0 ? "yes" : "no");
+    symlink("loop2", "loop1");
+    symlink("loop1", "loop2");
+    describe("O_CREAT through a loop of links", open("loop1", O_CREAT | O_RDWR, 0600));
     mkdir("dir", 0755);
     describe("a directory, O_DIRECTORY", open("dir", O_RDONLY | O_DIRECTORY));
     describe("a file, O_DIRECTORY", open("a", O_RDONLY | O_DIRECTORY));
