@@ -8,10 +8,10 @@
 #include "base/trusted_syscall.h"
 
 #include <pthread.h>
-
-_Static_assert(POLICY_MAX_ARGS == 6 + GATE_STACK_WINDOW / 8, "the gate checks what it copies");
 #include <string.h>
 #include <sys/mman.h>
+
+_Static_assert(POLICY_MAX_ARGS == 6 + GATE_STACK_WINDOW / 8, "the gate checks what it copies");
 
 #define STUBS_PER_BATCH 1024
 #define CALLBACK_STUB_SIZE 32
@@ -298,20 +298,9 @@ void protect_wrap_callback_args(struct saved_regs *regs, uint64_t *sp)
     }
 }
 
-/* The domain whose rights this thread runs with (the gate has just opened
- * it), or NULL. */
-static struct domain *current_domain(void)
-{
-    uint32_t rights = pku_read();
-    for (int i = 0; i < protect_n_domains; i++)
-        if (protect_domains[i].attached && protect_gate_page.t.domain[protect_domains[i].slot].pkru == rights)
-            return &protect_domains[i];
-    return NULL;
-}
-
 void protect_check_entry_args(const struct saved_regs *regs, const uint64_t *window, uint64_t func)
 {
-    struct domain *d = current_domain();
+    struct domain *d = domain_for_rights(pku_read()); /* the one the gate has just opened */
     if (!d || func >= d->n_funcs)
         protect_gate_broken();
     const struct gated_func *f = &d->funcs[func];
