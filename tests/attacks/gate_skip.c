@@ -4,10 +4,14 @@
  * checks them (gate_skip callback|pointer); or by a second thread that
  * rewrites the wrapped argument where the gate saved it, on the caller's
  * stack, before the gate reloads it (gate_skip race).  Unwrapped, the
- * library calls the application's function with its own rights. */
+ * library calls the application's function with its own rights.  Or the
+ * gate entered at its call of the target, past every check and the
+ * WRPKRU, the target taken from libprotect's tables (gate_skip past-check):
+ * the library then runs with the application's rights. */
 #define _GNU_SOURCE
 #include "attack.h"
 #include "gate_stub.h"
+#include "libprotect_symbols.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -92,6 +96,23 @@ int main(int argc, char **argv)
         if (vault_counter(VAULT_HEAP) != 1)
             breached("changed the library's counter through its own pointer argument");
         blocked("the counter did not change");
+    }
+    if (strcmp(mode, "past-check") == 0) {
+        /* test r11, r11; js ...; call r11 */
+        static const uint8_t seq[] = {0x4d, 0x85, 0xdb, 0x0f, 0x88};
+        const uint8_t *call = NULL;
+        for (int i = 0; i < 4096 && !call; i++)
+            if (memcmp(gate + i, seq, sizeof seq) == 0 && gate[i + 9] == 0x41 && gate[i + 10] == 0xff &&
+                gate[i + 11] == 0xd3)
+                call = gate + i + 9;
+        const uint8_t *page = libprotect_symbol("protect_gate_page");
+        if (!call || !page)
+            blocked("the gate's call of its target, or its table, not found");
+        const uint64_t *targets = *(const uint64_t *const *)(page + (visit_id >> 20) * 128 + 16);
+        uint64_t target = targets[visit_id & 0xfffff] & ~(1ull << 63);
+        __asm__ volatile("mov %0, %%r11\n call *%1" ::"r"(target), "r"(call), "D"((uint64_t)(uintptr_t)visit), "S"(0)
+                         : "rax", "rcx", "rdx", "r8", "r9", "r10", "r11", "memory");
+        blocked("the library did not call the function with its rights");
     }
     if (strcmp(mode, "race") == 0) {
         pthread_t t;

@@ -33,6 +33,7 @@ attacks=(
   "callback finds the library's stack in the gate's copy of its stack-argument window|callback window|no copy of the library's stack"
   "the gate called directly with an application function for a callback argument (past the wrapping)|gate_skip callback|blocked vault_visit\\(argument 1 = 0x[0-9a-f]+\\): a function that did not get a callback stub"
   "the gate called directly with a pointer into the library's memory (past the pointer check)|gate_skip pointer|blocked vault_secret_hash\\(argument 2 = 0x[0-9a-f]+, 8 bytes\\): a pointer into libvault.so's own memory"
+  "the gate entered at its call of the target, past its checks and its WRPKRU|gate_skip past-check|blocked read of libvault.so \\(confidential\\) at 0x[0-9a-f]+ by libvault.so!vault_visit"
   "a second thread rewrites the wrapped callback argument on the caller's stack before the gate reloads it|gate_skip race|blocked vault_visit\\(argument 1 = 0x[0-9a-f]+\\): a function that did not get a callback stub|the race was not won in 10 s"
   "WRPKRU gadget in application code (aligned)|wrpkru_aligned|blocked a WRPKRU that would change"
   "WRPKRU gadget in application code (unaligned bytes)|wrpkru_unaligned|blocked a WRPKRU that would change"
