@@ -366,11 +366,12 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
         d->funcs[d->n_funcs - 1].stub = (uintptr_t)cursor;
         if (f.callbacks || f.n_pointers || protect_gate_page.t.observe_entry)
             d->targets[d->n_funcs - 1] |= TARGET_CHECK_ARGS; /* the gate checks them, the domain open */
+        /* (callbacks are wrapped before the gate; pointers are only checked,
+         * inside it: TARGET_CHECK_ARGS below) */
         write_entry_stub(cursor, id,
                          sel == DENY ? protect_gate_denied
-                         : f.callbacks || f.n_pointers || protect_gate_page.t.observe_entry
-                             ? gate_code()->entry_callbacks
-                             : gate_code()->entry);
+                         : f.callbacks || protect_gate_page.t.observe_entry ? gate_code()->entry_callbacks
+                                                                            : gate_code()->entry);
         req[n_req++] = (struct patch_request){p->addr + p->patch_offset, (uintptr_t)cursor, p->kind};
         if (sel == GATE && !f.callbacks && !f.n_pointers && !protect_gate_page.t.observe_entry) /* checked at each entry */
             direct[n_direct++] = (struct direct_target){p->addr, p->trampoline};

@@ -89,6 +89,13 @@ int main(int argc, char **argv)
         ((char *)val.mv_data)[0] = 'X'; /* the bug: a write into the map */
         printf("stray write into the map went through\n");
     }
+    if (argc == 3 && strcmp(argv[2], "deputy") == 0) {
+        fflush(stdout);
+        /* the bug: LMDB asked to write its statistics over its own
+         * environment (memory it allocated) */
+        CHECK(mdb_env_stat(env, (MDB_stat *)(void *)env));
+        printf("LMDB wrote over its own environment for the application\n");
+    }
     mdb_txn_abort(txn);
     mdb_env_close(env);
     return 0;

@@ -359,6 +359,12 @@ run "$wrap" -p "$src/policy/lmdb.policy" -- "$build/tests/lmdb_roundtrip" "$tmp/
 died "LMDB: a write into its memory map is killed (mmap from inside the library is tagged)"
 has "LMDB: reported" "$tmp/err" "^libprotect: blocked write of liblmdb.so.0 \\(integrity\\)"
 fi
+if functional; then
+rm -rf "$tmp/ld"; mkdir "$tmp/ld"
+run "$wrap" -p "$src/policy/lmdb.policy" -- "$build/tests/lmdb_roundtrip" "$tmp/ld" deputy
+is "LMDB asked to write its statistics over its own memory: stopped by the shipped policy's pointers (SIGABRT)" "$status" 134
+has "... reported" "$tmp/err" "^libprotect: blocked mdb_env_stat\\(argument 2 = 0x[0-9a-f]+, 40 bytes\\): a pointer into liblmdb.so.0's own memory"
+fi
 
 if functional; then
 echo "# zlib"
