@@ -373,7 +373,9 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
                          : f.callbacks || protect_gate_page.t.observe_entry ? gate_code()->entry_callbacks
                                                                             : gate_code()->entry);
         req[n_req++] = (struct patch_request){p->addr + p->patch_offset, (uintptr_t)cursor, p->kind};
-        if (sel == GATE && !f.callbacks && !f.n_pointers && !protect_gate_page.t.observe_entry) /* checked at each entry */
+        /* (its own calls pass its own memory, rightly: declared pointers are
+         * not checked on them, as on the gate's nesting path) */
+        if (sel == GATE && !f.callbacks && !protect_gate_page.t.observe_entry)
             direct[n_direct++] = (struct direct_target){p->addr, p->trampoline};
         cursor += STUB_SIZE;
         skipped += sel == DENY;
