@@ -77,7 +77,8 @@ static void check_hardware(void)
         int key = pku_alloc();
         if (key < 0)
             protect_refuse("this CPU or kernel has no memory protection keys (PKU): "
-                           "cannot run the program protected (PROTECT_DRY_RUN=1 gates it without protecting it)");
+                           "cannot run the program protected (protect-wrap --dry-run, or PROTECT_DRY_RUN=1, gates it without "
+                           "protecting it)");
         trusted_syscall(SYS_pkey_free, key, 0, 0, 0, 0, 0);
     }
     if (!(getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE))
