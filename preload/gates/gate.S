@@ -238,13 +238,22 @@ GATE(protect_gate_entry):
     jae protect_gate_broken             /* rcx: the function index, checked */
     mov r11, [rdx + DG_TARGETS]
     mov r11, [r11 + rcx * 8]            /* r11: the target (bit 63: check the arguments) */
-    /* Onto this thread's domain stack, leaving a frame for the way out. */
+    /* Onto this thread's domain stack, leaving a frame for the way out.
+     * Bit 0 of the block's sp says an entry is inside: the FS base that
+     * found the block is the application's to set (WRFSBASE, clone), and a
+     * second thread that took this one's would otherwise stack its call
+     * over this one's live frames. */
     mov rdx, rsp
     mov rsp, [rax + GB_SP]
+    test rsp, GB_SP_INSIDE
+    jnz protect_gate_busy
     push rdx                            /* FRAME_CALLER_SP */
     push r10                            /* FRAME_CALLER_PKRU */
     push rcx                            /* FRAME_FUNC */
-    sub rsp, GATE_FRAME - 24 + GATE_STACK_WINDOW
+    push rax                            /* FRAME_BLOCK */
+    lea rdx, [rsp + 32 + GB_SP_INSIDE]
+    mov [rax + GB_SP], rdx              /* inside */
+    sub rsp, GATE_FRAME - 32 + GATE_STACK_WINDOW
     STORE_WINDOW rsp
     movq rax, xmm13
     movq rcx, xmm14
@@ -257,7 +266,11 @@ GATE(protect_gate_entry):
     .globl GATE(protect_gate_contained)
     .hidden GATE(protect_gate_contained)
 GATE(protect_gate_contained):                 /* where a contained library fault resumes */
-    add rsp, GATE_STACK_WINDOW + GATE_FRAME - 16
+    add rsp, GATE_STACK_WINDOW
+    pop r9                              /* the block (FRAME_BLOCK) */
+    lea r8, [rsp + 24]
+    mov [r9 + GB_SP], r8                /* left (the domain still open) */
+    add rsp, 8                          /* FRAME_FUNC */
     pop r8                              /* the caller's rights */
     pop r9                              /* the caller's stack */
     mov r10, rax
@@ -426,13 +439,14 @@ GATE(protect_callback_gate):
     CHECKED_BLOCK r10, rax, rcx, ecx
     COUNT GB_CALLBACKS
     mov rdx, [rax + GB_SP]
+    and rdx, -16                        /* without GB_SP_INSIDE */
     mov rdx, [rdx - FRAME_CALLER_SP]    /* the application's stack at the innermost entry */
     /* A frame on the domain stack for the way back. */
     mov rcx, rsp                        /* the library's stack */
     lea rsp, [rcx - 32]
     and rsp, -16
     push rcx
-    push qword ptr [rax + GB_SP]
+    push qword ptr [rax + GB_SP]        /* inside: put back on the way in again */
     push qword ptr [rax + GB_CB_LIB_SP]
     push rax
     mov [rax + GB_CB_LIB_SP], rsp
@@ -531,6 +545,18 @@ protect_gate_broken:
 protect_gate_broken_trap:
     ud2
     .size protect_gate_broken, . - protect_gate_broken
+
+/* An entry into a block that an entry is already inside (GB_SP_INSIDE). */
+    .globl protect_gate_busy
+    .hidden protect_gate_busy
+    .type protect_gate_busy, @function
+protect_gate_busy:
+    lea rsp, [rip + broken_stack_top]
+    .globl protect_gate_busy_trap
+    .hidden protect_gate_busy_trap
+protect_gate_busy_trap:
+    ud2
+    .size protect_gate_busy, . - protect_gate_busy
 
     .bss
     .p2align 4

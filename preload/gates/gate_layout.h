@@ -47,6 +47,7 @@
 /* struct gate_block: one per thread and domain, in the domain's memory */
 #define GB_OWNER 0       /* fs base of the owning thread */
 #define GB_SP 8          /* where the next entry's frame goes on the domain stack */
+#define GB_SP_INSIDE 1   /* GB_SP's bit 0: an entry is inside (16-byte aligned otherwise) */
 #define GB_CB_LIB_SP 16  /* the library's frame of the innermost callback */
 #define GB_CB_DEPTH 24   /* callbacks out to the application right now */
 #define GB_ENTRIES 48    /* counters: gate entries of this thread (plain increments) */
@@ -60,7 +61,8 @@
 #define FRAME_CALLER_SP 8    /* the caller's stack */
 #define FRAME_CALLER_PKRU 16 /* the caller's rights, restored on the way out */
 #define FRAME_FUNC 24        /* the function index (heap = app, fault reports) */
-#define GATE_FRAME 32        /* those three and a pad word: 16-byte aligned */
+#define FRAME_BLOCK 32       /* the entry's block, whose GB_SP_INSIDE the way out clears */
+#define GATE_FRAME 32        /* those four: 16-byte aligned */
 #define GB_SHIFT 10      /* blocks are 1 << GB_SHIFT bytes, aligned */
 
 /* Registers saved by the gate's slow paths (first entry, callback arguments) */

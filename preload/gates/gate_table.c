@@ -208,7 +208,10 @@ static uintptr_t lower_sp(void *arg)
     struct sp_change m = *(volatile struct sp_change *)arg; /* read once */
     struct gate_block *b = checked_own_block(m.slot & (MAX_DOMAINS - 1));
     uint64_t sp = m.sp & ~15ull, n = b->n_sp_moves;
-    if (n >= sizeof b->sp_moves / sizeof *b->sp_moves || sp >= b->sp || sp < b->stack_map + 2 * PAGE)
+    /* The old value keeps GB_SP_INSIDE (put back by raise_sp); the new one
+     * has it clear, for the entries of the handler. */
+    if (n >= sizeof b->sp_moves / sizeof *b->sp_moves || sp >= (b->sp & ~(uint64_t)GB_SP_INSIDE) ||
+        sp < b->stack_map + 2 * PAGE)
         return 0;
     b->sp_moves[n] = b->sp;
     b->n_sp_moves = n + 1;
@@ -226,7 +229,7 @@ static uintptr_t raise_sp(void *arg)
 
 static uintptr_t read_sp(void *arg)
 {
-    return checked_own_block(*(volatile int *)arg & (MAX_DOMAINS - 1))->sp;
+    return checked_own_block(*(volatile int *)arg & (MAX_DOMAINS - 1))->sp & ~(uint64_t)GB_SP_INSIDE;
 }
 
 bool gate_block_lower_sp(int slot, uint64_t sp)

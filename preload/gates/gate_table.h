@@ -59,7 +59,7 @@ static inline uint32_t app_rights(void)
 
 struct gate_block {
     uint64_t owner;      /* fs base of the owning thread, 0 when free */
-    uint64_t sp;         /* the innermost entry's frame lies just below (gate_layout.h) */
+    uint64_t sp;         /* the innermost entry's frame lies just below; bit 0: GB_SP_INSIDE (gate_layout.h) */
     uint64_t cb_lib_sp;
     uint64_t cb_depth;
     uint64_t stack_map;  /* the domain stack mapping, guard page included */
@@ -90,6 +90,7 @@ void protect_gate_denied(void);
 void protect_callback_gate(void);
 void protect_gate_broken(void);
 void protect_gate_broken_trap(void); /* the ud2 where failed checks stop */
+void protect_gate_busy_trap(void);   /* ... and an entry into a block already inside */
 void protect_gate_contained(void);   /* the gate's way out after a contained fault */
 void protect_gate_exit_ret(void);    /* the final ret: where deferred signals go out */
 
@@ -137,7 +138,7 @@ void protect_thread_first_entry(unsigned slot);
 /* The function index of B's innermost entry (read with the domain open). */
 static inline uint64_t gate_block_func(const struct gate_block *b)
 {
-    return *(const uint64_t *)(b->sp - FRAME_FUNC);
+    return *(const uint64_t *)((b->sp & ~(uint64_t)GB_SP_INSIDE) - FRAME_FUNC);
 }
 
 /* The calling thread's block of domain SLOT, checked as the gate checks it

@@ -209,6 +209,9 @@ bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc, int *errno_out)
         first_frame(uc, where, sizeof where);
         protect_log("gate check failed (a forged gate entry or corrupted gate state)");
         backtrace_from(uc);
+    } else if (sig == SIGILL && ip == (uintptr_t)protect_gate_busy_trap && !again) {
+        protect_log("gate check failed: this thread's domain stack is in use by another entry (a second thread "
+                    "with this thread's FS base, or a library calling back into one that called it)");
     } else if (!again && frame_rights(uc) != app_rights()) {
         struct domain *d = domain_for_rights(frame_rights(uc));
         if (d) {

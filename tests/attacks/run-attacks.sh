@@ -95,6 +95,7 @@ attacks=(
   "... in a copy of the XSAVE area, the frame's fpregs pointed at it|handler_pkru fpregs|blocked a change of the rights signal [0-9]+'s frame returns with"
   "a handler run inside the library points the interrupted context at application code|handler_inside|the handler ran, and the library went on as it was"
   "a signal delivered inside the library, the thread's block pointer and libprotect's record of the stack move rewritten|deliver_block|gate check failed: this thread's gate block pointer for libvault.so"
+  "a second thread takes the FS base of a thread that is inside the library, then calls the library (two threads on one domain stack)|fs_base|gate check failed: this thread's domain stack is in use by another entry"
   "a SIGSYS made up as a filter trap asking for pkey_mprotect of the library's page (every reason code)|forged_sigsys|a SIGSYS made up to look like the system-call filter's \\(pkey_mprotect, reason 5\\): not acted on"
   "forged sigreturn frame|sigreturn own|blocked rt_sigreturn"
   "libprotect's code and read-only tables made writable|libprotect_state|blocked mprotect.*libprotect"

@@ -12,7 +12,7 @@ is "the CPU has no PKU" "$status" 1
 run "$wrap" -p "$src/policy/sqlite3.policy" -- sqlite3 :memory: "select 40 + 2;"
 is "without --dry-run: refused" "$status" 1
 has "without --dry-run: one line saying why, and what to do" "$tmp/err" \
-    "^libprotect: this CPU or kernel has no memory protection keys \\(PKU\\): cannot run the program protected \\(PROTECT_DRY_RUN=1"
+    "^libprotect: this CPU or kernel has no memory protection keys \\(PKU\\): cannot run the program protected \\(protect-wrap --dry-run, or PROTECT_DRY_RUN=1,"
 sqlite3 :memory: <"$src/tests/runtime/workload.sql" >"$tmp/sql.plain" 2>&1
 run "$wrap" --dry-run -p "$src/policy/sqlite3.policy" -- sqlite3 :memory: <"$src/tests/runtime/workload.sql"
 is "--dry-run: sqlite3 runs" "$status" 0
