@@ -227,13 +227,17 @@ uintptr_t callback_stub_for(struct domain *d, uintptr_t fn, bool open)
         s->targets[index] = fn;
         trusted_mprotect((void *)page, 4096, PROT_READ);
         __atomic_store_n(&s->count, s->count + 1, __ATOMIC_RELEASE);
-        hash_put(s->hash, fn, (uint32_t)index); /* (after the target: readers take it without the lock) */
         gate_table_unlock();
         if (open)
             protect_gate_page.t.domain[d->slot].open_cb_count = s->count;
         else
             protect_gate_page.t.domain[d->slot].cb_count = s->count;
         gate_table_lock();
+        /* Last: readers take it without the lock, and the callback gate
+         * refuses an index beyond the gate table's count (published in the
+         * hash first, another thread's library called the new stub before the
+         * count covered it: "gate check failed", seen with 4 SQLite threads). */
+        hash_put(s->hash, fn, (uint32_t)index);
         sealed_close();
     }
     uintptr_t stub = (uintptr_t)stub_address(s, (size_t)index);
