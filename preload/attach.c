@@ -255,6 +255,7 @@ static void publish(struct domain *d, bool first_time)
     t->domain[d->slot].n_funcs = d->n_funcs;
     t->domain[d->slot].cb_stack_slots = d->policy.callback_stack_args;
     t->app_pkru = app;
+    t->lib_keys |= pku_key_mask(d->key);
     open_callback_rights(t);
     gate_table_lock();
     pku_set_thread_start(app);

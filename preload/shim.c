@@ -15,6 +15,7 @@
 #include "hardened/stray_pkru_guard.h"
 #include "hardened/syscall_trap.h"
 #include "learn/learn.h"
+#include "memory/interpose.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -203,6 +204,9 @@ __attribute__((constructor)) static void libprotect_init(void)
                                              .audit = auditing ? audit_access : NULL,
                                              .keep_sigsys_unblocked = hardened});
     gate_table_set_thread_hooks(signals_thread_altstack, signals_thread_exit);
+    gate_table_init_services();
+    memory_register_services();
+    syscall_trap_register_service();
     gate_table_unlock();
     protect_gate_page.t.app_pkru = pku_read();
     gate_table_lock();

@@ -78,19 +78,59 @@
 .endm
 
 /* \blk = this thread's block of domain \dom (record), checked; clobbers \tmp */
-.macro CHECKED_BLOCK dom, blk, tmp, tmp32
+.macro CHECKED_BLOCK dom, blk, tmp, tmp32, fail=protect_gate_broken
     mov \tmp32, [\dom + DG_INDEX]
     mov \blk, [rip + protect_blocks@GOTTPOFF]
     mov \blk, fs:[\blk + \tmp * 8]
     mov \tmp, \blk
     sub \tmp, [\dom + DG_BLOCKS_LO]
     cmp \tmp, [\dom + DG_BLOCKS_SIZE]
-    jae protect_gate_broken
+    jae \fail
     test \tmp32, (1 << GB_SHIFT) - 1
-    jnz protect_gate_broken
+    jnz \fail
     rdfsbase \tmp
     cmp \tmp, [\blk + GB_OWNER]
-    jne protect_gate_broken
+    jne \fail
+.endm
+
+/* Jumps to \ok when the rights in \v32 open no key of a domain more than
+ * the application's do (the application's own, or fewer: a handler's as
+ * the kernel starts it); falls through otherwise.  Clobbers \t1..\t3. */
+.macro NOT_MORE_OPEN_THAN_APP v32, t1, t2, t3, ok
+    mov \t1, [rip + protect_gate_page + GT_APP_PKRU]   /* a */
+    mov \t2, \t1
+    shr \t2, 1                          /* a's write-disable bits, at the even places */
+    mov \t3, \t1
+    not \t3
+    and \t3, \t2                        /* keys the application may read, not write */
+    mov \t2, \v32
+    shr \t2, 1
+    not \t2
+    and \t3, \t2                        /* ... that v lets it write */
+    or \t3, \t1                         /* or keys the application may not touch */
+    mov \t2, \v32
+    not \t2
+    and \t3, \t2                        /* ... that v lets it access */
+    and \t3, [rip + protect_gate_page + GT_LIB_KEYS]
+    and \t3, 0x55555555
+    jz \ok
+.endm
+
+/* \blk = this thread's block of domain \dom as CHECKED_BLOCK finds it, or
+ * a jump to \none when it has none. */
+.macro OWN_BLOCK_OR dom, blk, tmp, tmp32, none
+    mov \tmp32, [\dom + DG_INDEX]
+    mov \blk, [rip + protect_blocks@GOTTPOFF]
+    mov \blk, fs:[\blk + \tmp * 8]
+    mov \tmp, \blk
+    sub \tmp, [\dom + DG_BLOCKS_LO]
+    cmp \tmp, [\dom + DG_BLOCKS_SIZE]
+    jae \none
+    test \tmp32, (1 << GB_SHIFT) - 1
+    jnz \none
+    rdfsbase \tmp
+    cmp \tmp, [\blk + GB_OWNER]
+    jne \none
 .endm
 
 /* A telemetry counter of this thread's block (rax): a plain increment.
@@ -529,6 +569,261 @@ GATE(protect_callback_gate):
     jmp r11
     .size GATE(protect_callback_gate), . - GATE(protect_callback_gate)
 
+
+/* protect_service(slot, service, io): libprotect's runtime with domain
+ * SLOT open, for what it must do with the library's rights (free a block
+ * the application hands back, read the counters, carry out a system call a
+ * library made...): no C function of libprotect raises the rights itself,
+ * since any that did, and returned through a stack the application can
+ * write, would be a gadget.  The rules of the library gates: the WRPKRU
+ * writes the table's value and is checked after; the service is a number
+ * (a function of the read-only table); it runs on this thread's service
+ * stack in the domain (a level per service running at once: a signal's
+ * handler may call one), found through the checked block; its request
+ * (SVC_IO bytes at io) is read with the caller's rights before, its answer
+ * written back there with the caller's rights after, both carried in
+ * xmm0..7; the way back restores rights no more open than the
+ * application's, or a library's that counted this call out (a jump past
+ * the RDPKRU with a library's rights in hand finds none).  Returns the
+ * service's result. */
+    .p2align 4
+    .globl GATE(protect_service)
+    .hidden GATE(protect_service)
+    .type GATE(protect_service), @function
+GATE(protect_service):
+    push rbx
+    push r12
+    push r13
+    push r14
+    movdqu xmm0, [rdx]
+    movdqu xmm1, [rdx + 16]
+    movdqu xmm2, [rdx + 32]
+    movdqu xmm3, [rdx + 48]
+    movdqu xmm4, [rdx + 64]
+    movdqu xmm5, [rdx + 80]
+    movdqu xmm6, [rdx + 96]
+    movdqu xmm7, [rdx + 112]
+    mov r12, rdx                        /* where the answer goes */
+    mov ebx, edi
+    and ebx, MAX_DOMAINS - 1            /* the domain */
+    mov r13d, esi                       /* the service */
+    xor ecx, ecx
+    PKRU_READ
+    mov r14d, eax                       /* the caller's rights */
+    NOT_MORE_OPEN_THAN_APP eax, ecx, edx, r8d, .Lsvc_open
+    /* A library's rights (or its open callback's): the call out is counted
+     * in its block, with them; the way back requires it. */
+    FIND_DOMAIN_OF_RIGHTS rcx, edx, 2f
+    jmp protect_gate_broken
+2:  CHECKED_BLOCK rcx, rdx, r8, r8d
+    inc qword ptr [rdx + GB_OUT_CALLS]
+.Lsvc_open:
+    mov eax, ebx
+    shl eax, DG_SHIFT
+    lea rdx, [rip + protect_gate_page]
+    mov eax, [rdx + rax + DG_PKRU]
+    xor ecx, ecx
+    xor edx, edx
+    PKRU_WRITE
+    /* ---- the domain is open: trust nothing computed above ---- */
+    mov ecx, ebx
+    and ecx, MAX_DOMAINS - 1
+    shl ecx, DG_SHIFT
+    lea rdx, [rip + protect_gate_page]
+    add rdx, rcx                        /* rdx: the domain's record */
+    cmp eax, [rdx + DG_PKRU]
+    jne protect_gate_broken
+    cmp eax, GATE_UNUSED_PKRU
+    je protect_gate_broken
+    mov r9, rsp                         /* the caller's stack, for the special services */
+    cmp r13d, SVC_CLAIM
+    je .Lsvc_claim
+    cmp r13d, SVC_COUNT
+    je .Lsvc_count
+    CHECKED_BLOCK rdx, rax, rcx, ecx, protect_gate_bad_block /* rax: this thread's block (ebx: the domain, for the report) */
+    cmp r13d, SVC_RELEASE
+    je .Lsvc_release
+    cmp r13d, N_SERVICES
+    jae protect_gate_broken
+    mov r8d, r13d
+    lea r10, [rip + protect_gate_page + GT_SERVICES]
+    mov r10, [r10 + r8 * 8]
+    test r10, r10
+    jz protect_gate_broken
+    mov rcx, [rax + GB_SVC_DEPTH]
+    cmp rcx, SVC_LEVELS
+    jae protect_gate_broken
+    inc rcx
+    mov [rax + GB_SVC_DEPTH], rcx
+    /* The service stack of this level: level 1 at the top of the area. */
+    mov r11d, SVC_LEVELS + 1
+    sub r11, rcx
+    shl r11, SVC_LEVEL_SHIFT
+    add r11, [rax + GB_STACK_MAP]
+    add r11, STACK_PAGE
+    mov rsp, r11
+    push r9                             /* the caller's stack */
+    push r14                            /* the caller's rights */
+    push r12                            /* where the answer goes */
+    push rax                            /* the block */
+    sub rsp, SVC_IO
+    movdqa [rsp], xmm0
+    movdqa [rsp + 16], xmm1
+    movdqa [rsp + 32], xmm2
+    movdqa [rsp + 48], xmm3
+    movdqa [rsp + 64], xmm4
+    movdqa [rsp + 80], xmm5
+    movdqa [rsp + 96], xmm6
+    movdqa [rsp + 112], xmm7
+    mov edi, ebx
+    mov rsi, rsp
+    call r10
+    movdqa xmm0, [rsp]
+    movdqa xmm1, [rsp + 16]
+    movdqa xmm2, [rsp + 32]
+    movdqa xmm3, [rsp + 48]
+    movdqa xmm4, [rsp + 64]
+    movdqa xmm5, [rsp + 80]
+    movdqa xmm6, [rsp + 96]
+    movdqa xmm7, [rsp + 112]
+    add rsp, SVC_IO
+    pop rcx                             /* the block */
+    dec qword ptr [rcx + GB_SVC_DEPTH]
+    pop r12
+    pop r14
+    pop r9
+    mov r10, rax
+.Lsvc_leave:
+    /* r14d: the rights to go back to, r9: the caller's stack, r10: the
+     * result, r12 and xmm0..7: where the answer goes and the answer. */
+    mov eax, r14d
+    xor ecx, ecx
+    xor edx, edx
+    PKRU_WRITE
+    /* ---- the caller's rights, which must be no more than the application's,
+     * or a library's whose block shows this call out ---- */
+    NOT_MORE_OPEN_THAN_APP eax, ecx, edx, r8d, 3f
+    FIND_DOMAIN_OF_RIGHTS rcx, edx, 2f
+    jmp protect_gate_broken
+2:  CHECKED_BLOCK rcx, rdx, r8, r8d
+    cmp qword ptr [rdx + GB_OUT_CALLS], 0
+    je protect_gate_broken
+    dec qword ptr [rdx + GB_OUT_CALLS]
+3:  movdqu [r12], xmm0
+    movdqu [r12 + 16], xmm1
+    movdqu [r12 + 32], xmm2
+    movdqu [r12 + 48], xmm3
+    movdqu [r12 + 64], xmm4
+    movdqu [r12 + 80], xmm5
+    movdqu [r12 + 96], xmm6
+    movdqu [r12 + 112], xmm7
+    mov rsp, r9
+    mov rax, r10
+    cmp r13d, SVC_FIRST_LOUD
+    jb 4f
+    cmp r13d, N_SERVICES
+    jae 4f
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    jmp GATE(protect_gate_exit_ret)    /* the final ret, where deferred signals go out */
+4:  pop r14
+    pop r13
+    pop r12
+    pop rbx
+    ret
+
+.Lsvc_claim:
+    /* A free block for this thread (its first entry into the domain): its
+     * bit taken atomically in the domain's bitmap, its gate fields zeroed,
+     * this thread's FS base as owner, its stacks where the table says.
+     * Result: the block, or 0 when none is left. */
+    mov r8, [rdx + DG_BLOCKS_LO]
+    xor r10d, r10d
+    test r8, r8
+    jz .Lsvc_leave
+    mov r11, [rdx + DG_BLOCKS_SIZE]
+    shr r11, GB_SHIFT
+    mov eax, GB_CLAIM_BITS
+    cmp r11, rax
+    cmova r11, rax                      /* r11: the blocks there are */
+    lea rsi, [r8 + GB_CLAIM_MAP]        /* the bitmap */
+    mov ecx, GB_FIRST_FREE
+1:  cmp rcx, r11
+    jae .Lsvc_leave                     /* none left: 0 */
+    mov rax, rcx
+    shr rax, 6
+    cmp qword ptr [rsi + rax * 8], -1
+    jne 2f
+    or rcx, 63                          /* all 64 taken */
+    inc rcx
+    jmp 1b
+2:  lock bts qword ptr [rsi], rcx
+    jnc 3f
+    inc rcx
+    jmp 1b
+3:  mov r10, rcx
+    shl r10, GB_SHIFT
+    add r10, r8                         /* r10: the block */
+    imul rcx, rcx, STACK_MAP_SIZE
+    add rcx, [rdx + DG_STACKS_LO]       /* rcx: its stack mapping */
+    xor eax, eax
+4:  mov qword ptr [r10 + rax * 8], 0
+    inc eax
+    cmp eax, GB_GATE_FIELDS / 8
+    jb 4b
+    mov [r10 + GB_STACK_MAP], rcx
+    mov qword ptr [r10 + GB_STACK_MAP_SIZE], STACK_MAP_SIZE
+    add rcx, STACK_MAP_SIZE
+    mov [r10 + GB_SP], rcx              /* the domain stack's top */
+    rdfsbase rax
+    mov [r10 + GB_OWNER], rax
+    jmp .Lsvc_leave
+
+.Lsvc_release:
+    /* This thread's block (rax), back to the free ones: only with no entry
+     * and no service inside it (a thread that ends inside the library keeps
+     * it: result 0). */
+    xor r10d, r10d
+    test qword ptr [rax + GB_SP], GB_SP_INSIDE
+    jnz .Lsvc_leave
+    cmp qword ptr [rax + GB_SVC_DEPTH], 0
+    jne .Lsvc_leave
+    mov qword ptr [rax + GB_OWNER], 0
+    mov r8, [rdx + DG_BLOCKS_LO]
+    sub rax, r8
+    shr rax, GB_SHIFT
+    lock btr qword ptr [r8 + GB_CLAIM_MAP], rax
+    mov r10d, 1
+    jmp .Lsvc_leave
+
+.Lsvc_count:
+    /* Adds io word 2 to counter io word 0 of this thread's block, or of the
+     * exited threads' block (0) when it has none; counter GB_N_COUNTERS is
+     * the longest deferral, kept as a maximum.  Atomic: the exited threads'
+     * block is shared. */
+    OWN_BLOCK_OR rdx, r8, rax, eax, 1f
+    jmp 2f
+1:  mov r8, [rdx + DG_BLOCKS_LO]
+    test r8, r8
+    jz protect_gate_broken
+2:  movq rcx, xmm0
+    movq r11, xmm1
+    cmp rcx, GB_N_COUNTERS
+    ja protect_gate_broken
+    je 3f
+    lock add qword ptr [r8 + GB_COUNTER + rcx * 8], r11
+    jmp 5f
+3:  mov rax, [r8 + GB_COUNTER + GB_N_COUNTERS * 8]
+4:  cmp r11, rax
+    jbe 5f
+    lock cmpxchg qword ptr [r8 + GB_COUNTER + GB_N_COUNTERS * 8], r11
+    jne 4b
+5:  xor r10d, r10d
+    jmp .Lsvc_leave
+    .size GATE(protect_service), . - GATE(protect_service)
+
 #ifndef GATE_DRY_RUN
 /* Every failed check ends here: a forged entry, a forged block, rights that
  * are not what the gate wrote.  The thread may stand on a domain stack it can
@@ -557,6 +852,19 @@ protect_gate_busy:
 protect_gate_busy_trap:
     ud2
     .size protect_gate_busy, . - protect_gate_busy
+
+/* A service asked for with a block pointer that is not this thread's block
+ * (ebx: the domain). */
+    .globl protect_gate_bad_block
+    .hidden protect_gate_bad_block
+    .type protect_gate_bad_block, @function
+protect_gate_bad_block:
+    lea rsp, [rip + broken_stack_top]
+    .globl protect_gate_bad_block_trap
+    .hidden protect_gate_bad_block_trap
+protect_gate_bad_block_trap:
+    ud2
+    .size protect_gate_bad_block, . - protect_gate_bad_block
 
     .bss
     .p2align 4

@@ -27,6 +27,7 @@
 #define DG_OPEN_CB_TARGETS 64 /* the same two for open callbacks */
 #define DG_OPEN_CB_COUNT 72
 #define DG_OPEN_DELTA 24 /* DG_OPEN_CB_* - DG_CB_* */
+#define DG_STACKS_LO 80  /* u64: the domain's region of per-thread stacks (STACK_MAP_SIZE each) */
 #define DG_SHIFT 7       /* sizeof(struct domain_gate) == 1 << DG_SHIFT */
 
 /* Callback stub id: r10d = domain | CB_OPEN, r11d = callback index.  An open
@@ -43,6 +44,30 @@
 
 /* struct gate_table */
 #define GT_APP_PKRU (MAX_DOMAINS << DG_SHIFT) /* u32: the application's rights */
+#define GT_LIB_KEYS (GT_APP_PKRU + 4)         /* u32: both PKRU bits of every key a domain owns */
+#define GT_SERVICES (GT_APP_PKRU + 8)         /* u64[N_SERVICES]: libprotect's services (services.h) */
+
+/* libprotect's services: what its runtime does with a domain open (free a
+ * block the application hands back, read counters, carry out a trapped
+ * system call for the library...), run by protect_service (gate.S) on the
+ * calling thread's service stack in that domain, like a gated export.
+ * Numbers below N_SERVICES run a C function of the table; the last three
+ * are the assembly's own (they need no stack, or make the block). */
+#define N_SERVICES 16
+#define SVC_CLAIM 16     /* take a free block for this thread (its first entry) */
+#define SVC_RELEASE 17   /* give this thread's block back (thread exit) */
+#define SVC_COUNT 18     /* add to a counter of this thread's block, or of the exited threads' */
+/* Services from SVC_FIRST_LOUD to N_SERVICES return through the gates'
+ * final ret, where a signal deferred while they ran goes out: those the
+ * application's code asks for.  The others return with a plain ret: they
+ * run in libprotect's signal handlers (every signal but SIGSYS blocked,
+ * where a breakpoint or int3 met with SIGTRAP blocked would come late or
+ * kill), at a thread's first entry (whose gate's return follows) or at its
+ * exit (which glibc makes with signals blocked). */
+#define SVC_FIRST_LOUD 8
+#define SVC_IO 128       /* bytes of request and answer, copied in and out through xmm0..7 */
+#define SVC_LEVELS 4     /* services running at once in one thread (a signal's handler may call one) */
+#define SVC_LEVEL_SHIFT 16 /* each with a stack of 64 KiB */
 
 /* struct gate_block: one per thread and domain, in the domain's memory */
 #define GB_OWNER 0       /* fs base of the owning thread */
@@ -54,6 +79,10 @@
 #define GB_CALLBACKS 56  /* callbacks out to the application */
 #define GB_OUT_CALLS 64  /* this library's calls into another library now under way */
 #define GB_NESTED 136    /* counter: entries that took the nesting path */
+#define GB_COUNTER 72    /* u64[GB_N_COUNTERS]: rarer events (gate_table.h), then the longest deferral */
+#define GB_N_COUNTERS 7
+#define GB_STACK_MAP 32  /* the stack mapping (guard, service stacks, guard, domain stack) */
+#define GB_SVC_DEPTH 216 /* services of this thread running in this domain */
 
 /* The frame an entry leaves at the top of the domain stack (at GB_SP, so
  * the innermost entry's frame is always found there), above the argument
@@ -64,6 +93,22 @@
 #define FRAME_BLOCK 32       /* the entry's block, whose GB_SP_INSIDE the way out clears */
 #define GATE_FRAME 32        /* those four: 16-byte aligned */
 #define GB_SHIFT 10      /* blocks are 1 << GB_SHIFT bytes, aligned */
+/* Block 0 of a domain's region keeps the exited threads' counts; block 1,
+ * from its second word on (its first, an owner, stays 0), the bitmap of the
+ * blocks taken: blocks from 2 up, at most GB_CLAIM_BITS of them. */
+#define GB_CLAIM_MAP ((1 << GB_SHIFT) + 8)
+#define GB_CLAIM_BITS (((1 << GB_SHIFT) - 8) * 8)
+#define GB_FIRST_FREE 2
+#define GB_STACK_MAP_SIZE 40
+#define GB_GATE_FIELDS 224 /* the fields a claim zeroes (the heap cache after them stays with the block) */
+
+/* A thread's stack mapping in a domain: a guard page, the service stacks,
+ * another guard page, the domain stack. */
+#define STACK_PAGE 4096
+#define SVC_AREA (SVC_LEVELS << SVC_LEVEL_SHIFT)
+#define DOMAIN_STACK_SIZE (8 << 20)
+#define STACK_MAIN_LO (STACK_PAGE + SVC_AREA + STACK_PAGE)
+#define STACK_MAP_SIZE (STACK_MAIN_LO + DOMAIN_STACK_SIZE)
 
 /* Registers saved by the gate's slow paths (first entry, callback arguments) */
 #define SAVED_RDI 0

@@ -28,12 +28,16 @@ struct domain_gate {
     uint32_t cb_stack_slots;    /* stack-argument slots a callback gets copied (0-8) */
     const uint64_t *open_cb_targets;
     uint64_t open_cb_count;
-    uint8_t pad[(1 << DG_SHIFT) - 80];
+    uint64_t stacks_lo;         /* the per-thread stacks (STACK_MAP_SIZE each), for the block's claim */
+    uint8_t pad[(1 << DG_SHIFT) - 88];
 };
 
 struct gate_table {
     struct domain_gate domain[MAX_DOMAINS];
     uint32_t app_pkru;
+    uint32_t lib_keys; /* both PKRU bits of every key a domain owns */
+    /* libprotect's services (gate_layout.h, services.h), by number. */
+    uintptr_t (*services[N_SERVICES])(int slot, void *io);
     /* What a thread's first entry and its exit also need from the layers
      * above (signals: the key-0 alternate stack), passed in at start; here,
      * in the read-only page, so that nobody can redirect them. */
@@ -57,6 +61,10 @@ static inline uint32_t app_rights(void)
     return protect_gate_page.t.app_pkru;
 }
 
+/* Whether PKRU opens no protected library's key more than the
+ * application's rights do. */
+bool rights_within_app(uint32_t pkru);
+
 struct gate_block {
     uint64_t owner;      /* fs base of the owning thread, 0 when free */
     uint64_t sp;         /* the innermost entry's frame lies just below; bit 0: GB_SP_INSIDE (gate_layout.h) */
@@ -67,12 +75,13 @@ struct gate_block {
     uint64_t entries;    /* this thread's gate entries and callbacks: the */
     uint64_t callbacks;  /* gate's plain increments, summed by readers */
     uint64_t out_calls;  /* calls of this library into another under way: the way back needs one */
-    uint64_t counter[7]; /* enum gate_counter: rarer events, counted from C (gate_count) */
+    uint64_t counter[GB_N_COUNTERS]; /* enum gate_counter: rarer events (gate_count) */
     uint64_t longest_deferral_ns;
     uint64_t nested;     /* entries that took the nesting path (the gate's increments) */
     uint64_t sp_moves[8]; /* sp before each lowering for a signal delivered inside (gate_block_lower_sp) */
     uint64_t n_sp_moves;
-    uint8_t pad[256 - 216];
+    uint64_t svc_depth;  /* services of this thread now running in this domain (gate.S) */
+    uint8_t pad[256 - 224];
     /* memory/'s per-thread cache of free heap blocks (opaque here): kept
      * with the block slot, so a thread that takes the slot later reuses it. */
     uint8_t heap_cache[512];
@@ -91,6 +100,7 @@ void protect_callback_gate(void);
 void protect_gate_broken(void);
 void protect_gate_broken_trap(void); /* the ud2 where failed checks stop */
 void protect_gate_busy_trap(void);   /* ... and an entry into a block already inside */
+void protect_gate_bad_block_trap(void); /* ... and a service asked for with a forged block pointer */
 void protect_gate_contained(void);   /* the gate's way out after a contained fault */
 void protect_gate_exit_ret(void);    /* the final ret: where deferred signals go out */
 
@@ -182,9 +192,8 @@ void gate_count_deferral(int slot, uint64_t ns);
 /* Frees the calling thread's blocks and domain stacks (thread exit). */
 void gate_blocks_release_thread(void);
 
-/* Runs FN(ARG) with domain SLOT open (and nothing else changed), from
- * application rights; returns FN's result. */
-uintptr_t with_domain_open(int slot, uintptr_t (*fn)(void *), void *arg);
+/* Registers the gates' own services (services.h), once, at start. */
+void gate_table_init_services(void);
 
 /* A signal delivered while this thread is inside domain SLOT: entries from
  * its handler must put their frames below SP (the interrupted library's

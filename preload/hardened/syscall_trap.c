@@ -8,6 +8,7 @@
 #include "base/proc_maps.h"
 #include "hardened/syscall_filter.h"
 #include "gates/domains.h"
+#include "gates/services.h"
 #include "hardened/library_fds.h"
 #include "hardened/open_trap.h"
 #include "memory/library_files.h"
@@ -412,6 +413,36 @@ static long sendmsg_request(long nr, const long *a, uint32_t rights)
     return r;
 }
 
+/* What carry_out answers for a reason the filter has not: the signal is
+ * left to the program. */
+#define NOT_A_REQUEST (-4096 - 1)
+
+/* Carries out call NR, which the filter sent here for REASON, for a caller
+ * with RIGHTS (the rights this runs with). */
+static long carry_out(long nr, int reason, const long *a, uint32_t rights)
+{
+    switch (reason) {
+    case FILTER_FORBIDDEN:
+        return trap_refuse(nr, "not allowed in hardened mode");
+    case FILTER_PROTECTED:
+        return refuse_over(nr, (uintptr_t)a[0], nr == SYS_shmdt ? 1 : (uintptr_t)a[1]);
+    case FILTER_EXEC:
+        return exec_request(nr, a);
+    case FILTER_REMAP:
+        return remap_request(a);
+    case FILTER_OPEN:
+        return nr == SYS_truncate ? truncate_request(a, rights) : open_request(nr, a, rights);
+    case FILTER_FD:
+        return fd_request(nr, a, rights);
+    case FILTER_SENDMSG:
+        return sendmsg_request(nr, a, rights);
+    case FILTER_SIGRETURN:
+        return trap_refuse(nr, "not from libprotect's restorer (a forged signal frame?)");
+    default:
+        return NOT_A_REQUEST;
+    }
+}
+
 bool syscall_trap(siginfo_t *si, ucontext_t *uc)
 {
     if (si->si_code != SYS_SECCOMP)
@@ -432,40 +463,44 @@ bool syscall_trap(siginfo_t *si, ucontext_t *uc)
         return false;
     }
     /* The call is made with the caller's rights: a library's open reads
-     * its path from its own memory. */
-    uint32_t saved = pku_read(), rights = frame_rights(uc);
-    pku_write_checked(rights);
+     * its path from its own memory.  A library's, then, is carried out by a
+     * service in its domain (libprotect's C code never raises the rights
+     * itself); the application's here. */
     long r;
-    switch (si->si_errno) {
-    case FILTER_FORBIDDEN:
-        r = trap_refuse(nr, "not allowed in hardened mode");
-        break;
-    case FILTER_PROTECTED:
-        r = refuse_over(nr, (uintptr_t)a[0], nr == SYS_shmdt ? 1 : (uintptr_t)a[1]);
-        break;
-    case FILTER_EXEC:
-        r = exec_request(nr, a);
-        break;
-    case FILTER_REMAP:
-        r = remap_request(a);
-        break;
-    case FILTER_OPEN:
-        r = nr == SYS_truncate ? truncate_request(a, rights) : open_request(nr, a, rights);
-        break;
-    case FILTER_FD:
-        r = fd_request(nr, a, rights);
-        break;
-    case FILTER_SENDMSG:
-        r = sendmsg_request(nr, a, rights);
-        break;
-    case FILTER_SIGRETURN:
-        r = trap_refuse(nr, "not from libprotect's restorer (a forged signal frame?)");
-        break;
-    default:
+    struct domain *d = calling_domain(frame_rights(uc));
+    if (d) {
+        union service_io io = {.w = {(uint64_t)nr, (uint64_t)si->si_errno}};
+        memcpy(&io.w[2], a, sizeof a);
+        r = (long)domain_service(d->slot, SVC_TRAP, &io);
+    } else {
+        uint32_t saved = pku_read(), rights = frame_rights(uc);
+        pku_write_checked(rights_within_app(rights) ? rights : app_rights());
+        r = carry_out(nr, si->si_errno, a, pku_read());
         pku_write_checked(saved);
-        return false;
     }
-    pku_write_checked(saved);
+    if (r == NOT_A_REQUEST)
+        return false;
     g[REG_RAX] = r;
     return true;
+}
+
+/* SVC_TRAP: w[0] the call, w[1] the filter's reason, w[2..7] its arguments;
+ * with the domain's rights, as the library made it. */
+static long trap_service(int slot, void *io)
+{
+    const union service_io *q = io;
+    long a[6];
+    memcpy(a, &q->w[2], sizeof a);
+    /* Only for a thread that an entry is inside: the application may ask
+     * for this service too, and a library's calls (its descriptors) are
+     * not the application's to make. */
+    const struct gate_block *b = gate_block_checked(slot);
+    if (!b || !(b->sp & GB_SP_INSIDE))
+        return trap_refuse((long)q->w[0], "asked for as a library's trapped call by a thread not inside the library");
+    return carry_out((long)q->w[0], (int)q->w[1], a, protect_gate_page.t.domain[slot].pkru);
+}
+
+void syscall_trap_register_service(void)
+{
+    gate_table_set_service(SVC_TRAP, (uintptr_t(*)(int, void *))trap_service);
 }

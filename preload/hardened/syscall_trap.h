@@ -12,6 +12,10 @@
  * False if the signal is not one (the application's own SIGSYS). */
 bool syscall_trap(siginfo_t *si, ucontext_t *uc);
 
+/* Puts the trap's service (a library's call carried out in its domain) in
+ * the gate table, at start. */
+void syscall_trap_register_service(void);
+
 /* System calls of the program refused so far (telemetry). */
 unsigned long syscall_refusals(void);
 

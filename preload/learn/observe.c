@@ -14,7 +14,7 @@
 #include "base/pku.h"
 #include "gates/callbacks.h"
 #include "log.h"
-#include "memory/domain_heap.h"
+#include "memory/interpose.h"
 #include "signals/faults.h"
 
 #include <dlfcn.h>
@@ -246,28 +246,15 @@ void observe_alloc(const struct domain *d, uintptr_t block, uint64_t func)
     pthread_mutex_unlock(&lock);
 }
 
-struct block_lookup {
-    const struct domain *d;
-    uintptr_t addr, block;
-};
-
-static uintptr_t find_block(void *arg)
-{
-    struct block_lookup *b = arg;
-    b->block = domain_heap_block_of(b->d->heap, b->addr);
-    return 0;
-}
-
 uint64_t observed_alloc_func(const struct domain *d, uintptr_t addr)
 {
     if (!alloc_keys || addr - d->heap_lo >= d->heap_hi - d->heap_lo)
         return UINT64_MAX;
-    struct block_lookup b = {d, addr, 0};
-    with_domain_open(d->slot, find_block, &b); /* the heap's map is the domain's */
-    if (!b.block)
+    uintptr_t block = domain_heap_block_at(d, addr); /* the heap's map is the domain's */
+    if (!block)
         return UINT64_MAX;
-    for (size_t i = alloc_hash(b.block), probes = 0; probes < 64 && alloc_keys[i]; i = (i + 1) & (ALLOC_SLOTS - 1), probes++)
-        if (alloc_keys[i] == b.block && (alloc_vals[i] >> 32) == (uint64_t)d->slot)
+    for (size_t i = alloc_hash(block), probes = 0; probes < 64 && alloc_keys[i]; i = (i + 1) & (ALLOC_SLOTS - 1), probes++)
+        if (alloc_keys[i] == block && (alloc_vals[i] >> 32) == (uint64_t)d->slot)
             return (alloc_vals[i] & 0xffffffffu) ? (alloc_vals[i] & 0xffffffffu) - 1 : UINT64_MAX;
     return UINT64_MAX;
 }

@@ -330,6 +330,8 @@ size_t domain_heap_usable_size(struct domain_heap *h, const void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
     size_t n = 0;
+    if (!in_region(h, p))
+        return 0;
     pthread_mutex_lock(&h->lock);
     size_t i = chunk_index(h, p);
     if (h->kind[i] == CHUNK_SLAB) {

@@ -11,6 +11,7 @@
 #include "memory/domain_heap.h"
 #include "gates/domains.h"
 #include "gates/gate_table.h"
+#include "gates/services.h"
 #include "log.h"
 #include "base/sealed.h"
 #include "memory/interpose.h"
@@ -131,18 +132,6 @@ void *calloc(size_t n, size_t size)
     return p;
 }
 
-struct free_args {
-    struct domain *d;
-    void *p;
-};
-
-static uintptr_t free_in_domain(void *arg)
-{
-    struct free_args *a = arg;
-    domain_heap_free(a->d->heap, cache_of(a->d), a->p);
-    return 0;
-}
-
 /* Whether the running code is D's own (its rights): only the library frees
  * or resizes the blocks of its heap. */
 static bool inside(const struct domain *d)
@@ -154,7 +143,8 @@ static bool inside(const struct domain *d)
  * give it (blocks an entry with heap = app allocates are the application's
  * from the start): a stray or double free of a library object, whose block
  * the library would reuse under its own objects.  Refused and reported,
- * unless audit mode lets it through (and learns heap = app from it). */
+ * unless audit mode lets it through (and learns heap = app from it).  In
+ * the service, where a caller cannot skip it. */
 static bool application_may_release(const struct domain *d, void *p, const char *call)
 {
     if (observers.v.release && observers.v.release(d, (uintptr_t)p))
@@ -166,52 +156,48 @@ static bool application_may_release(const struct domain *d, void *p, const char 
     return false;
 }
 
+/* SVC_HEAP_FREE: w[0] the block, w[1] 1 if for realloc.  1 if freed. */
+static uintptr_t release_service(int slot, void *io)
+{
+    const union service_io *r = io;
+    struct domain *d = &protect_domains[slot];
+    void *p = (void *)r->w[0];
+    if (!d->heap || !application_may_release(d, p, r->w[1] ? "realloc" : "free"))
+        return 0;
+    domain_heap_free(d->heap, cache_of(d), p);
+    return 1;
+}
+
 void free(void *p)
 {
     if (!p)
         return;
     struct domain *d = owner(p);
-    if (!d) {
+    if (!d)
         __libc_free(p);
-        return;
-    }
-    struct free_args a = {d, p};
-    if (inside(d))
-        free_in_domain(&a);
-    else if (application_may_release(d, p, "free"))
-        with_domain_open(d->slot, free_in_domain, &a);
+    else if (inside(d))
+        domain_heap_free(d->heap, cache_of(d), p);
+    else
+        domain_service(d->slot, SVC_HEAP_FREE, &(union service_io){.w = {(uintptr_t)p, 0}});
 }
 
-static uintptr_t usable_in_domain(void *arg)
+/* SVC_HEAP_USABLE: w[0] the block. */
+static uintptr_t usable_service(int slot, void *io)
 {
-    struct free_args *a = arg;
-    return domain_heap_usable_size(a->d->heap, a->p);
+    const struct domain *d = &protect_domains[slot];
+    return d->heap ? domain_heap_usable_size(d->heap, (void *)((union service_io *)io)->w[0]) : 0;
 }
 
 size_t malloc_usable_size(void *p)
 {
     static size_t (*real)(void *);
     struct domain *d = p ? owner(p) : NULL;
-    if (d) {
-        struct free_args a = {d, p};
-        return is_open(d) ? usable_in_domain(&a) : with_domain_open(d->slot, usable_in_domain, &a);
-    }
+    if (d)
+        return is_open(d) ? domain_heap_usable_size(d->heap, p)
+                          : domain_service(d->slot, SVC_HEAP_USABLE, &(union service_io){.w = {(uintptr_t)p}});
     if (!real)
         real = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
     return real ? real(p) : 0;
-}
-
-struct copy_args {
-    void *to;
-    const void *from;
-    size_t n;
-};
-
-static uintptr_t copy_out(void *arg)
-{
-    struct copy_args *c = arg;
-    memcpy(c->to, c->from, c->n);
-    return 0;
 }
 
 void *realloc(void *p, size_t size)
@@ -229,13 +215,9 @@ void *realloc(void *p, size_t size)
     /* Memory changes hands: a block made before the library was protected,
      * or a library block the application now resizes: only one the policy
      * gave it (see free), and a confidential library's never (the copy
-     * would be a read). */
-    if (from && !inside(from) && from->policy.mode != POLICY_CONFIDENTIAL &&
-        !application_may_release(from, p, "realloc")) {
-        errno = EPERM;
-        return NULL;
-    }
-    if (from && from->policy.mode == POLICY_CONFIDENTIAL) {
+     * would be a read).  The copy is a plain read: whoever is not inside
+     * may read an integrity library's memory. */
+    if (from && !inside(from) && from->policy.mode == POLICY_CONFIDENTIAL) {
         protect_log("blocked realloc of %s's memory (confidential) from outside it: the copy would read it",
                     from->name);
         errno = EPERM;
@@ -245,15 +227,16 @@ void *realloc(void *p, size_t size)
     void *q = to ? domain_alloc(&a, size, 0) : __libc_malloc(size);
     if (!q)
         return NULL;
-    struct copy_args c = {q, p, have < size ? have : size};
-    if (from && !is_open(from))
-        with_domain_open(from->slot, copy_out, &c);
-    else
-        copy_out(&c);
-    if (from) /* (its release was judged above) */
-        with_domain_open(from->slot, free_in_domain, &(struct free_args){from, p});
-    else
+    memcpy(q, p, have < size ? have : size);
+    if (!from)
         __libc_free(p);
+    else if (inside(from))
+        domain_heap_free(from->heap, cache_of(from), p);
+    else if (!domain_service(from->slot, SVC_HEAP_FREE, &(union service_io){.w = {(uintptr_t)p, 1}})) {
+        free(q);
+        errno = EPERM;
+        return NULL;
+    }
     return q;
 }
 
@@ -305,4 +288,47 @@ void *valloc(size_t size)
 void *pvalloc(size_t size)
 {
     return memalign(4096, (size + 4095) & ~(size_t)4095);
+}
+
+/* SVC_HEAP_USAGE: the answer's w[0] and w[1]. */
+static uintptr_t usage_service(int slot, void *io)
+{
+    union service_io *r = io;
+    size_t in_use = 0, peak = 0;
+    if (protect_domains[slot].heap)
+        domain_heap_usage(protect_domains[slot].heap, &in_use, &peak);
+    r->w[0] = in_use;
+    r->w[1] = peak;
+    return 0;
+}
+
+void domain_heap_usage_of(const struct domain *d, size_t *in_use, size_t *peak)
+{
+    union service_io io = {0};
+    if (d->heap)
+        domain_service(d->slot, SVC_HEAP_USAGE, &io);
+    *in_use = io.w[0];
+    *peak = io.w[1];
+}
+
+/* SVC_HEAP_BLOCK: w[0] an address; the block holding it, or 0. */
+static uintptr_t block_service(int slot, void *io)
+{
+    const struct domain *d = &protect_domains[slot];
+    return d->heap ? domain_heap_block_of(d->heap, ((union service_io *)io)->w[0]) : 0;
+}
+
+uintptr_t domain_heap_block_at(const struct domain *d, uintptr_t addr)
+{
+    if (is_open(d))
+        return d->heap ? domain_heap_block_of(d->heap, addr) : 0;
+    return domain_service(d->slot, SVC_HEAP_BLOCK, &(union service_io){.w = {addr}});
+}
+
+void memory_register_services(void)
+{
+    gate_table_set_service(SVC_HEAP_FREE, release_service);
+    gate_table_set_service(SVC_HEAP_USABLE, usable_service);
+    gate_table_set_service(SVC_HEAP_USAGE, usage_service);
+    gate_table_set_service(SVC_HEAP_BLOCK, block_service);
 }

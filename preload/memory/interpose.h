@@ -15,6 +15,14 @@
 void memory_set_observers(void (*alloc)(const struct domain *d, uintptr_t block, uint64_t func),
                           bool (*release)(const struct domain *d, uintptr_t block));
 
+/* Puts memory's services (gates/services.h) in the gate table, at start. */
+void memory_register_services(void);
+
+/* D's heap: bytes in use and the peak (telemetry). */
+void domain_heap_usage_of(const struct domain *d, size_t *in_use, size_t *peak);
+/* The block of D's heap that holds ADDR, or 0 (learning). */
+uintptr_t domain_heap_block_at(const struct domain *d, uintptr_t addr);
+
 /* Reserves D's map region (map_interpose.c), with D's key open for the
  * calling thread.  Returns 0, or -1. */
 int domain_maps_reserve(struct domain *d);

@@ -209,6 +209,11 @@ bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc, int *errno_out)
         first_frame(uc, where, sizeof where);
         protect_log("gate check failed (a forged gate entry or corrupted gate state)");
         backtrace_from(uc);
+    } else if (sig == SIGILL && ip == (uintptr_t)protect_gate_bad_block_trap && !again) {
+        int slot = (int)(uc->uc_mcontext.gregs[REG_RBX] & (MAX_DOMAINS - 1));
+        protect_log("gate check failed: this thread's gate block pointer for %s (%p) is not its block (changed by the "
+                    "application?)",
+                    domain_name(slot), (void *)protect_blocks[slot]);
     } else if (sig == SIGILL && ip == (uintptr_t)protect_gate_busy_trap && !again) {
         protect_log("gate check failed: this thread's domain stack is in use by another entry (a second thread "
                     "with this thread's FS base, or a library calling back into one that called it)");

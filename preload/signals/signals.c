@@ -375,6 +375,7 @@ static int exit_breakpoint(void)
     a.bp_addr = (uintptr_t)gate_code()->exit_ret;
     a.bp_len = sizeof(long);
     a.sample_period = 1;
+    a.sample_type = PERF_SAMPLE_ADDR; /* si_addr: the breakpoint (kernels that need the flag for it) */
     a.sigtrap = 1;
     a.remove_on_exec = 1;
     a.exclude_kernel = 1;
@@ -518,8 +519,11 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
         atomic_fetch_add(&n_hits, 1);
         if (!inside_library(uc) && pending.n && alt_depth == 0 && !draining)
             deliver_pending(ctx, false);
-    } else if (sig == SIGTRAP && si->si_code == TRAP_PERF && ip == (uintptr_t)gate_code()->exit_ret) {
-        /* A gate is returning: to the application at last? */
+    } else if (sig == SIGTRAP && si->si_code == TRAP_PERF &&
+               (ip == (uintptr_t)gate_code()->exit_ret || (uintptr_t)si->si_addr == (uintptr_t)gate_code()->exit_ret)) {
+        /* A gate is returning: to the application at last?  (Or one did,
+         * in a service that a handler of ours called, with SIGTRAP blocked:
+         * the trap comes after the handler, wherever the thread is then.) */
         atomic_fetch_add(&n_hits, 1);
         /* From inside a handler we run, wait (armed) for the outermost return. */
         if (!inside_library(uc) && pending.n && alt_depth == 0 && !draining)

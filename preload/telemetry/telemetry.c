@@ -10,7 +10,7 @@
 #include "gates/gate_table.h"
 #include "hardened/syscall_trap.h"
 #include "log.h"
-#include "memory/domain_heap.h"
+#include "memory/interpose.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,18 +24,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-struct heap_read {
-    const struct domain *d;
-    size_t in_use, peak;
-};
-
-static uintptr_t read_heap(void *arg)
-{
-    struct heap_read *h = arg;
-    domain_heap_usage(h->d->heap, &h->in_use, &h->peak);
-    return 0;
-}
 
 void telemetry_snapshot(struct protect_stats *s)
 {
@@ -53,9 +41,8 @@ void telemetry_snapshot(struct protect_stats *s)
         struct protect_stats_lib *l = &s->lib[s->n_libraries++];
         struct gate_counts c;
         gate_counts(d->slot, &c);
-        struct heap_read h = {d, 0, 0};
-        if (d->heap)
-            with_domain_open(d->slot, read_heap, &h); /* the heap's header is the domain's */
+        size_t heap_bytes, heap_peak;
+        domain_heap_usage_of(d, &heap_bytes, &heap_peak); /* the heap's header is the domain's */
         snprintf(l->library, sizeof l->library, "%s", d->name);
         l->entries = c.entries;
         l->nested = c.nested;
@@ -68,8 +55,8 @@ void telemetry_snapshot(struct protect_stats *s)
         l->faults = c.counter[GC_FAULTS];
         l->contained = c.counter[GC_CONTAINED];
         l->blocked_accesses = c.counter[GC_BLOCKED];
-        l->heap_bytes = h.in_use;
-        l->heap_peak = h.peak;
+        l->heap_bytes = heap_bytes;
+        l->heap_peak = heap_peak;
         l->tagged_bytes = d->tagged_bytes > 0 ? (uint64_t)d->tagged_bytes : 0;
     }
 }

@@ -1,0 +1,50 @@
+/* libprotect's services: what its runtime does with a domain's rights,
+ * run by the service gate (gate.S, protect_service) on the calling
+ * thread's service stack in that domain.  A service is a number, its C
+ * function is in the read-only gate table, and it takes a private copy of
+ * its request (SVC_IO bytes), which it may overwrite with its answer: so
+ * that no C function of libprotect opens a domain itself, and none takes a
+ * function or a target from its caller.  A service checks its request as a
+ * system call checks its arguments: the application may make any. */
+#ifndef LIBPROTECT_SERVICES_H
+#define LIBPROTECT_SERVICES_H
+
+#include "gates/gate_layout.h"
+
+#include <stdint.h>
+
+union service_io {
+    uint64_t w[SVC_IO / 8];
+    uint8_t bytes[SVC_IO];
+};
+
+/* The services that run C code (numbers below N_SERVICES).  SVC_CLAIM,
+ * SVC_RELEASE and SVC_COUNT (gate_layout.h) are the gate's own. */
+enum service {
+    SVC_LOWER_SP,    /* gates/: a signal delivered inside moves the entries' place down */
+    SVC_RAISE_SP,    /* ... and back */
+    SVC_READ_SP,     /* ... where it is */
+    SVC_RETIRE,      /* gates/: an exiting thread's counts to the exited threads' block */
+    SVC_SUM_COUNTS,  /* gates/: every thread's counts */
+    SVC_TRAP,        /* hardened/: a system call the library made, carried out for it */
+    SVC_HEAP_BLOCK,  /* learn/: the heap block holding an address */
+    SVC_HEAP_USAGE,  /* telemetry/: the heap's bytes in use and peak */
+    /* the application's own requests (SVC_FIRST_LOUD) */
+    SVC_HEAP_FREE,   /* memory/: the application hands back a block of the domain's heap */
+    SVC_HEAP_USABLE, /* memory/: a block's usable size */
+    SVC_N_C
+};
+_Static_assert(SVC_HEAP_FREE == SVC_FIRST_LOUD, "the application's requests last");
+_Static_assert(SVC_N_C <= N_SERVICES, "services fit the table");
+
+/* Runs service SVC in domain SLOT with request IO (answer written back). */
+uintptr_t domain_service(int slot, unsigned svc, union service_io *io);
+
+/* Puts FN in the table as service SVC (at start, before anything runs). */
+void gate_table_set_service(unsigned svc, uintptr_t (*fn)(int slot, void *io));
+
+/* The service gate's two builds (gate.S, gate_dry.S). */
+uintptr_t protect_service(int slot, unsigned svc, union service_io *io);
+uintptr_t protect_service_dry(int slot, unsigned svc, union service_io *io);
+
+#endif
