@@ -24,6 +24,7 @@ long bench_varargs(int n, ...);
 void bench_nested(void);
 void bench_callback(void (*fn)(void));
 void bench_tiny(void);
+int bench_open_close(const char *path);
 
 __attribute__((noinline)) static void local_empty(void)
 {
@@ -112,6 +113,17 @@ static void int3_loop(long n)
         bench_tiny();
 }
 
+/* The library opens (and closes) a file: with the filter, a SIGSYS round
+ * trip and the call carried out in the library's domain. */
+static void trapped_open_loop(long n)
+{
+    for (long i = 0; i < n; i++)
+        if (bench_open_close("/dev/null") != 0) {
+            fprintf(stderr, "microbench: the library's open of /dev/null failed\n");
+            exit(1);
+        }
+}
+
 /* --- the alternatives --- */
 
 static void *guarded_page;
@@ -178,6 +190,7 @@ static const struct row {
     {"plain", plain_loop},     {"bare-pku", bare_pku},         {"bare-dry", bare_dry},
     {"gate", plain_loop},      {"args-stack8", args_loop},     {"varargs", varargs_loop},
     {"nested", nested_loop},   {"callback", callback_loop},    {"int3", int3_loop},
+    {"trapped-open", trapped_open_loop},
     {"syscall", syscall_loop}, {"process", process_loop},
 };
 
