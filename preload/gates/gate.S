@@ -133,6 +133,33 @@
     jne \none
 .endm
 
+/* A call out of the library whose block is \blk, from the stack rsp: counted
+ * and its stack kept (with the library's rights, before leaving them). */
+.macro OUT_CALL_COUNT blk, tmp
+    mov \tmp, [\blk + GB_OUT_CALLS]
+    cmp \tmp, GB_OUT_SP_N
+    jae protect_gate_broken
+    mov [\blk + GB_OUT_SP + \tmp * 8], rsp
+    inc \tmp
+    mov [\blk + GB_OUT_CALLS], \tmp
+.endm
+
+/* The way back into that library: a call out must be under way, and the
+ * stack \sp returned to must be the one it left from (a jump to a gate's
+ * way out with the library's rights, made by application code a callback
+ * runs while the library's call out is under way, has its own). */
+.macro OUT_CALL_RETURN blk, sp, tmp
+    mov \tmp, [\blk + GB_OUT_CALLS]
+    test \tmp, \tmp
+    jz protect_gate_broken
+    dec \tmp
+    cmp \tmp, GB_OUT_SP_N
+    jae protect_gate_broken
+    cmp \sp, [\blk + GB_OUT_SP + \tmp * 8]
+    jne protect_gate_broken
+    mov [\blk + GB_OUT_CALLS], \tmp
+.endm
+
 /* A telemetry counter of this thread's block (rax): a plain increment.
  * (GATE_NO_COUNTERS: the build bench/ measures the counters' cost with.) */
 .macro COUNT field
@@ -340,9 +367,7 @@ GATE(protect_gate_exit_ret):
     FIND_DOMAIN_OF_RIGHTS rcx, edx, 2f
     jmp protect_gate_broken
 2:  CHECKED_BLOCK rcx, rdx, r8, r8d
-    cmp qword ptr [rdx + GB_OUT_CALLS], 0
-    je protect_gate_broken
-    dec qword ptr [rdx + GB_OUT_CALLS]
+    OUT_CALL_RETURN rdx, r9, r8
     jmp .Lexit
 
 .Lfrom_library:
@@ -354,7 +379,7 @@ GATE(protect_gate_exit_ret):
     FIND_DOMAIN_OF_RIGHTS rcx, edx, 2f
     jmp 3f
 2:  CHECKED_BLOCK rcx, rdx, r11, r11d
-    inc qword ptr [rdx + GB_OUT_CALLS]
+    OUT_CALL_COUNT rdx, r11
 3:  movq r11, xmm12
     xor ecx, ecx
     jmp .Lopen
@@ -616,7 +641,7 @@ GATE(protect_service):
     FIND_DOMAIN_OF_RIGHTS rcx, edx, 2f
     jmp protect_gate_broken
 2:  CHECKED_BLOCK rcx, rdx, r8, r8d
-    inc qword ptr [rdx + GB_OUT_CALLS]
+    OUT_CALL_COUNT rdx, r8
 .Lsvc_open:
     mov eax, ebx
     shl eax, DG_SHIFT
@@ -706,9 +731,7 @@ GATE(protect_service):
     FIND_DOMAIN_OF_RIGHTS rcx, edx, 2f
     jmp protect_gate_broken
 2:  CHECKED_BLOCK rcx, rdx, r8, r8d
-    cmp qword ptr [rdx + GB_OUT_CALLS], 0
-    je protect_gate_broken
-    dec qword ptr [rdx + GB_OUT_CALLS]
+    OUT_CALL_RETURN rdx, r9, r8
 3:  movdqu [r12], xmm0
     movdqu [r12 + 16], xmm1
     movdqu [r12 + 32], xmm2

@@ -83,6 +83,8 @@
 #define GB_N_COUNTERS 7
 #define GB_STACK_MAP 32  /* the stack mapping (guard, service stacks, guard, domain stack) */
 #define GB_SVC_DEPTH 216 /* services of this thread running in this domain */
+#define GB_OUT_SP 224    /* u64[GB_OUT_SP_N]: where each call out under way left this library's stack */
+#define GB_OUT_SP_N 4
 
 /* The frame an entry leaves at the top of the domain stack (at GB_SP, so
  * the innermost entry's frame is always found there), above the argument
@@ -100,7 +102,7 @@
 #define GB_CLAIM_BITS (((1 << GB_SHIFT) - 8) * 8)
 #define GB_FIRST_FREE 2
 #define GB_STACK_MAP_SIZE 40
-#define GB_GATE_FIELDS 224 /* the fields a claim zeroes (the heap cache after them stays with the block) */
+#define GB_GATE_FIELDS 256 /* the fields a claim zeroes (the heap cache after them stays with the block) */
 
 /* A thread's stack mapping in a domain: a guard page, the service stacks,
  * another guard page, the domain stack. */

@@ -46,7 +46,8 @@ _Static_assert(offsetof(struct gate_block, stack_map_size) == GB_STACK_MAP_SIZE,
 _Static_assert(offsetof(struct gate_block, counter) == GB_COUNTER, "GB_COUNTER");
 _Static_assert(offsetof(struct gate_block, longest_deferral_ns) == GB_COUNTER + 8 * GB_N_COUNTERS, "GB_COUNTER");
 _Static_assert(offsetof(struct gate_block, svc_depth) == GB_SVC_DEPTH, "GB_SVC_DEPTH");
-_Static_assert(offsetof(struct gate_block, pad) == GB_GATE_FIELDS, "GB_GATE_FIELDS");
+_Static_assert(offsetof(struct gate_block, out_sp) == GB_OUT_SP, "GB_OUT_SP");
+_Static_assert(offsetof(struct gate_block, heap_cache) == GB_GATE_FIELDS, "GB_GATE_FIELDS");
 _Static_assert(GC_N == GB_N_COUNTERS, "GB_N_COUNTERS");
 _Static_assert(offsetof(struct saved_regs, rdx) == SAVED_RDX, "SAVED_RDX");
 _Static_assert(offsetof(struct saved_regs, r11) == SAVED_R11, "SAVED_R11");

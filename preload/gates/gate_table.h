@@ -74,14 +74,14 @@ struct gate_block {
     uint64_t stack_map_size;
     uint64_t entries;    /* this thread's gate entries and callbacks: the */
     uint64_t callbacks;  /* gate's plain increments, summed by readers */
-    uint64_t out_calls;  /* calls of this library into another under way: the way back needs one */
+    uint64_t out_calls;  /* calls of this library into another under way: the way back needs one, to its stack */
     uint64_t counter[GB_N_COUNTERS]; /* enum gate_counter: rarer events (gate_count) */
     uint64_t longest_deferral_ns;
     uint64_t nested;     /* entries that took the nesting path (the gate's increments) */
     uint64_t sp_moves[8]; /* sp before each lowering for a signal delivered inside (gate_block_lower_sp) */
     uint64_t n_sp_moves;
     uint64_t svc_depth;  /* services of this thread now running in this domain (gate.S) */
-    uint8_t pad[256 - 224];
+    uint64_t out_sp[GB_OUT_SP_N]; /* the stack each call out (out_calls) left from: the way back returns there */
     /* memory/'s per-thread cache of free heap blocks (opaque here): kept
      * with the block slot, so a thread that takes the slot later reuses it. */
     uint8_t heap_cache[512];

@@ -97,6 +97,8 @@ attacks=(
   "a signal delivered inside the library, the thread's block pointer and libprotect's record of the stack move rewritten|deliver_block|gate check failed: this thread's gate block pointer for libvault.so"
   "a second thread takes the FS base of a thread that is inside the library, then calls the library (two threads on one domain stack)|fs_base|gate check failed: this thread's domain stack is in use by another entry"
   "a SIGSYS made up as a filter trap asking for pkey_mprotect of the library's page (every reason code)|forged_sigsys|a SIGSYS made up to look like the system-call filter's \\(pkey_mprotect, reason 5\\): not acted on"
+  "while the vault's call into another protected library calls the application back, the application jumps to the entry gate's way out with the vault's rights and its own stack|out_call gate|gate check failed \\(a forged gate entry"
+  "... to the service gate's way out|out_call service|gate check failed \\(a forged gate entry"
   "forged sigreturn frame|sigreturn own|blocked rt_sigreturn"
   "libprotect's code and read-only tables made writable|libprotect_state|blocked mprotect.*libprotect"
   "libprotect's domain table rewritten (the library's key set to 0)|libprotect_tables|libprotect's domain table faulted"
@@ -115,8 +117,11 @@ is_known() { local k; for k in "${KNOWN_OPEN[@]}"; do [ "$k" = "$1" ] && return 
 for entry in "${attacks[@]}"; do
     IFS='|' read -r name cmd pattern <<<"$entry"
     read -r prog args <<<"$cmd"
+    # An attack that needs a second protected library has its policy beside it.
+    extra=()
+    [ -f "$build/attacks/$prog.policy" ] && extra=(-p "$build/attacks/$prog.policy")
     # shellcheck disable=SC2086
-    { timeout 120 "$wrap" -p "$policy" -- "$build/attacks/attack_$prog" $args >"$tmp/out" 2>"$tmp/err"; } 2>/dev/null
+    { timeout 120 "$wrap" -p "$policy" "${extra[@]}" -- "$build/attacks/attack_$prog" $args >"$tmp/out" 2>"$tmp/err"; } 2>/dev/null
     status=$?
     cat "$tmp/out" "$tmp/err" >"$tmp/all"
     how="exit $status"

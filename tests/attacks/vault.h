@@ -30,6 +30,9 @@ void vault_hold(unsigned ms);
 /* Calls CB with a cell on the library's own stack holding the .data secret. */
 void vault_visit(void (*cb)(struct vault_cell *on_stack, void *arg), void *arg);
 
+/* Calls FN(ARG) with the vault's rights: FN another protected library's
+ * export (out_call). */
+void vault_through(void (*fn)(void *), void *arg);
 /* Stores a hash of PLACE's secret at *OUT (a pointer argument: the policy
  * declares it, pointers = 2:8). */
 void vault_secret_hash(enum vault_place place, uint64_t *out);
