@@ -97,7 +97,7 @@ attacks=(
   "a signal delivered inside the library, the thread's block pointer and libprotect's record of the stack move rewritten|deliver_block|gate check failed: this thread's gate block pointer for libvault.so"
   "a second thread takes the FS base of a thread that is inside the library, then calls the library (two threads on one domain stack)|fs_base|gate check failed: this thread's domain stack is in use by another entry"
   "a SIGSYS made up as a filter trap asking for pkey_mprotect of the library's page (every reason code)|forged_sigsys|a SIGSYS made up to look like the system-call filter's \\(pkey_mprotect, reason 5\\): not acted on"
-  "while the vault's call into another protected library calls the application back, the application jumps to the entry gate's way out with the vault's rights and its own stack|out_call gate|gate check failed \\(a forged gate entry"
+  "while the vault's call into another protected library is under way, a handler of a signal delivered inside it jumps to the entry gate's way out with the vault's rights and its own stack|out_call gate|gate check failed \\(a forged gate entry"
   "... to the service gate's way out|out_call service|gate check failed \\(a forged gate entry"
   "forged sigreturn frame|sigreturn own|blocked rt_sigreturn"
   "libprotect's code and read-only tables made writable|libprotect_state|blocked mprotect.*libprotect"
