@@ -304,7 +304,7 @@ static uintptr_t sum_counts(int slot, void *io)
     _Static_assert(sizeof(struct gate_counts) <= SVC_IO, "the counts fit the answer");
     struct gate_counts c = {0};
     const struct gate_block *b = (const struct gate_block *)table.domain[slot].blocks_lo;
-    for (size_t i = 0; i < blocks_n[slot]; i++)
+    for (size_t i = 0; i < table.domain[slot].blocks_size >> GB_SHIFT; i++)
         if (i == RETIRED_BLOCK || claimed(slot, i)) {
             c.entries += __atomic_load_n(&b[i].entries, __ATOMIC_RELAXED);
             c.callbacks += __atomic_load_n(&b[i].callbacks, __ATOMIC_RELAXED);

@@ -486,7 +486,7 @@ bool syscall_trap(siginfo_t *si, ucontext_t *uc)
 
 /* SVC_TRAP: w[0] the call, w[1] the filter's reason, w[2..7] its arguments;
  * with the domain's rights, as the library made it. */
-static long trap_service(int slot, void *io)
+static uintptr_t trap_service(int slot, void *io)
 {
     const union service_io *q = io;
     long a[6];
@@ -496,11 +496,12 @@ static long trap_service(int slot, void *io)
      * not the application's to make. */
     const struct gate_block *b = gate_block_checked(slot);
     if (!b || !(b->sp & GB_SP_INSIDE))
-        return trap_refuse((long)q->w[0], "asked for as a library's trapped call by a thread not inside the library");
-    return carry_out((long)q->w[0], (int)q->w[1], a, protect_gate_page.t.domain[slot].pkru);
+        return (uintptr_t)trap_refuse((long)q->w[0],
+                                      "asked for as a library's trapped call by a thread not inside the library");
+    return (uintptr_t)carry_out((long)q->w[0], (int)q->w[1], a, protect_gate_page.t.domain[slot].pkru);
 }
 
 void syscall_trap_register_service(void)
 {
-    gate_table_set_service(SVC_TRAP, (uintptr_t(*)(int, void *))trap_service);
+    gate_table_set_service(SVC_TRAP, trap_service);
 }
