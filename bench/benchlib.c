@@ -55,6 +55,15 @@ int bench_open_close(const char *path)
     return fd < 0 ? -1 : close(fd);
 }
 
+/* Sends the calling thread SIG from inside the library: libprotect defers
+ * it to the gate's return (a breakpoint there), then delivers it. */
+#include <signal.h>
+#include <sys/syscall.h>
+int bench_raise_inside(int sig)
+{
+    return (int)syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
+}
+
 /* One byte long: too short for a jmp, so it is gated through int3. */
 __asm__(".globl bench_tiny\n"
         ".type bench_tiny, @function\n"

@@ -8,6 +8,7 @@
  * Usage: microbench ROW [CALLS] [REPS] [REF]     (bench/run drives it) */
 #define _GNU_SOURCE
 #include <linux/futex.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ void bench_nested(void);
 void bench_callback(void (*fn)(void));
 void bench_tiny(void);
 int bench_open_close(const char *path);
+int bench_raise_inside(int sig);
 
 __attribute__((noinline)) static void local_empty(void)
 {
@@ -124,6 +126,26 @@ static void trapped_open_loop(long n)
         }
 }
 
+/* A signal that comes while the thread is inside the library: deferred to
+ * the gate's return, then delivered (unprotected: delivered at once). */
+static volatile long handled;
+static void on_usr1(int sig)
+{
+    handled++;
+}
+
+static void deferred_signal_loop(long n)
+{
+    signal(SIGUSR1, on_usr1);
+    long before = handled;
+    for (long i = 0; i < n; i++)
+        bench_raise_inside(SIGUSR1);
+    if (handled - before != n) {
+        fprintf(stderr, "microbench: %ld of %ld signals handled\n", handled - before, n);
+        exit(1);
+    }
+}
+
 /* --- the alternatives --- */
 
 static void *guarded_page;
@@ -190,7 +212,7 @@ static const struct row {
     {"plain", plain_loop},     {"bare-pku", bare_pku},         {"bare-dry", bare_dry},
     {"gate", plain_loop},      {"args-stack8", args_loop},     {"varargs", varargs_loop},
     {"nested", nested_loop},   {"callback", callback_loop},    {"int3", int3_loop},
-    {"trapped-open", trapped_open_loop},
+    {"trapped-open", trapped_open_loop}, {"deferred-signal", deferred_signal_loop},
     {"syscall", syscall_loop}, {"process", process_loop},
 };
 

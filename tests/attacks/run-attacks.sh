@@ -44,6 +44,7 @@ attacks=(
   "jump onto a gate's WRPKRU with every key open|gate_jump onto|gate check failed"
   "jump into a gate past its WRPKRU|gate_jump past|gate check failed"
   "jump onto a gate's way out with the library's rights|gate_jump exit|gate check failed"
+  "jump into the service gate past its WRPKRU, with the library's rights in eax|gate_jump service|blocked read of libvault.so"
   "XRSTOR with a crafted buffer|xrstor|blocked an xrstor"
   "pkey_mprotect library memory to key 0|mem_calls pkey_mprotect|blocked pkey_mprotect"
   "pkey_alloc a key of its own|mem_calls pkey_alloc|blocked pkey_alloc"
