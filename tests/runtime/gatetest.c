@@ -286,6 +286,33 @@ static void threads(void)
     CHECK("64 threads entering at once", !bad && gt_hit() == before + 64 * 1000 + 1);
 }
 
+static void *one_call(void *arg)
+{
+    gt_hit();
+    return NULL;
+}
+
+/* Threads that come and go: each takes a gate block (and its stacks) at its
+ * first entry and gives it back at its exit, for the next to take. */
+static void churn(void)
+{
+    long before = gt_hit();
+    for (int i = 0; i < 3000; i++) {
+        pthread_t t;
+        pthread_create(&t, NULL, one_call, NULL);
+        pthread_join(t, NULL);
+    }
+    for (int wave = 0; wave < 20; wave++) {
+        pthread_t t[50];
+        for (int i = 0; i < 50; i++)
+            pthread_create(&t[i], NULL, one_call, NULL);
+        for (int i = 0; i < 50; i++)
+            pthread_join(t[i], NULL);
+    }
+    CHECK("4000 threads, one after another and in waves of 50, each with one call",
+          gt_hit() == before + 3000 + 20 * 50 + 1);
+}
+
 int main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "all";
@@ -295,7 +322,7 @@ int main(int argc, char **argv)
         {"varargs", varargs}, {"nested", nested}, {"callbacks", callbacks}, {"recursion", recursion},
         {"stored", stored}, {"special", special}, {"heap", heap}, {"threads", threads},
         {"trap", trap}, {"fork", forked}, {"shm", shm_segment}, {"lib-threads", lib_threads},
-        {"pointers", pointer_args},
+        {"pointers", pointer_args}, {"churn", churn},
     };
     int ran = 0;
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++)

@@ -67,7 +67,7 @@ fi
 
 echo "# gates"
 if functional; then
-for t in regs many doubles struct varargs nested callbacks recursion stored special heap threads trap fork shm lib-threads pointers; do
+for t in regs many doubles struct varargs nested callbacks recursion stored special heap threads trap fork shm lib-threads pointers churn; do
     run "$wrap" -p "$gtpol" -- "$gt" "$t"
     if [ "$status" = 0 ] && ! grep -q FAIL "$tmp/out"; then ok "gate: $t"; else bad "gate: $t (exit $status)" "$(cat "$tmp/out" "$tmp/err")"; fi
 done
