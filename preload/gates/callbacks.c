@@ -99,7 +99,9 @@ static bool add_batch(struct callback_set *s, int slot, bool open)
 static bool grow(struct callback_set *s, int slot, bool open)
 {
     size_t cap = s->capacity + STUBS_PER_BATCH;
-    uint64_t *t = mmap(NULL, cap * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    /* libprotect's own memory (trusted_mmap), whichever library's rights
+     * run now: the interposed mmap would give it that library's key. */
+    uint64_t *t = trusted_mmap(NULL, cap * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (t == MAP_FAILED || !add_batch(s, slot, open))
         return false;
     if (s->count)
@@ -120,7 +122,7 @@ int callbacks_reserve(int slot)
 {
     if (sets[slot][0].region)
         return 0;
-    uint8_t *r = mmap(NULL, CALLBACK_REGION, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    uint8_t *r = trusted_mmap(NULL, CALLBACK_REGION, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r == MAP_FAILED)
         return -1;
     sets[slot][0].region = r;

@@ -592,6 +592,9 @@ GATE(protect_callback_gate):
 .Lcb_plain:
     UNSPILL rsp
     jmp r11
+    .globl GATE(protect_callback_gate_end)
+    .hidden GATE(protect_callback_gate_end)
+GATE(protect_callback_gate_end):                /* for fault reports */
     .size GATE(protect_callback_gate), . - GATE(protect_callback_gate)
 
 

@@ -31,3 +31,10 @@ long *nested_calls_addr(void)
 {
     return &calls;
 }
+
+/* Hands the application's FN to kvstore (A -> B -> application): not
+ * supported, stopped with one line (README, Known limits). */
+void nested_foreach(void (*fn)(size_t, size_t, void *), void *arg)
+{
+    kv_foreach(store, fn, arg);
+}

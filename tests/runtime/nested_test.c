@@ -1,6 +1,6 @@
 /* Two protected libraries, one calling the other: values round-trip, each
  * keeps its own memory, and the application can write neither.
- * Usage: nested_test [stray-outer|stray-inner] */
+ * Usage: nested_test [stray-outer|callback-through] */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +8,12 @@ int nested_put(const char *key, const char *value);
 long nested_get(const char *key, char *buf, size_t len);
 long nested_calls(void);
 long *nested_calls_addr(void);
+void nested_foreach(void (*fn)(size_t, size_t, void *), void *arg);
+
+static void count(size_t key_len, size_t value_len, void *arg)
+{
+    ++*(long *)arg;
+}
 
 int main(int argc, char **argv)
 {
@@ -27,5 +33,10 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (argc > 1 && strcmp(argv[1], "stray-outer") == 0)
         *nested_calls_addr() = 0;
+    if (argc > 1 && strcmp(argv[1], "callback-through") == 0) {
+        long n = 0;
+        nested_foreach(count, &n);
+        printf("callback through two libraries: %ld entries\n", n);
+    }
     return bad;
 }

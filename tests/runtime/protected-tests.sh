@@ -241,6 +241,9 @@ fi
 if enforced; then
 run "$wrap" -p "$build/tests/nested.policy" -p "$kvpol" -- "$nest" stray-outer
 died "library to library: the application still cannot write the caller library"
+run "$wrap" -p "$build/tests/nested.policy" -p "$kvpol" -- "$nest" callback-through
+died "library to library, a callback into the application from the inner one: stopped (not supported)"
+has "... with one line that says so" "$tmp/err" "^libprotect: a callback into the application from libkvstore.so, which libnested.so called: not supported"
 fi
 
 echo "# hardened mode (the attacks themselves: tests/attacks)"
