@@ -289,6 +289,7 @@ GATE(protect_gate_entry):
     je .Lnested
     cmp eax, [rip + protect_gate_page + GT_APP_PKRU]
     jne .Lfrom_library
+    movq xmm12, rsp                     /* the application's stack: the caller's */
 .Lopen:
     xchg eax, r10d                      /* r10d: the caller's rights */
     xor edx, edx
@@ -318,9 +319,11 @@ GATE(protect_gate_entry):
     push r10                            /* FRAME_CALLER_PKRU */
     push rcx                            /* FRAME_FUNC */
     push rax                            /* FRAME_BLOCK */
-    lea rdx, [rsp + 32 + GB_SP_INSIDE]
+    movq rdx, xmm12
+    push rdx                            /* FRAME_APP_SP */
+    lea rdx, [rsp + 40 + GB_SP_INSIDE]
     mov [rax + GB_SP], rdx              /* inside */
-    sub rsp, GATE_FRAME - 32 + GATE_STACK_WINDOW
+    sub rsp, GATE_FRAME - 40 + GATE_STACK_WINDOW
     STORE_WINDOW rsp
     movq rax, xmm13
     movq rcx, xmm14
@@ -333,7 +336,7 @@ GATE(protect_gate_entry):
     .globl GATE(protect_gate_contained)
     .hidden GATE(protect_gate_contained)
 GATE(protect_gate_contained):                 /* where a contained library fault resumes */
-    add rsp, GATE_STACK_WINDOW
+    add rsp, GATE_STACK_WINDOW + GATE_FRAME - 32 /* to FRAME_BLOCK */
     pop r9                              /* the block (FRAME_BLOCK) */
     lea r8, [rsp + 24]
     mov [r9 + GB_SP], r8                /* left (the domain still open) */
@@ -375,12 +378,21 @@ GATE(protect_gate_exit_ret):
      * count the call out in its block, with its rights, before leaving
      * them (the way back requires it).  Rights that are no domain's count
      * nothing: the way back will refuse them. */
-    movq xmm12, r11
+    movq xmm12, rsp                     /* the application's stack (an open callback runs there) */
     FIND_DOMAIN_OF_RIGHTS rcx, edx, 2f
     jmp 3f
-2:  CHECKED_BLOCK rcx, rdx, r11, r11d
-    OUT_CALL_COUNT rdx, r11
-3:  movq r11, xmm12
+2:  CHECKED_BLOCK rcx, rdx, r10, r10d
+    OUT_CALL_COUNT rdx, r10
+    /* The library proper (not its open callback): the application's stack
+     * is where its own entry's frame says. */
+    cmp eax, [rcx + DG_PKRU]
+    jne 3f
+    mov r10, [rdx + GB_SP]
+    and r10, -16
+    mov r10, [r10 - FRAME_APP_SP]
+    movq xmm12, r10
+3:  DOMAIN_FROM_ID r11d, ecx, rcx       /* r10d again: the rights of the library called */
+    mov r10d, [rdx + DG_PKRU]
     xor ecx, ecx
     jmp .Lopen
 
@@ -505,7 +517,7 @@ GATE(protect_callback_gate):
     COUNT GB_CALLBACKS
     mov rdx, [rax + GB_SP]
     and rdx, -16                        /* without GB_SP_INSIDE */
-    mov rdx, [rdx - FRAME_CALLER_SP]    /* the application's stack at the innermost entry */
+    mov rdx, [rdx - FRAME_APP_SP]       /* the application's stack at the innermost entry */
     /* A frame on the domain stack for the way back. */
     mov rcx, rsp                        /* the library's stack */
     lea rsp, [rcx - 32]
@@ -592,9 +604,6 @@ GATE(protect_callback_gate):
 .Lcb_plain:
     UNSPILL rsp
     jmp r11
-    .globl GATE(protect_callback_gate_end)
-    .hidden GATE(protect_callback_gate_end)
-GATE(protect_callback_gate_end):                /* for fault reports */
     .size GATE(protect_callback_gate), . - GATE(protect_callback_gate)
 
 

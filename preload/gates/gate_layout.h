@@ -93,7 +93,10 @@
 #define FRAME_CALLER_PKRU 16 /* the caller's rights, restored on the way out */
 #define FRAME_FUNC 24        /* the function index (heap = app, fault reports) */
 #define FRAME_BLOCK 32       /* the entry's block, whose GB_SP_INSIDE the way out clears */
-#define GATE_FRAME 32        /* those four: 16-byte aligned */
+#define FRAME_APP_SP 40      /* the application's stack at the outermost entry from it: the caller's,
+                              * or, for a library's call into another, that library's entry's (where
+                              * a callback into the application goes) */
+#define GATE_FRAME 48        /* those five and a pad: 16-byte aligned */
 #define GB_SHIFT 10      /* blocks are 1 << GB_SHIFT bytes, aligned */
 /* Block 0 of a domain's region keeps the exited threads' counts; block 1,
  * from its second word on (its first, an owner, stays 0), the bitmap of the

@@ -97,7 +97,6 @@ void protect_gate_entry(void);
 void protect_gate_entry_callbacks(void);
 void protect_gate_denied(void);
 void protect_callback_gate(void);
-void protect_callback_gate_end(void); /* where its code ends (fault reports) */
 void protect_gate_broken(void);
 void protect_gate_broken_trap(void); /* the ud2 where failed checks stop */
 void protect_gate_busy_trap(void);   /* ... and an entry into a block already inside */

@@ -195,16 +195,7 @@ bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc, int *errno_out)
     bool again = ip == last_ip && (uintptr_t)si->si_addr == last_addr;
     last_ip = ip;
     last_addr = (uintptr_t)si->si_addr;
-    if (sig == SIGSEGV && si->si_code == SEGV_PKUERR && !again &&
-        ip - (uintptr_t)protect_callback_gate < (uintptr_t)protect_callback_gate_end - (uintptr_t)protect_callback_gate) {
-        /* The callback gate writing the callback's frame below the stack its
-         * library was entered from, which is another library's (A -> B ->
-         * application): README, Known limits. */
-        const struct domain *d = domain_of_key(si->si_pkey), *b = domain_for_rights(frame_rights(uc));
-        protect_log("a callback into the application from %s, which %s called: not supported (its frame would go "
-                    "on the caller's domain stack)",
-                    b ? b->name : "a protected library", d ? d->name : "another protected library");
-    } else if (sig == SIGSEGV && si->si_code == SEGV_PKUERR && !again) {
+    if (sig == SIGSEGV && si->si_code == SEGV_PKUERR && !again) {
         struct domain *d = domain_of_key(si->si_pkey);
         if (d) {
             bool write = uc->uc_mcontext.gregs[REG_ERR] & 2;

@@ -32,8 +32,8 @@ long *nested_calls_addr(void)
     return &calls;
 }
 
-/* Hands the application's FN to kvstore (A -> B -> application): not
- * supported, stopped with one line (README, Known limits). */
+/* Hands the application's FN to kvstore (A -> B -> application): the
+ * callback runs below the application's stack, not this library's. */
 void nested_foreach(void (*fn)(size_t, size_t, void *), void *arg)
 {
     kv_foreach(store, fn, arg);
