@@ -116,23 +116,6 @@
     jz \ok
 .endm
 
-/* \blk = this thread's block of domain \dom as CHECKED_BLOCK finds it, or
- * a jump to \none when it has none. */
-.macro OWN_BLOCK_OR dom, blk, tmp, tmp32, none
-    mov \tmp32, [\dom + DG_INDEX]
-    mov \blk, [rip + protect_blocks@GOTTPOFF]
-    mov \blk, fs:[\blk + \tmp * 8]
-    mov \tmp, \blk
-    sub \tmp, [\dom + DG_BLOCKS_LO]
-    cmp \tmp, [\dom + DG_BLOCKS_SIZE]
-    jae \none
-    test \tmp32, (1 << GB_SHIFT) - 1
-    jnz \none
-    rdfsbase \tmp
-    cmp \tmp, [\blk + GB_OWNER]
-    jne \none
-.endm
-
 /* A call out of the library whose block is \blk, from the stack rsp: counted
  * and its stack kept (with the library's rights, before leaving them). */
 .macro OUT_CALL_COUNT blk, tmp
@@ -146,8 +129,9 @@
 
 /* The way back into that library: a call out must be under way, and the
  * stack \sp returned to must be the one it left from (a jump to a gate's
- * way out with the library's rights, made by application code a callback
- * runs while the library's call out is under way, has its own). */
+ * way out with the library's rights, made by application code that runs
+ * while the call out is under way, a callback of the library called or a
+ * signal's handler, has its own). */
 .macro OUT_CALL_RETURN blk, sp, tmp
     mov \tmp, [\blk + GB_OUT_CALLS]
     test \tmp, \tmp
@@ -838,7 +822,7 @@ GATE(protect_service):
      * exited threads' block (0) when it has none; counter GB_N_COUNTERS is
      * the longest deferral, kept as a maximum.  Atomic: the exited threads'
      * block is shared. */
-    OWN_BLOCK_OR rdx, r8, rax, eax, 1f
+    CHECKED_BLOCK rdx, r8, rax, eax, 1f
     jmp 2f
 1:  mov r8, [rdx + DG_BLOCKS_LO]
     test r8, r8
