@@ -175,6 +175,9 @@ has "the application's own alternate stack: kept as its view, signal still defer
 run "$wrap" -p "$gtpol" -- "$st" longjmp
 has "handlers left by siglongjmp: a signal inside the library is still deferred to the call's return" "$tmp/out" \
     "^longjmp: left 50 handlers by siglongjmp; the signal inside the library was handled as the call returned$"
+run "$wrap" -p "$gtpol" -- "$st" thread-exit
+has "handlers that end their threads (called inside the library, run as the call returns): the blocks come back" \
+    "$tmp/out" "^thread-exit: 50 of 50 threads ended in their handlers; all new threads then made their calls$"
 run "$wrap" -p "$gtpol" -- "$st" crash
 died "the library's own crash: killed by SIGSEGV"
 has "the library's own crash: reported with library and function" "$tmp/err" \

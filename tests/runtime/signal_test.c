@@ -10,7 +10,10 @@
  *   crash   the library dereferences NULL: its own failure, reported.
  *   longjmp  a handler that leaves by siglongjmp, many times; then a signal
  *           inside the library is still deferred, and delivered as the call
- *           returns (not at the bound). */
+ *           returns (not at the bound).
+ *   thread-exit  threads inside library calls get a signal whose handler
+ *           ends the thread (deferred, it runs as the call returns); their
+ *           gate blocks go back, and as many new threads then take them. */
 #define _GNU_SOURCE
 #include "gatetest.h"
 
@@ -237,9 +240,63 @@ static int longjmp_test(void)
     return 0;
 }
 
+static atomic_int exited_in_handler, started;
+
+static void end_thread(int sig)
+{
+    atomic_fetch_add(&exited_in_handler, 1);
+    pthread_exit(NULL);
+}
+
+static void *call_forever(void *arg)
+{
+    atomic_fetch_add(&started, 1);
+    for (long i = 0;; i++)
+        if (gt_sum6(i, 1, 0, 0, 0, 0) != i + 2)
+            return (void *)1;
+}
+
+static void *call_once(void *arg)
+{
+    return gt_sum6(2, 3, 0, 0, 0, 0) == 8 ? NULL : (void *)1;
+}
+
+static int thread_exit_test(void)
+{
+    enum { N = 50 };
+    struct sigaction sa = {.sa_handler = end_thread};
+    sigaction(SIGUSR2, &sa, NULL);
+    pthread_t t[N];
+    for (int i = 0; i < N; i++)
+        pthread_create(&t[i], NULL, call_forever, NULL);
+    while (atomic_load(&started) < N)
+        usleep(1000);
+    usleep(20 * 1000);
+    for (int i = 0; i < N; i++)
+        pthread_kill(t[i], SIGUSR2);
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        bad |= r != NULL;
+    }
+    for (int i = 0; i < N; i++)
+        pthread_create(&t[i], NULL, call_once, NULL);
+    for (int i = 0; i < N; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        bad |= r != NULL;
+    }
+    printf("thread-exit: %d of %d threads ended in their handlers; %s new threads then made their calls%s\n",
+           atomic_load(&exited_in_handler), N, bad ? "NOT all" : "all", bad ? " (FAIL)" : "");
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "storm";
+    if (strcmp(what, "thread-exit") == 0)
+        return thread_exit_test();
     if (strcmp(what, "storm") == 0)
         return storm();
     if (strcmp(what, "handler-writes") == 0)
