@@ -196,6 +196,19 @@
     movdqu [\to + 48], xmm11
 .endm
 
+/* xmm0..7 (the vector argument registers, or a service's request and
+ * answer) to and from 128 bytes at \base. */
+.macro XMM0_7_STORE base
+    .irp n, 0, 1, 2, 3, 4, 5, 6, 7
+    movdqu [\base + \n * 16], xmm\n
+    .endr
+.endm
+.macro XMM0_7_LOAD base
+    .irp n, 0, 1, 2, 3, 4, 5, 6, 7
+    movdqu xmm\n, [\base + \n * 16]
+    .endr
+.endm
+
 /* Slow paths save every argument register in a struct saved_regs at rsp
  * (rsp must be as at the function entry, the spills already made). */
 .macro SAVE_ARGS
@@ -211,25 +224,11 @@
     mov [rsp + SAVED_RCX], rdi
     mov rdi, [rsp + SAVED_SIZE]
     mov [rsp + SAVED_RDX], rdi
-    movdqu [rsp + SAVED_XMM + 0 * 16], xmm0
-    movdqu [rsp + SAVED_XMM + 1 * 16], xmm1
-    movdqu [rsp + SAVED_XMM + 2 * 16], xmm2
-    movdqu [rsp + SAVED_XMM + 3 * 16], xmm3
-    movdqu [rsp + SAVED_XMM + 4 * 16], xmm4
-    movdqu [rsp + SAVED_XMM + 5 * 16], xmm5
-    movdqu [rsp + SAVED_XMM + 6 * 16], xmm6
-    movdqu [rsp + SAVED_XMM + 7 * 16], xmm7
+    XMM0_7_STORE rsp+SAVED_XMM
 .endm
 
 .macro RESTORE_ARGS
-    movdqu xmm0, [rsp + SAVED_XMM + 0 * 16]
-    movdqu xmm1, [rsp + SAVED_XMM + 1 * 16]
-    movdqu xmm2, [rsp + SAVED_XMM + 2 * 16]
-    movdqu xmm3, [rsp + SAVED_XMM + 3 * 16]
-    movdqu xmm4, [rsp + SAVED_XMM + 4 * 16]
-    movdqu xmm5, [rsp + SAVED_XMM + 5 * 16]
-    movdqu xmm6, [rsp + SAVED_XMM + 6 * 16]
-    movdqu xmm7, [rsp + SAVED_XMM + 7 * 16]
+    XMM0_7_LOAD rsp+SAVED_XMM
     mov rdi, [rsp + SAVED_RDI]
     mov rsi, [rsp + SAVED_RSI]
     mov rdx, [rsp + SAVED_RDX]
@@ -616,14 +615,7 @@ GATE(protect_service):
     push r12
     push r13
     push r14
-    movdqu xmm0, [rdx]
-    movdqu xmm1, [rdx + 16]
-    movdqu xmm2, [rdx + 32]
-    movdqu xmm3, [rdx + 48]
-    movdqu xmm4, [rdx + 64]
-    movdqu xmm5, [rdx + 80]
-    movdqu xmm6, [rdx + 96]
-    movdqu xmm7, [rdx + 112]
+    XMM0_7_LOAD rdx
     mov r12, rdx                        /* where the answer goes */
     mov ebx, edi
     and ebx, MAX_DOMAINS - 1            /* the domain */
@@ -688,25 +680,11 @@ GATE(protect_service):
     push r12                            /* where the answer goes */
     push rax                            /* the block */
     sub rsp, SVC_IO
-    movdqa [rsp], xmm0
-    movdqa [rsp + 16], xmm1
-    movdqa [rsp + 32], xmm2
-    movdqa [rsp + 48], xmm3
-    movdqa [rsp + 64], xmm4
-    movdqa [rsp + 80], xmm5
-    movdqa [rsp + 96], xmm6
-    movdqa [rsp + 112], xmm7
+    XMM0_7_STORE rsp
     mov edi, ebx
     mov rsi, rsp
     call r10
-    movdqa xmm0, [rsp]
-    movdqa xmm1, [rsp + 16]
-    movdqa xmm2, [rsp + 32]
-    movdqa xmm3, [rsp + 48]
-    movdqa xmm4, [rsp + 64]
-    movdqa xmm5, [rsp + 80]
-    movdqa xmm6, [rsp + 96]
-    movdqa xmm7, [rsp + 112]
+    XMM0_7_LOAD rsp
     add rsp, SVC_IO
     pop rcx                             /* the block */
     dec qword ptr [rcx + GB_SVC_DEPTH]
@@ -728,14 +706,7 @@ GATE(protect_service):
     jmp protect_gate_broken
 2:  CHECKED_BLOCK rcx, rdx, r8, r8d
     OUT_CALL_RETURN rdx, r9, r8
-3:  movdqu [r12], xmm0
-    movdqu [r12 + 16], xmm1
-    movdqu [r12 + 32], xmm2
-    movdqu [r12 + 48], xmm3
-    movdqu [r12 + 64], xmm4
-    movdqu [r12 + 80], xmm5
-    movdqu [r12 + 96], xmm6
-    movdqu [r12 + 112], xmm7
+3:  XMM0_7_STORE r12
     mov rsp, r9
     mov rax, r10
     cmp r13d, SVC_FIRST_LOUD

@@ -67,12 +67,11 @@ __attribute__((noreturn)) static inline void write_counter_at(enum vault_place p
     blocked("the counter did not change");
 }
 
-/* Runs STEAL(ARG) in a child process: it returns where it reads the secret
- * (after whatever it did to its own rights); the bytes come back through a
- * pipe.  Returns 1 with OUT filled if they came, else 0 and *HOW says how
- * the child ended.  The parent's rights stay intact, so that the library
- * itself can then judge the bytes. */
-static inline int read_in_child(const volatile uint8_t *(*steal)(void *), void *arg, uint8_t *out, int *how)
+/* Runs CHILD(ARG, FD) in a child process, which writes what it found to FD
+ * (and may die on the way).  Returns how many bytes came, at most LEN, into
+ * OUT; *HOW says how the child ended.  The parent's rights stay intact, so
+ * that the library itself can then judge the bytes. */
+static inline size_t run_in_child(void (*child)(void *arg, int fd), void *arg, void *out, size_t len, int *how)
 {
     int fd[2];
     if (pipe(fd) != 0)
@@ -81,17 +80,42 @@ static inline int read_in_child(const volatile uint8_t *(*steal)(void *), void *
     pid_t pid = fork();
     if (pid == 0) {
         close(fd[0]);
-        const volatile uint8_t *p = steal(arg);
-        uint8_t copy[VAULT_SECRET_LEN];
-        for (int i = 0; i < VAULT_SECRET_LEN; i++)
-            copy[i] = p[i];
-        _exit(write(fd[1], copy, sizeof copy) == (ssize_t)sizeof copy ? 0 : 3);
+        child(arg, fd[1]);
+        _exit(0);
     }
     close(fd[1]);
-    ssize_t n = read(fd[0], out, VAULT_SECRET_LEN);
+    size_t got = 0;
+    ssize_t n;
+    while (got < len && (n = read(fd[0], (uint8_t *)out + got, len - got)) > 0)
+        got += (size_t)n;
     close(fd[0]);
     waitpid(pid, how, 0);
-    return n == VAULT_SECRET_LEN;
+    return got;
+}
+
+struct steal_call {
+    const volatile uint8_t *(*steal)(void *);
+    void *arg;
+};
+
+static inline void steal_and_send(void *call, int fd)
+{
+    struct steal_call *c = call;
+    const volatile uint8_t *p = c->steal(c->arg);
+    uint8_t copy[VAULT_SECRET_LEN];
+    for (int i = 0; i < VAULT_SECRET_LEN; i++)
+        copy[i] = p[i];
+    _exit(write(fd, copy, sizeof copy) == (ssize_t)sizeof copy ? 0 : 3);
+}
+
+/* Runs STEAL(ARG) in a child process: it returns where it reads the secret
+ * (after whatever it did to its own rights); the bytes come back through a
+ * pipe.  Returns 1 with OUT filled if they came, else 0 and *HOW says how
+ * the child ended. */
+static inline int read_in_child(const volatile uint8_t *(*steal)(void *), void *arg, uint8_t *out, int *how)
+{
+    return run_in_child(steal_and_send, &(struct steal_call){steal, arg}, out, VAULT_SECRET_LEN, how) ==
+           VAULT_SECRET_LEN;
 }
 
 __attribute__((noreturn)) static inline void steal_in_child(const volatile uint8_t *(*steal)(void *), void *arg)

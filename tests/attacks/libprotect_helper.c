@@ -34,40 +34,40 @@ static uintptr_t steal(void *arg)
     return 0;
 }
 
+struct helper_call {
+    void (*call)(void *, uint8_t *);
+    void *arg;
+};
+
+/* In the child: the call, with a request full of the secret's and the
+ * counter's addresses; then the answer and the counter, then (if the key
+ * was left open: else the child dies here) the secret read directly. */
+static void call_and_send(void *hc, int fd)
+{
+    struct helper_call *c = hc;
+    struct report r;
+    for (int i = 0; i < IO_BYTES / 8; i++)
+        ((uint64_t *)r.io)[i] = i % 2 ? (uint64_t)(uintptr_t)&cell->counter : (uint64_t)(uintptr_t)cell->secret;
+    c->call(c->arg, r.io);
+    r.counter = vault_counter(VAULT_DATA);
+    if (write(fd, &r, offsetof(struct report, direct)) != (ssize_t)offsetof(struct report, direct))
+        _exit(3);
+    memcpy(r.direct, (const void *)cell->secret, sizeof r.direct);
+    _exit(write(fd, r.direct, sizeof r.direct) == (ssize_t)sizeof r.direct ? 0 : 3);
+}
+
 /* Runs CALL(ARG, io) in a child; true if the child got the secret, from the
  * answer or straight from the library's memory after the call. */
 static int try_in_child(void (*call)(void *, uint8_t *), void *arg, int *stopped)
 {
-    int fd[2];
-    if (pipe(fd) != 0)
-        exit(2);
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fd[0]);
-        struct report r;
-        for (int i = 0; i < IO_BYTES / 8; i++)
-            ((uint64_t *)r.io)[i] = i % 2 ? (uint64_t)(uintptr_t)&cell->counter : (uint64_t)(uintptr_t)cell->secret;
-        call(arg, r.io);
-        r.counter = vault_counter(VAULT_DATA);
-        if (write(fd[1], &r, offsetof(struct report, direct)) != (ssize_t)offsetof(struct report, direct))
-            _exit(3);
-        /* With the key left open this reads; else the child ends here. */
-        memcpy(r.direct, (const void *)cell->secret, sizeof r.direct);
-        _exit(write(fd[1], r.direct, sizeof r.direct) == (ssize_t)sizeof r.direct ? 0 : 3);
-    }
-    close(fd[1]);
     struct report r;
     memset(&r, 0, sizeof r);
-    ssize_t n = read(fd[0], &r, offsetof(struct report, direct)), m = 0;
-    if (n == (ssize_t)offsetof(struct report, direct))
-        m = read(fd[0], r.direct, sizeof r.direct);
-    close(fd[0]);
     int how;
-    waitpid(pid, &how, 0);
+    size_t got = run_in_child(call_and_send, &(struct helper_call){call, arg}, &r,
+                              offsetof(struct report, direct) + sizeof r.direct, &how);
     *stopped += !(WIFEXITED(how) && WEXITSTATUS(how) == 0);
-    int key = m == (ssize_t)sizeof r.direct && vault_matches(VAULT_DATA, r.direct), answer = 0, counter = 0;
-    if (n == (ssize_t)offsetof(struct report, direct)) {
+    int key = got == offsetof(struct report, direct) + sizeof r.direct && vault_matches(VAULT_DATA, r.direct), answer = 0, counter = 0;
+    if (got >= offsetof(struct report, direct)) {
         for (int k = 0; k + VAULT_SECRET_LEN <= IO_BYTES; k++)
             answer |= vault_matches(VAULT_DATA, r.io + k);
         counter = r.counter != vault_counter(VAULT_DATA);
