@@ -202,7 +202,8 @@ __attribute__((constructor)) static void libprotect_init(void)
     bool auditing = learn_start();
     signals_set_hooks(&(struct signal_hooks){.sigsys = syscall_trap, .trap = stray_pkru_guard_trap,
                                              .audit = auditing ? audit_access : NULL,
-                                             .keep_sigsys_unblocked = hardened});
+                                             .keep_sigsys_unblocked = hardened,
+                                             .protected_memory = hardened ? in_protected_memory : NULL});
     gate_table_set_thread_hooks(signals_thread_altstack, signals_thread_exit);
     gate_table_init_services();
     memory_register_services();

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "base/pkru_sync.h"
 #include "base/pku.h"
+#include "base/trusted_syscall.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -78,15 +79,35 @@ static void *run_domain_thread(void *p)
 struct app_start {
     void *(*start)(void *);
     void *arg;
+    bool from_library; /* started by a library (its rights inherited) */
 };
 
-/* A thread the library started with the application's code. */
+/* A thread with the application's code: the application's rights (a
+ * library that started it left its own), its alternate stack (before any
+ * of its code runs: a signal's frame is written where the stack pointer
+ * points without one), then its code. */
 static void *run_app_thread(void *p)
 {
-    pku_write_checked(app_rights());
     struct app_start s = *(struct app_start *)p;
+    if (s.from_library)
+        pku_write_checked(app_rights());
     __libc_free(p);
+    if (protect_gate_page.t.thread_started)
+        protect_gate_page.t.thread_started();
     return s.start(s.arg);
+}
+
+static int create_app_thread(pthread_t *th, const pthread_attr_t *attr, void *(*start)(void *), void *arg,
+                             bool from_library)
+{
+    struct app_start *s = __libc_malloc(sizeof *s);
+    if (!s)
+        return EAGAIN;
+    *s = (struct app_start){start, arg, from_library};
+    int rc = glibc_create()(th, attr, run_app_thread, s);
+    if (rc != 0)
+        __libc_free(s);
+    return rc;
 }
 
 static struct thread_token *token_new(struct domain *d, void *(*start)(void *), void *arg)
@@ -126,9 +147,9 @@ static int create_domain_thread(struct domain *d, pthread_t *th, const pthread_a
      * moment in which a process-wide signal could pick it. */
     sigset_t block, saved;
     async_signals(&block);
-    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &block, &saved, _NSIG / 8);
+    trusted_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&block, (long)&saved, _NSIG / 8, 0, 0);
     int rc = glibc_create()(th, attr, run_domain_thread, t);
-    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, _NSIG / 8);
+    trusted_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&saved, 0, _NSIG / 8, 0, 0);
     if (rc != 0)
         __atomic_store_n(&t->state, TOKEN_FREE, __ATOMIC_RELEASE);
     return rc;
@@ -139,20 +160,13 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*start)(voi
     uint32_t rights = protect_active ? pku_read() : 0;
     struct domain *d = protect_active && rights != app_rights() ? domain_for_rights(rights) : NULL;
     if (!d || !d->thread_tokens)
-        return glibc_create()(th, attr, start, arg);
+        return create_app_thread(th, attr, start, arg, false);
     uintptr_t fn = (uintptr_t)start;
     if (fn >= d->text_lo && fn < d->text_hi)
         return create_domain_thread(d, th, attr, start, arg);
     /* The application's code (a callback stub stands for it): its rights. */
     uintptr_t app_fn = callback_target_of(d->slot, fn);
-    struct app_start *s = __libc_malloc(sizeof *s);
-    if (!s)
-        return EAGAIN;
-    *s = (struct app_start){(void *(*)(void *))(app_fn ? app_fn : fn), arg};
-    int rc = glibc_create()(th, attr, run_app_thread, s);
-    if (rc != 0)
-        __libc_free(s);
-    return rc;
+    return create_app_thread(th, attr, (void *(*)(void *))(app_fn ? app_fn : fn), arg, true);
 }
 
 /* C11 threads: glibc's thrd_create calls its pthread_create internally, past

@@ -19,6 +19,7 @@
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,11 @@ const char *protected_owner(uintptr_t lo, uintptr_t hi)
     return protected_mem[i].owner < 0 ? "libprotect" : protect_domains[protected_mem[i].owner].name;
 }
 
+bool in_protected_memory(uintptr_t lo, uintptr_t hi)
+{
+    return protected_owner(lo, hi) != NULL;
+}
+
 bool watched_code(uintptr_t lo, uintptr_t hi)
 {
     return overlaps(code, n_code, lo, hi, NULL);
@@ -328,6 +334,9 @@ bool filter_sends(long nr, int reason, const long *a)
                nr == SYS_open_by_handle_at || nr == SYS_truncate || nr == SYS_memfd_create;
     case FILTER_SENDMSG:
         return nr == SYS_sendmsg || nr == SYS_sendmmsg;
+    case FILTER_SIGNAL:
+        return (nr == SYS_rt_sigaction && a[1]) || (nr == SYS_sigaltstack && a[0]) ||
+               (nr == SYS_rt_sigprocmask && a[1] && (uint32_t)a[0] != SIG_UNBLOCK);
     case FILTER_FD:
         if (nr == SYS_close_range)
             return a[0] <= base + LIBRARY_FDS - 1 && a[1] >= base;
@@ -418,6 +427,30 @@ static void build_scoped(struct bpf_program_buf *p, const struct range *scope, i
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(FILTER_FORBIDDEN));
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
     bpf_jump_to_here(p, s);
+    /* A handler's action or an alternate stack set: libprotect's handler
+     * makes every handler run on an alternate stack of its own (a frame is
+     * written where the stack pointer points otherwise, and since Linux
+     * 6.12 with every key open).  A mask set or added to: SIGSYS taken out
+     * (glibc blocks every signal in posix_spawn's child, whose rt_sigaction
+     * calls this filter then sends to a handler).  Queries (a null
+     * pointer) and unblocking pass. */
+    static const long signal_calls[][2] = {{SYS_rt_sigaction, 1}, {SYS_sigaltstack, 0}, {SYS_rt_sigprocmask, 1}};
+    for (size_t i = 0; i < 3; i++) {
+        s = section(p, signal_calls[i][0]);
+        if (signal_calls[i][0] == SYS_rt_sigprocmask) {
+            bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(0));
+            bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, SIG_UNBLOCK);
+            bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+        }
+        uint32_t arg = ARG(signal_calls[i][1]);
+        bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, arg);
+        bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 2, 0);
+        bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, arg + 4);
+        bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 0);
+        bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(FILTER_SIGNAL));
+        bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+        bpf_jump_to_here(p, s);
+    }
     /* New executable memory goes to the handler (which checks the range too). */
     static const long prot_calls[] = {SYS_mprotect, SYS_pkey_mprotect};
     for (size_t i = 0; i < 2; i++) {

@@ -32,6 +32,7 @@ enum filter_reason {
     FILTER_SIGRETURN,     /* rt_sigreturn not from libprotect's restorer */
     FILTER_FD,            /* a descriptor of the libraries' range (library_fds.h) */
     FILTER_SENDMSG,       /* sendmsg: descriptors sent away (SCM_RIGHTS) are checked */
+    FILTER_SIGNAL,        /* rt_sigaction, sigaltstack, rt_sigprocmask that set: libprotect keeps them */
 };
 
 /* Whether the scoped filter sends call NR with arguments A to the handler
@@ -55,6 +56,8 @@ int syscall_filter_add_code(uintptr_t lo, uintptr_t hi);
 /* The owner of protected memory overlapping [LO, HI): a library's name,
  * "libprotect", or NULL if none. */
 const char *protected_owner(uintptr_t lo, uintptr_t hi);
+/* Whether [lo, hi) overlaps protected memory (protected_owner != NULL). */
+bool in_protected_memory(uintptr_t lo, uintptr_t hi);
 /* Whether [LO, HI) overlaps code the filter watches. */
 bool watched_code(uintptr_t lo, uintptr_t hi);
 

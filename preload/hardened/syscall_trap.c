@@ -12,6 +12,7 @@
 #include "hardened/library_fds.h"
 #include "hardened/open_trap.h"
 #include "memory/library_files.h"
+#include "signals/signals.h"
 #include "base/trusted_syscall.h"
 
 #include <errno.h>
@@ -413,13 +414,63 @@ static long sendmsg_request(long nr, const long *a, uint32_t rights)
     return r;
 }
 
+#define SIGBIT(sig) (1ull << ((sig) - 1))
+
+/* rt_sigprocmask(how, set, old, size) that sets or adds: applied to MASK,
+ * the interrupted code's (the frame's: sigreturn puts it in place), less
+ * SIGSYS, which the filter's traps need (blocked, they kill). */
+static long mask_request(const long *a, uint64_t *mask)
+{
+    if (a[3] != sizeof *mask)
+        return -EINVAL;
+    uint64_t old = *mask, set = *(const uint64_t *)a[1];
+    switch ((int)a[0]) {
+    case SIG_BLOCK:
+        *mask |= set;
+        break;
+    case SIG_SETMASK:
+        *mask = set;
+        break;
+    default:
+        return -EINVAL;
+    }
+    *mask &= ~(SIGBIT(SIGSYS) | SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
+    if (a[2])
+        *(uint64_t *)a[2] = old;
+    return 0;
+}
+
+/* Whether signal call NR (FILTER_SIGNAL) with arguments A points into
+ * protected memory. */
+static bool signal_call_in_protected_memory(long nr, const long *a)
+{
+    int first = nr == SYS_sigaltstack ? 0 : 1;
+    size_t size = nr == SYS_rt_sigaction ? sizeof(struct kernel_sigaction) : nr == SYS_sigaltstack ? sizeof(stack_t) : 8;
+    for (int i = first; i < first + 2; i++)
+        if (a[i] && protected_owner((uintptr_t)a[i], (uintptr_t)a[i] + size))
+            return true;
+    return false;
+}
+
+/* A handler's action, an alternate stack or a mask (FILTER_SIGNAL).  A
+ * library's rt_sigaction goes to the kernel as it asked (abort() in a
+ * library resets SIGABRT so); the application's keeps its view. */
+static long signal_request(long nr, const long *a, uint32_t rights, uint64_t *mask)
+{
+    if (nr == SYS_rt_sigprocmask)
+        return mask_request(a, mask);
+    if (nr == SYS_sigaltstack)
+        return signals_sigaltstack_call(a);
+    return signals_rt_sigaction_call(a, calling_domain(rights) != NULL);
+}
+
 /* What carry_out answers for a reason the filter has not: the signal is
  * left to the program. */
 #define NOT_A_REQUEST (-4096 - 1)
 
 /* Carries out call NR, which the filter sent here for REASON, for a caller
- * with RIGHTS (the rights this runs with). */
-static long carry_out(long nr, int reason, const long *a, uint32_t rights)
+ * with RIGHTS (the rights this runs with) whose signal mask is MASK. */
+static long carry_out(long nr, int reason, const long *a, uint32_t rights, uint64_t *mask)
 {
     switch (reason) {
     case FILTER_FORBIDDEN:
@@ -438,6 +489,8 @@ static long carry_out(long nr, int reason, const long *a, uint32_t rights)
         return sendmsg_request(nr, a, rights);
     case FILTER_SIGRETURN:
         return trap_refuse(nr, "not from libprotect's restorer (a forged signal frame?)");
+    case FILTER_SIGNAL:
+        return signal_request(nr, a, rights, mask);
     default:
         return NOT_A_REQUEST;
     }
@@ -468,14 +521,23 @@ bool syscall_trap(siginfo_t *si, ucontext_t *uc)
      * itself); the application's here. */
     long r;
     struct domain *d = calling_domain(frame_rights(uc));
+    uint64_t *mask = (uint64_t *)&uc->uc_sigmask;
+    /* A signal call of a thread with a library's rights that reads and
+     * writes only the application's memory (glibc's start of a thread a
+     * library created sets its mask before anything of the thread's own
+     * runs): made here, with the application's rights. */
+    if (d && si->si_errno == FILTER_SIGNAL && !signal_call_in_protected_memory(nr, a))
+        d = NULL;
     if (d) {
         union service_io io = {.w = {(uint64_t)nr, (uint64_t)si->si_errno}};
         memcpy(&io.w[2], a, sizeof a);
+        io.w[8] = *mask;
         r = (long)domain_service(d->slot, SVC_TRAP, &io);
+        *mask = io.w[8];
     } else {
         uint32_t saved = pku_read(), rights = frame_rights(uc);
         pku_write_checked(rights_within_app(rights) ? rights : app_rights());
-        r = carry_out(nr, si->si_errno, a, pku_read());
+        r = carry_out(nr, si->si_errno, a, pku_read(), mask);
         pku_write_checked(saved);
     }
     if (r == NOT_A_REQUEST)
@@ -484,11 +546,12 @@ bool syscall_trap(siginfo_t *si, ucontext_t *uc)
     return true;
 }
 
-/* SVC_TRAP: w[0] the call, w[1] the filter's reason, w[2..7] its arguments;
+/* SVC_TRAP: w[0] the call, w[1] the filter's reason, w[2..7] its arguments,
+ * w[8] the caller's signal mask (the answer's: the mask it returns with);
  * with the domain's rights, as the library made it. */
 static uintptr_t trap_service(int slot, void *io)
 {
-    const union service_io *q = io;
+    union service_io *q = io;
     long a[6];
     memcpy(a, &q->w[2], sizeof a);
     /* Only for a thread that an entry is inside: the application may ask
@@ -498,7 +561,7 @@ static uintptr_t trap_service(int slot, void *io)
     if (!b || !(b->sp & GB_SP_INSIDE))
         return (uintptr_t)trap_refuse((long)q->w[0],
                                       "asked for as a library's trapped call by a thread not inside the library");
-    return (uintptr_t)carry_out((long)q->w[0], (int)q->w[1], a, protect_gate_page.t.domain[slot].pkru);
+    return (uintptr_t)carry_out((long)q->w[0], (int)q->w[1], a, protect_gate_page.t.domain[slot].pkru, &q->w[8]);
 }
 
 void syscall_trap_register_service(void)

@@ -100,44 +100,53 @@ static uint64_t now_ns(void)
     return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-#ifndef SA_RESTORER
-#define SA_RESTORER 0x04000000
-#endif
-
-/* The kernel's struct sigaction on x86-64. */
-struct kernel_sigaction {
-    void *handler;
-    unsigned long flags;
-    void *restorer;
-    uint64_t mask;
-};
 
 /* Installs with the trusted page's restorer once there is one: the filter
  * refuses any other rt_sigreturn (libc's restorer would be a way to restore
- * a forged frame). */
+ * a forged frame).  Every handler runs on an alternate stack (SA_ONSTACK):
+ * the kernel writes a frame where the stack pointer points otherwise, and
+ * since Linux 6.12 with every key open, so that a thread that points it
+ * into a library's memory would have the kernel write there.  From the
+ * trusted page: the filter sends the application's rt_sigaction here. */
 static int protect_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     void *restorer = trusted_restorer();
     if (!restorer) {
         if (!real_sigaction)
             real_sigaction = dlsym(RTLD_NEXT, "sigaction");
+        struct sigaction onstack;
+        if (act && act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN) {
+            onstack = *act;
+            onstack.sa_flags |= SA_ONSTACK;
+            act = &onstack;
+        }
         return real_sigaction(sig, act, old);
     }
     struct kernel_sigaction k, o;
     if (act) {
-        k = (struct kernel_sigaction){.handler = (void *)act->sa_handler,
-                                      .flags = (unsigned long)act->sa_flags | SA_RESTORER,
-                                      .restorer = restorer};
+        unsigned long flags = (unsigned long)act->sa_flags | SA_RESTORER;
+        if (act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN)
+            flags |= SA_ONSTACK;
+        k = (struct kernel_sigaction){.handler = (void *)act->sa_handler, .flags = flags, .restorer = restorer};
         memcpy(&k.mask, &act->sa_mask, sizeof k.mask);
     }
-    long r = syscall(SYS_rt_sigaction, sig, act ? &k : NULL, old ? &o : NULL, sizeof k.mask);
-    if (r == 0 && old) {
+    long r = trusted_syscall(SYS_rt_sigaction, sig, act ? (long)&k : 0, old ? (long)&o : 0, sizeof k.mask, 0, 0);
+    if (r < 0) {
+        errno = (int)-r;
+        return -1;
+    }
+    if (old) {
         memset(old, 0, sizeof *old);
         old->sa_handler = (void (*)(int))o.handler;
         old->sa_flags = (int)o.flags;
         memcpy(&old->sa_mask, &o.mask, sizeof o.mask);
     }
     return (int)r;
+}
+
+int signals_set_kernel_action(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    return protect_real_sigaction(sig, act, old);
 }
 
 static bool default_ignores(int sig)
@@ -172,19 +181,36 @@ static bool inside_library(ucontext_t *uc)
 static __thread void *altstack[ALTSTACK_LEVELS];
 static __thread int alt_depth;
 
+/* The pointers to the alternate stacks are in memory the application can
+ * write (TLS): one that points into protected memory is stopped here, as
+ * are the application's own stacks that reach the kernel. */
+static void refuse_protected_altstack(const stack_t *ss)
+{
+    uintptr_t lo = (uintptr_t)ss->ss_sp;
+    if (!(ss->ss_flags & SS_DISABLE) && sealed_hooks.v.protected_memory &&
+        sealed_hooks.v.protected_memory(lo, lo + ss->ss_size))
+        protect_fatal("blocked an alternate signal stack at %p (%zu bytes) in protected memory: the kernel would "
+                      "write signal frames there",
+                      ss->ss_sp, ss->ss_size);
+}
+
 static void install_altstack(int level)
 {
     if (level >= ALTSTACK_LEVELS)
         return;
     if (!altstack[level]) {
-        void *mem = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
-                         -1, 0);
+        /* Not libc's mmap: made while a library's rights are in force (a
+         * delivery inside it), that one would place it in the library's
+         * memory, with its key. */
+        void *mem = trusted_mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
         if (mem == MAP_FAILED)
             return;
         altstack[level] = mem;
     }
     stack_t ss = {.ss_sp = altstack[level], .ss_size = ALTSTACK_SIZE, .ss_flags = SS_AUTODISARM};
-    syscall(SYS_sigaltstack, &ss, NULL); /* not the interposed one */
+    refuse_protected_altstack(&ss);
+    trusted_syscall(SYS_sigaltstack, (long)&ss, 0, 0, 0, 0, 0); /* the filter sends the application's here */
 }
 
 /* The domain whose rights RIGHTS are, or -1. */
@@ -302,11 +328,17 @@ static void deliver(int sig, siginfo_t *si, void *ctx, bool inside)
      * after the call is certain to run (on_signal heals alt_depth). */
     int depth = alt_depth;
     alt_depth = next_free_level(depth + 1);
+    /* Without the next level the handler would run with none armed (the
+     * kernel disarmed this one), and a signal would be written where its
+     * stack pointer points. */
+    if (alt_depth >= ALTSTACK_LEVELS)
+        protect_fatal("signal %d: handlers nested more than %d deep", sig, ALTSTACK_LEVELS);
     install_altstack(alt_depth);
     uint32_t rights = pku_read();
     ucontext_t *uc = ctx, shown;
     fpregset_t xsave = uc->uc_mcontext.fpregs;
     uint32_t frame_pkru = *frame_pkru_slot(uc);
+    stack_t frame_stack = uc->uc_stack; /* sigreturn makes it the thread's alternate stack */
     uint8_t shown_xsave[SHOWN_XSAVE_MAX] __attribute__((aligned(64)));
     if (inside && (act.sa_flags & SA_SIGINFO)) {
         shown = *uc;
@@ -328,6 +360,12 @@ static void deliver(int sig, siginfo_t *si, void *ctx, bool inside)
                     "put back", sig);
     }
     *frame_pkru_slot(uc) = frame_pkru;
+    if (uc->uc_stack.ss_sp != frame_stack.ss_sp || uc->uc_stack.ss_size != frame_stack.ss_size ||
+        uc->uc_stack.ss_flags != frame_stack.ss_flags) {
+        uc->uc_stack = frame_stack;
+        protect_log("blocked a change of the alternate stack signal %d's frame returns with (by the application's "
+                    "handler): put back", sig);
+    }
     pku_write_checked(rights);
     alt_depth = depth;
 }
@@ -549,8 +587,10 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
     /* A thread that first entered a library from inside a handler got its
      * alternate stack then; the kernel's sigreturn would put back the "none"
      * it saved on delivery. */
-    if (altstack[0] && (outermost || (uc->uc_stack.ss_flags & SS_DISABLE)) && !on_our_altstack(sp))
+    if (altstack[0] && (outermost || (uc->uc_stack.ss_flags & SS_DISABLE)) && !on_our_altstack(sp)) {
         uc->uc_stack = (stack_t){.ss_sp = altstack[0], .ss_size = ALTSTACK_SIZE, .ss_flags = SS_AUTODISARM};
+        refuse_protected_altstack(&uc->uc_stack);
+    }
     errno = saved_errno;
 }
 
@@ -603,10 +643,30 @@ static void take_over(void)
     pthread_mutex_unlock(&action_lock);
 }
 
+/* The process libprotect's state belongs to: a child that shares the
+ * memory without fork's handlers having run (vfork, posix_spawn, a bare
+ * clone) must not change it for the parent. */
+static pid_t our_pid;
+
+static void after_fork_in_child(void)
+{
+    our_pid = getpid();
+}
+
+bool in_our_process(void)
+{
+    return getpid() == our_pid;
+}
+
 void signals_take_over(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
+    if (!our_pid) {
+        our_pid = getpid();
+        pthread_atfork(NULL, NULL, after_fork_in_child);
+    }
     pthread_once(&once, take_over);
+    install_altstack(0); /* the calling (main) thread's; other threads get theirs at start */
 }
 
 void signals_configure(const struct policy *p)
@@ -629,7 +689,7 @@ void signals_thread_exit(void)
 {
     disarm();
     stack_t off = {.ss_flags = SS_DISABLE};
-    syscall(SYS_sigaltstack, &off, NULL);
+    trusted_syscall(SYS_sigaltstack, (long)&off, 0, 0, 0, 0, 0);
     for (int i = 0; i < ALTSTACK_LEVELS; i++)
         if (altstack[i]) {
             trusted_munmap(altstack[i], ALTSTACK_SIZE);
@@ -660,7 +720,7 @@ __attribute__((visibility("default"))) void libprotect_signal_counts(struct prot
 
 int signals_set_action(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    if (!protect_active || sig <= 0 || sig >= NSIG || reserved(sig))
+    if (!protect_active || sig <= 0 || sig >= NSIG || reserved(sig) || !in_our_process())
         return protect_real_sigaction(sig, act, old);
     if (sig == PROTECT_SIGNAL) {
         errno = EINVAL; /* libprotect's own */
@@ -686,8 +746,21 @@ static __thread stack_t app_altstack = {.ss_flags = SS_DISABLE};
 
 int signals_set_altstack(const stack_t *ss, stack_t *old)
 {
+    if (!trusted_restorer() || !in_our_process()) {
+        stack_t copy;
+        if (ss) {
+            copy = *ss; /* read once */
+            ss = &copy;
+            refuse_protected_altstack(ss);
+        }
+        long r = trusted_syscall(SYS_sigaltstack, (long)ss, (long)old, 0, 0, 0, 0);
+        return r < 0 ? (errno = (int)-r, -1) : 0;
+    }
+    /* In hardened mode never the application's own in the kernel: one it
+     * declares over a library's memory would have the kernel write frames
+     * there (since Linux 6.12 with every key open). */
     if (!altstack[0])
-        return (int)syscall(SYS_sigaltstack, ss, old);
+        install_altstack(0);
     if (ss && !(ss->ss_flags & SS_DISABLE) && ss->ss_size < (size_t)MINSIGSTKSZ) {
         errno = ENOMEM;
         return -1;

@@ -28,6 +28,9 @@ struct signal_hooks {
     bool (*trap)(const siginfo_t *si, ucontext_t *uc); /* guarded stray WRPKRUs */
     bool (*audit)(int sig, siginfo_t *si, ucontext_t *uc); /* audit mode: stopped accesses allowed */
     bool keep_sigsys_unblocked; /* masks never block SIGSYS (the filter needs it) */
+    /* Whether [lo, hi) is protected memory: never an alternate stack (the
+     * kernel writes frames there, since Linux 6.12 with every key open). */
+    bool (*protected_memory)(uintptr_t lo, uintptr_t hi);
 };
 /* Sets them (once, before any library is attached); kept read-only. */
 void signals_set_hooks(const struct signal_hooks *h);
@@ -43,6 +46,29 @@ void signals_thread_altstack(void);
 /* The interposed sigaction and sigaltstack (interpose.c) land here. */
 int signals_set_action(int sig, const struct sigaction *act, struct sigaction *old);
 int signals_set_altstack(const stack_t *ss, stack_t *old);
+/* SIG's action in the kernel, as asked (with libprotect's restorer and an
+ * alternate stack), the application's view left as it is. */
+int signals_set_kernel_action(int sig, const struct sigaction *act, struct sigaction *old);
+/* The same made with the bare system call (the filter sends them to its
+ * handler, which calls these with the call's arguments): 0 or -errno.
+ * FROM_LIBRARY: a library's call, which goes to the kernel as asked. */
+long signals_rt_sigaction_call(const long *args, bool from_library);
+long signals_sigaltstack_call(const long *args);
+/* Whether the caller is the process libprotect's state belongs to (not a
+ * child sharing its memory: vfork, posix_spawn). */
+bool in_our_process(void);
+
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
+
+/* The kernel's struct sigaction on x86-64. */
+struct kernel_sigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+};
 /* Releases the calling thread's breakpoint and timer (thread exit). */
 void signals_thread_exit(void);
 void signals_counts(struct protect_signal_counts *c);

@@ -178,6 +178,19 @@ has "handlers left by siglongjmp: a signal inside the library is still deferred 
 run "$wrap" -p "$gtpol" -- "$st" thread-exit
 has "handlers that end their threads (called inside the library, run as the call returns): the blocks come back" \
     "$tmp/out" "^thread-exit: 50 of 50 threads ended in their handlers; all new threads then made their calls$"
+run "$st" bare
+has "signal calls made bare, unprotected: the handler runs where the stack pointer points (the test can see it)" \
+    "$tmp/out" "^bare rt_sigaction, main thread: the handler ran on the thread's stack$"
+run "$wrap" -p "$gtpol" -- "$st" bare
+has "a handler installed with the bare rt_sigaction runs on an alternate stack (never where the stack pointer points)" \
+    "$tmp/out" "^bare rt_sigaction, main thread: the handler ran on another stack$"
+has "... in a new thread that never called the library too" "$tmp/out" \
+    "^bare rt_sigaction, a new thread: the handler ran on another stack$"
+has "a bare rt_sigprocmask blocking SIGSYS: SIGSYS stays unblocked, the rest blocked" "$tmp/out" \
+    "^bare rt_sigprocmask blocking SIGSYS and SIGUSR2: SIGSYS not blocked, SIGUSR2 blocked$"
+has "a bare sigaltstack: kept as the application's view" "$tmp/out" "^bare sigaltstack: set, and read back$"
+has "system() (posix_spawn's child blocks every signal, then resets the handlers): runs its command" "$tmp/out" \
+    '^system\("exit 3"\): 3$'
 run "$wrap" -p "$gtpol" -- "$st" crash
 died "the library's own crash: killed by SIGSEGV"
 has "the library's own crash: reported with library and function" "$tmp/err" \

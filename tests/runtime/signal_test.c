@@ -13,7 +13,15 @@
  *           returns (not at the bound).
  *   thread-exit  threads inside library calls get a signal whose handler
  *           ends the thread (deferred, it runs as the call returns); their
- *           gate blocks go back, and as many new threads then take them. */
+ *           gate blocks go back, and as many new threads then take them.
+ *   bare    the signal calls made with the bare system call (as glibc's own
+ *           code and an attacker make them): a handler installed without
+ *           SA_ONSTACK, in the main thread and in a new thread that never
+ *           called the library, runs on an alternate stack (hardened mode:
+ *           never where the stack pointer points); a mask that blocks SIGSYS
+ *           keeps it unblocked and the rest blocked; an alternate stack set
+ *           reads back; system() (posix_spawn's child blocks every signal
+ *           and resets the handlers) runs its command. */
 #define _GNU_SOURCE
 #include "gatetest.h"
 
@@ -29,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -292,8 +301,73 @@ static int thread_exit_test(void)
     return bad;
 }
 
+struct kernel_sigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+};
+
+void restore_rt(void);
+__asm__(".text\n.globl restore_rt\nrestore_rt:\n    mov $15, %eax\n    syscall\n");
+
+static _Atomic uintptr_t handler_sp;
+static void note_stack(int sig)
+{
+    char here;
+    atomic_store(&handler_sp, (uintptr_t)&here);
+}
+
+/* Where a handler installed with the bare rt_sigaction ran, as seen from a
+ * frame of the interrupted code at HERE. */
+static const char *where_bare_handler_runs(uintptr_t here)
+{
+    atomic_store(&handler_sp, 0);
+    raise(SIGUSR1);
+    uintptr_t sp = atomic_load(&handler_sp);
+    if (!sp)
+        return "nowhere (not run)";
+    return sp < here && here - sp < 64 * 1024 ? "on the thread's stack" : "on another stack";
+}
+
+static void *bare_thread(void *arg)
+{
+    char here;
+    return (void *)where_bare_handler_runs((uintptr_t)&here);
+}
+
+static int bare_calls_test(void)
+{
+    char here;
+    struct kernel_sigaction ka = {.handler = (void *)note_stack, .flags = 0x04000000 /* SA_RESTORER */,
+                                  .restorer = (void *)restore_rt};
+    if (syscall(SYS_rt_sigaction, SIGUSR1, &ka, NULL, 8) != 0)
+        return printf("bare: rt_sigaction failed: %s\n", strerror(errno)), 1;
+    printf("bare rt_sigaction, main thread: the handler ran %s\n", where_bare_handler_runs((uintptr_t)&here));
+    pthread_t t;
+    void *res;
+    pthread_create(&t, NULL, bare_thread, NULL);
+    pthread_join(t, &res);
+    printf("bare rt_sigaction, a new thread: the handler ran %s\n", (const char *)res);
+    uint64_t block = (1ull << (SIGSYS - 1)) | (1ull << (SIGUSR2 - 1)), now = 0, before;
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &block, &before, 8);
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &now, 8);
+    printf("bare rt_sigprocmask blocking SIGSYS and SIGUSR2: SIGSYS %s, SIGUSR2 %s\n",
+           now & (1ull << (SIGSYS - 1)) ? "blocked" : "not blocked",
+           now & (1ull << (SIGUSR2 - 1)) ? "blocked" : "not blocked");
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &before, NULL, 8);
+    static char own[64 * 1024];
+    stack_t ss = {.ss_sp = own, .ss_size = sizeof own}, back = {0};
+    long r1 = syscall(SYS_sigaltstack, &ss, NULL), r2 = sigaltstack(NULL, &back);
+    printf("bare sigaltstack: %s\n", r1 == 0 && r2 == 0 && back.ss_sp == own ? "set, and read back" : "NOT kept");
+    printf("system(\"exit 3\"): %d\n", WEXITSTATUS(system("exit 3")));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (strcmp(argc > 1 ? argv[1] : "", "bare") == 0)
+        return bare_calls_test();
     const char *what = argc > 1 ? argv[1] : "storm";
     if (strcmp(what, "thread-exit") == 0)
         return thread_exit_test();
