@@ -18,6 +18,7 @@
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stddef.h>
@@ -334,6 +335,8 @@ bool filter_sends(long nr, int reason, const long *a)
                nr == SYS_open_by_handle_at || nr == SYS_truncate || nr == SYS_memfd_create;
     case FILTER_SENDMSG:
         return nr == SYS_sendmsg || nr == SYS_sendmmsg;
+    case FILTER_THREAD:
+        return nr == SYS_clone && (a[0] & (CLONE_VM | CLONE_VFORK)) == CLONE_VM;
     case FILTER_SIGNAL:
         return (nr == SYS_rt_sigaction && a[1]) || (nr == SYS_sigaltstack && a[0]) ||
                (nr == SYS_rt_sigprocmask && a[1] && (uint32_t)a[0] != SIG_UNBLOCK);
@@ -451,6 +454,19 @@ static void build_scoped(struct bpf_program_buf *p, const struct range *scope, i
         bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
         bpf_jump_to_here(p, s);
     }
+    /* A thread's clone: its child starts with an alternate stack
+     * (thread_start.h).  clone3 keeps its arguments in memory, where the
+     * filter cannot see CLONE_VM: ENOSYS, and glibc falls back to clone. */
+    s = section(p, SYS_clone);
+    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(0));
+    bpf_emit(p, BPF_JMP | BPF_JSET | BPF_K, 0, 2, CLONE_VM);
+    bpf_emit(p, BPF_JMP | BPF_JSET | BPF_K, 1, 0, CLONE_VFORK);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(FILTER_THREAD));
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    bpf_jump_to_here(p, s);
+    s = section(p, SYS_clone3);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ERRNO | ENOSYS);
+    bpf_jump_to_here(p, s);
     /* New executable memory goes to the handler (which checks the range too). */
     static const long prot_calls[] = {SYS_mprotect, SYS_pkey_mprotect};
     for (size_t i = 0; i < 2; i++) {

@@ -33,6 +33,7 @@ enum filter_reason {
     FILTER_FD,            /* a descriptor of the libraries' range (library_fds.h) */
     FILTER_SENDMSG,       /* sendmsg: descriptors sent away (SCM_RIGHTS) are checked */
     FILTER_SIGNAL,        /* rt_sigaction, sigaltstack, rt_sigprocmask that set: libprotect keeps them */
+    FILTER_THREAD,        /* clone of a thread: started with libprotect's alternate stack (thread_start.h) */
 };
 
 /* Whether the scoped filter sends call NR with arguments A to the handler

@@ -11,6 +11,7 @@
 #include "gates/services.h"
 #include "hardened/library_fds.h"
 #include "hardened/open_trap.h"
+#include "hardened/thread_start.h"
 #include "memory/library_files.h"
 #include "signals/signals.h"
 #include "base/trusted_syscall.h"
@@ -491,6 +492,8 @@ static long carry_out(long nr, int reason, const long *a, uint32_t rights, uint6
         return trap_refuse(nr, "not from libprotect's restorer (a forged signal frame?)");
     case FILTER_SIGNAL:
         return signal_request(nr, a, rights, mask);
+    case FILTER_THREAD: /* the application's in syscall_trap, a library's in trap_service */
+        return NOT_A_REQUEST;
     default:
         return NOT_A_REQUEST;
     }
@@ -528,16 +531,24 @@ bool syscall_trap(siginfo_t *si, ucontext_t *uc)
      * runs): made here, with the application's rights. */
     if (d && si->si_errno == FILTER_SIGNAL && !signal_call_in_protected_memory(nr, a))
         d = NULL;
+    struct thread_context thread;
+    if (si->si_errno == FILTER_THREAD)
+        thread_context_of(uc, a, &thread);
     if (d) {
         union service_io io = {.w = {(uint64_t)nr, (uint64_t)si->si_errno}};
         memcpy(&io.w[2], a, sizeof a);
-        io.w[8] = *mask;
+        if (si->si_errno == FILTER_THREAD)
+            memcpy(&io.w[8], &thread, THREAD_CONTEXT_SENT * sizeof(uint64_t));
+        else
+            io.w[8] = *mask;
         r = (long)domain_service(d->slot, SVC_TRAP, &io);
-        *mask = io.w[8];
+        if (si->si_errno != FILTER_THREAD)
+            *mask = io.w[8];
     } else {
         uint32_t saved = pku_read(), rights = frame_rights(uc);
         pku_write_checked(rights_within_app(rights) ? rights : app_rights());
-        r = carry_out(nr, si->si_errno, a, pku_read(), mask);
+        r = si->si_errno == FILTER_THREAD ? thread_start_clone(a, &thread, false)
+                                          : carry_out(nr, si->si_errno, a, pku_read(), mask);
         pku_write_checked(saved);
     }
     if (r == NOT_A_REQUEST)
@@ -561,6 +572,13 @@ static uintptr_t trap_service(int slot, void *io)
     if (!b || !(b->sp & GB_SP_INSIDE))
         return (uintptr_t)trap_refuse((long)q->w[0],
                                       "asked for as a library's trapped call by a thread not inside the library");
+    if (q->w[1] == FILTER_THREAD) {
+        /* The child inherits the domain's rights, as a library's thread
+         * always did; its stack may be the library's memory. */
+        struct thread_context c = {0};
+        memcpy(&c, &q->w[8], THREAD_CONTEXT_SENT * sizeof(uint64_t));
+        return (uintptr_t)thread_start_clone(a, &c, true);
+    }
     return (uintptr_t)carry_out((long)q->w[0], (int)q->w[1], a, protect_gate_page.t.domain[slot].pkru, &q->w[8]);
 }
 

@@ -186,6 +186,8 @@ has "a handler installed with the bare rt_sigaction runs on an alternate stack (
     "$tmp/out" "^bare rt_sigaction, main thread: the handler ran on another stack$"
 has "... in a new thread that never called the library too" "$tmp/out" \
     "^bare rt_sigaction, a new thread: the handler ran on another stack$"
+has "... in a thread cloned without pthread_create too (started on libprotect's few instructions)" "$tmp/out" \
+    "^bare rt_sigaction, a thread cloned without pthread_create: the handler ran on another stack$"
 has "a bare rt_sigprocmask blocking SIGSYS: SIGSYS stays unblocked, the rest blocked" "$tmp/out" \
     "^bare rt_sigprocmask blocking SIGSYS and SIGUSR2: SIGSYS not blocked, SIGUSR2 blocked$"
 has "a bare sigaltstack: kept as the application's view" "$tmp/out" "^bare sigaltstack: set, and read back$"

@@ -16,8 +16,9 @@
  *           gate blocks go back, and as many new threads then take them.
  *   bare    the signal calls made with the bare system call (as glibc's own
  *           code and an attacker make them): a handler installed without
- *           SA_ONSTACK, in the main thread and in a new thread that never
- *           called the library, runs on an alternate stack (hardened mode:
+ *           SA_ONSTACK, in the main thread, in a new thread that never
+ *           called the library and in one cloned without pthread_create,
+ *           runs on an alternate stack (hardened mode:
  *           never where the stack pointer points); a mask that blocks SIGSYS
  *           keeps it unblocked and the rest blocked; an alternate stack set
  *           reads back; system() (posix_spawn's child blocks every signal
@@ -28,6 +29,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -336,6 +338,15 @@ static void *bare_thread(void *arg)
     return (void *)where_bare_handler_runs((uintptr_t)&here);
 }
 
+static _Atomic(const char *) clone_result;
+static int bare_clone_child(void *arg)
+{
+    char here;
+    atomic_store(&clone_result, where_bare_handler_runs((uintptr_t)&here));
+    syscall(SYS_exit, 0);
+    return 0;
+}
+
 static int bare_calls_test(void)
 {
     char here;
@@ -349,6 +360,15 @@ static int bare_calls_test(void)
     pthread_create(&t, NULL, bare_thread, NULL);
     pthread_join(t, &res);
     printf("bare rt_sigaction, a new thread: the handler ran %s\n", (const char *)res);
+    /* A thread glibc does not know of: clone without pthread_create (its
+     * TLS shared with this one, so it calls nothing that needs its own). */
+    static char child_stack[256 * 1024] __attribute__((aligned(16)));
+    if (clone(bare_clone_child, child_stack + sizeof child_stack,
+              CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM, NULL) < 0)
+        return printf("bare: clone failed: %s\n", strerror(errno)), 1;
+    while (!atomic_load(&clone_result))
+        usleep(1000);
+    printf("bare rt_sigaction, a thread cloned without pthread_create: the handler ran %s\n", atomic_load(&clone_result));
     uint64_t block = (1ull << (SIGSYS - 1)) | (1ull << (SIGUSR2 - 1)), now = 0, before;
     syscall(SYS_rt_sigprocmask, SIG_BLOCK, &block, &before, 8);
     syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &now, 8);
