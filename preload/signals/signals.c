@@ -666,7 +666,7 @@ void signals_take_over(void)
         pthread_atfork(NULL, NULL, after_fork_in_child);
     }
     pthread_once(&once, take_over);
-    install_altstack(0); /* the calling (main) thread's; other threads get theirs at start */
+    signals_thread_altstack(); /* the calling (main) thread's; other threads get theirs at start */
 }
 
 void signals_configure(const struct policy *p)
@@ -682,7 +682,11 @@ void signals_configure(const struct policy *p)
 
 void signals_thread_altstack(void)
 {
-    install_altstack(0);
+    /* Not again: a thread's first library call may come inside a handler
+     * that runs on level 0, which the kernel disarmed for it; arming it
+     * again would have a nested signal written over that handler. */
+    if (!altstack[0])
+        install_altstack(0);
 }
 
 void signals_thread_exit(void)
@@ -752,6 +756,13 @@ int signals_set_altstack(const stack_t *ss, stack_t *old)
             copy = *ss; /* read once */
             ss = &copy;
             refuse_protected_altstack(ss);
+            /* A child that shares our memory (vfork) without an alternate
+             * stack would have its frames written where its stack pointer
+             * points, into the libraries' memory too. */
+            if ((ss->ss_flags & SS_DISABLE) && trusted_restorer()) {
+                errno = EPERM;
+                return -1;
+            }
         }
         long r = trusted_syscall(SYS_sigaltstack, (long)ss, (long)old, 0, 0, 0, 0);
         return r < 0 ? (errno = (int)-r, -1) : 0;
