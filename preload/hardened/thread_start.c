@@ -37,7 +37,7 @@ extern const char protect_thread_trampoline[];
 __attribute__((visibility("hidden"))) void thread_start_born(uint64_t mask, uint32_t own_tls)
 {
     if (own_tls) {
-        signals_thread_altstack();
+        signals_new_thread_altstack();
     } else {
         /* Its TLS is its parent's (no CLONE_SETTLS), where libprotect keeps
          * the parent's stacks: one of its own, kept for its life. */

@@ -331,7 +331,7 @@ static void deliver(int sig, siginfo_t *si, void *ctx, bool inside)
     /* Without the next level the handler would run with none armed (the
      * kernel disarmed this one), and a signal would be written where its
      * stack pointer points. */
-    if (alt_depth >= ALTSTACK_LEVELS)
+    if (alt_depth < 1 || alt_depth >= ALTSTACK_LEVELS) /* (its count is in TLS, which the application can write) */
         protect_fatal("signal %d: handlers nested more than %d deep", sig, ALTSTACK_LEVELS);
     install_altstack(alt_depth);
     uint32_t rights = pku_read();
@@ -678,6 +678,11 @@ void signals_configure(const struct policy *p)
     for (int sig = 1; sig < NSIG && sig < 64; sig++)
         if (p->no_defer & (1ull << sig))
             no_defer[sig] = true;
+}
+
+void signals_new_thread_altstack(void)
+{
+    install_altstack(0); /* whatever its TLS says: the kernel gave a new thread none */
 }
 
 void signals_thread_altstack(void)

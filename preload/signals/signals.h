@@ -43,6 +43,8 @@ void signals_take_over(void);
 void signals_configure(const struct policy *p);
 /* Gives the calling thread a key-0 alternate stack unless it has one. */
 void signals_thread_altstack(void);
+/* The same for a thread just cloned, which has none whatever its TLS says. */
+void signals_new_thread_altstack(void);
 /* The interposed sigaction and sigaltstack (interpose.c) land here. */
 int signals_set_action(int sig, const struct sigaction *act, struct sigaction *old);
 int signals_set_altstack(const stack_t *ss, stack_t *old);
