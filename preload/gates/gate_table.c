@@ -368,6 +368,11 @@ void protect_thread_first_entry(unsigned slot)
     protect_blocks[slot] = b;
     if (table.thread_started)
         table.thread_started(); /* signals may now come while on a domain stack */
+    gate_table_watch_thread_exit();
+}
+
+void gate_table_watch_thread_exit(void)
+{
     pthread_once(&thread_exit_once, make_exit_key);
     pthread_setspecific(thread_exit_key, (void *)1);
 }

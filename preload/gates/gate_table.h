@@ -191,6 +191,9 @@ void gate_count_deferral(int slot, uint64_t ns);
 
 /* Frees the calling thread's blocks and domain stacks (thread exit). */
 void gate_blocks_release_thread(void);
+/* Has gate_blocks_release_thread (thread_exiting, then the blocks) run
+ * when the calling thread ends. */
+void gate_table_watch_thread_exit(void);
 
 /* Registers the gates' own services (services.h), once, at start. */
 void gate_table_init_services(void);

@@ -92,8 +92,10 @@ static void *run_app_thread(void *p)
     if (s.from_library)
         pku_write_checked(app_rights());
     __libc_free(p);
-    if (protect_gate_page.t.thread_started)
+    if (protect_gate_page.t.thread_started) {
         protect_gate_page.t.thread_started();
+        gate_table_watch_thread_exit(); /* its alternate stacks given back at its end */
+    }
     return s.start(s.arg);
 }
 

@@ -696,6 +696,13 @@ void signals_thread_altstack(void)
 
 void signals_thread_exit(void)
 {
+    /* Signals blocked first: one that came between taking the alternate
+     * stacks away and unmapping them would arm one again (a delivery
+     * installs the next level, sigreturn puts level 0 back), and the next
+     * frame would go to unmapped memory: the process killed.  (The thread
+     * is ending: what is pending for it alone dies with it.) */
+    uint64_t all_but_sigsys = ~(1ull << (SIGSYS - 1));
+    trusted_syscall(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all_but_sigsys, 0, sizeof all_but_sigsys, 0, 0);
     disarm();
     stack_t off = {.ss_flags = SS_DISABLE};
     trusted_syscall(SYS_sigaltstack, (long)&off, 0, 0, 0, 0, 0);
