@@ -205,6 +205,15 @@ static size_t section(struct bpf_program_buf *p, long nr)
     return bpf_jump_placeholder(p);
 }
 
+/* The end of section S whose tests fall through to trap the call for WHY
+ * and jump one further to allow it. */
+static void trap_else_allow(struct bpf_program_buf *p, size_t s, enum filter_reason why)
+{
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(why));
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    bpf_jump_to_here(p, s);
+}
+
 /* Loads [args[ADDR], + args[LEN]) (LEN < 0: one byte) and jumps to the
  * shared range test, whose jump is added to TO_RANGES. */
 static void to_range_test(struct bpf_program_buf *p, int addr, int len, size_t *to_ranges, int *n_to)
@@ -419,17 +428,13 @@ static void build_scoped(struct bpf_program_buf *p, const struct range *scope, i
     bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(0));
     bpf_emit(p, BPF_JMP | BPF_JGE | BPF_K, 0, 2, 0x2001); /* ARCH_MAP_VDSO_X32 */
     bpf_emit(p, BPF_JMP | BPF_JGT | BPF_K, 1, 0, 0x2003); /* ARCH_MAP_VDSO_64 */
-    bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(FILTER_FORBIDDEN));
-    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
-    bpf_jump_to_here(p, s);
+    trap_else_allow(p, s, FILTER_FORBIDDEN);
     /* prctl(PR_SET_MM): moves where /proc/<pid>/cmdline and environ are read
      * from, which the kernel reads past PKU. */
     s = section(p, SYS_prctl);
     bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(0));
     bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, PR_SET_MM);
-    bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(FILTER_FORBIDDEN));
-    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
-    bpf_jump_to_here(p, s);
+    trap_else_allow(p, s, FILTER_FORBIDDEN);
     /* A handler's action or an alternate stack set: libprotect's handler
      * makes every handler run on an alternate stack of its own (a frame is
      * written where the stack pointer points otherwise, and since Linux
@@ -450,9 +455,7 @@ static void build_scoped(struct bpf_program_buf *p, const struct range *scope, i
         bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 2, 0);
         bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, arg + 4);
         bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 0);
-        bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(FILTER_SIGNAL));
-        bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
-        bpf_jump_to_here(p, s);
+        trap_else_allow(p, s, FILTER_SIGNAL);
     }
     /* A thread's clone: its child starts with an alternate stack
      * (thread_start.h).  clone3 keeps its arguments in memory, where the
@@ -461,9 +464,7 @@ static void build_scoped(struct bpf_program_buf *p, const struct range *scope, i
     bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(0));
     bpf_emit(p, BPF_JMP | BPF_JSET | BPF_K, 0, 2, CLONE_VM);
     bpf_emit(p, BPF_JMP | BPF_JSET | BPF_K, 1, 0, CLONE_VFORK);
-    bpf_emit(p, BPF_RET | BPF_K, 0, 0, TRAP(FILTER_THREAD));
-    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
-    bpf_jump_to_here(p, s);
+    trap_else_allow(p, s, FILTER_THREAD);
     s = section(p, SYS_clone3);
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ERRNO | ENOSYS);
     bpf_jump_to_here(p, s);
