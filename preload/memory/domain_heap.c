@@ -13,7 +13,11 @@
 #include <sys/mman.h>
 
 #define CHUNK DOMAIN_HEAP_CHUNK
-#define SLAB_HEADER 16
+/* A slab's header has a cache line of its own: every free reads it, and a
+ * block beside it, written by another thread, would take the line from
+ * every core at each write (two threads freeing 64-byte blocks ran at 0.8x
+ * to 1.2x the rate of one). */
+#define SLAB_HEADER 64
 #define SMALL_MAX 16384
 #define LARGE_BINS 64
 #define RELEASE_CHUNKS 16 /* freed extents this large go back to the kernel */
@@ -53,10 +57,13 @@ struct free_block {
     struct free_block *next;
 };
 
+/* What every free reads (written when a chunk is first handed out, at
+ * most) on a line of its own, away from the lock and the lists that each
+ * thread's cache refill writes. */
 struct domain_heap {
-    pthread_mutex_t lock;
-    uintptr_t lo, hi, bump;
-    uint8_t *kind;                       /* one byte per chunk */
+    uintptr_t lo, hi, bump; /* the heap starts on a chunk boundary: lo is a line's start */
+    uint8_t *kind;          /* one byte per chunk */
+    _Alignas(64) pthread_mutex_t lock;
     struct free_block *free_list[N_CLASSES];
     uintptr_t carve[N_CLASSES], carve_end[N_CLASSES];
     struct large_header *free_large[LARGE_BINS]; /* by chunk count; the last bin: any larger */
