@@ -198,6 +198,9 @@ static void block_starts_are_told_from_insides(void **state)
         char *a = domain_heap_alloc(h, &c, sizes[i], 0), *b = domain_heap_alloc(h, &c, sizes[i], 0);
         assert_true(b == a + sizes[i] || a == b + sizes[i]); /* neighbours in one slab */
         assert_int_equal(domain_heap_usable_size(h, a), sizes[i]);
+        /* fault reports name the block an address falls in */
+        assert_int_equal(domain_heap_block_of(h, (uintptr_t)a + sizes[i] - 1), (uintptr_t)a);
+        assert_int_equal(domain_heap_block_of(h, (uintptr_t)b + sizes[i] / 2), (uintptr_t)b);
         domain_heap_free(h, &c, a);
         domain_heap_free(h, &c, b);
     }
