@@ -168,11 +168,42 @@ def macro_rows(r, modes, src, bare):
     return out
 
 
+# 2 threads against 1, on the same workload: the two runs back to back, in
+# each repetition, and the median of the per-pair ratios (a shared machine's
+# speed drifts by 2x between minutes; ratios of medians taken minutes apart
+# mix that drift in).
+SCALING = [
+    ("malloc/free in a gated call", "malloc", "bench/benchlib-integrity.policy", 2000000),
+    ("kvstore", "kvstore", "examples/kvstore.policy", 300000),
+]
+
+
+def scaling_rows(r, modes):
+    reps = 1 if r.quick else 9
+    out = []
+    for label, work, pol, ops in SCALING:
+        if r.quick:
+            ops = max(200, ops // 500)
+        pol = os.path.join(r.build, pol)
+        ratios = {m: [] for m in [None] + modes}
+        for i in range(reps):
+            for m in [None] + modes:
+                ns = []
+                for threads, pin in ((1, r.pin1), (2, r.pin2)):
+                    stdout, _ = r.run([r.macro, work, str(ops), str(threads)], m, pol if m else None, pin)
+                    ns.append(float(stdout.split()[1]))
+                ratios[m].append(ns[0] / ns[1])  # the rate with 2 threads over the rate with 1
+        out.append(dict(label=label, pairs=reps, **{("plain" if m is None else m): statistics.median(v)
+                                        for m, v in ratios.items()},
+                        spread={("plain" if m is None else m): (min(v), max(v)) for m, v in ratios.items()}))
+    return out
+
+
 def fmt_pct(x):
     return "%+.1f%%" % (100 * x)
 
 
-def print_tables(micro, macro, modes, bare, header):
+def print_tables(micro, macro, scaling, modes, bare, header):
     print(header)
     print()
     print("%-44s %-4s %10s %10s %10s %12s %8s" % ("gate row", "mode", "ns/call", "min", "max", "calls/s", "x bare"))
@@ -206,19 +237,19 @@ def print_tables(micro, macro, modes, bare, header):
           % (bare["pku"], "" if "pku" in modes else " as recorded on " + RECORDED_BARE_PKU_CPU))
     for w in macro:
         print("  %-40s %s" % (w["label"], fmt_pct(w["estimate"])))
-    by = {w["label"]: w for w in macro}
+    print("\nscaling, the rate with 2 threads over the rate with 1 (median of %d pairs run back to back; "
+          "lowest-highest):" % (scaling[0]["pairs"] if scaling else 0))
+    for x in scaling:
+        cols = []
+        for m in ["plain"] + modes:
+            lo, hi = x["spread"][m]
+            cols.append("%s %.2fx (%.2f-%.2f)" % ({"plain": "unprotected", "dry": "dry run", "pku": "PKU"}[m],
+                                                 x[m], lo, hi))
+        print("  %-30s %s; protected (dry) at %.0f%% of unprotected's" % (x["label"], ", ".join(cols),
+                                                                       100 * x["dry"] / x["plain"]))
 
-    def scaling(one, two, m):
-        return (by[one]["plain"] / by[two]["plain"]) if m is None else (by[one][m] / by[two][m])
-    k1, k2 = "kvstore, 1 thread", "kvstore, 2 threads"
-    h1, h2 = "malloc/free in a gated call, 1 thread", "malloc/free in a gated call, 2 threads"
-    print("\nscaling, 2 threads over 1 (rate): malloc/free glibc %.2fx, domain heap (dry) %.2fx; "
-          "kvstore unprotected %.2fx, protected (dry) %.2fx (%.0f%% of unprotected's)"
-          % (scaling(h1, h2, None), scaling(h1, h2, "dry"), scaling(k1, k2, None), scaling(k1, k2, "dry"),
-             100 * scaling(k1, k2, "dry") / scaling(k1, k2, None)))
 
-
-def write_csv(path, micro, macro, modes):
+def write_csv(path, micro, macro, scaling, modes):
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["kind", "row", "mode", "ns_median", "ns_min", "ns_max", "calls_per_s", "paired_minus_bare_ns",
@@ -231,6 +262,10 @@ def write_csv(path, micro, macro, modes):
             for mode in modes:
                 w.writerow(["workload", x["label"], mode, "%.1f" % x[mode], "", "", "", "", "%.1f" % x["plain"],
                             "%.4f" % x[mode + "_slowdown"], "%.3f" % x["crossings"], "%.4f" % x["estimate"]])
+        for x in scaling:  # ns_median here: the median rate ratio, 2 threads over 1
+            for mode in ["plain"] + modes:
+                w.writerow(["scaling", x["label"], mode, "%.3f" % x[mode], "%.3f" % x["spread"][mode][0],
+                            "%.3f" % x["spread"][mode][1], "", "", "", "", "", ""])
 
 
 def write_chart(path, micro, macro, modes, header):
@@ -291,10 +326,11 @@ def main():
     header = "libprotect benchmarks: %s; modes: %s; %s" % (
         cpu_model(), ", ".join("hardware PKU" if m == "pku" else "dry run" for m in modes),
         datetime.datetime.now().strftime("%Y-%m-%d %H:%M") + (" (QUICK: not timings)" if args.quick else ""))
-    print_tables(micro, macro, modes, bare, header)
+    scaling = scaling_rows(r, modes)
+    print_tables(micro, macro, scaling, modes, bare, header)
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, "bench-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    write_csv(stem + ".csv", micro, macro, modes)
+    write_csv(stem + ".csv", micro, macro, scaling, modes)
     write_chart(stem + ".png", micro, macro, modes, header)
     print("\nwrote %s.csv%s" % (stem, " and .png" if shutil.which("gnuplot") else ""))
     return 0
