@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   cmake make gcc pkg-config python3
   libelf-dev libdw-dev libcapstone-dev libinih-dev libcmocka-dev libunwind-dev libseccomp-dev
-  sqlite3 libsqlite3-dev lmdb-utils liblmdb-dev zlib1g-dev libffi-dev liblwip-dev iproute2 netcat-openbsd
+  sqlite3 libsqlite3-dev lmdb-utils liblmdb-dev zlib1g-dev libffi-dev liblwip-dev libgc-dev iproute2 netcat-openbsd
   dpkg-dev lintian groff man-db bash-completion
 )
 # bench/run draws its chart with gnuplot.

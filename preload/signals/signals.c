@@ -270,6 +270,88 @@ static size_t xsave_size(const ucontext_t *uc)
 }
 
 #define SHOWN_XSAVE_MAX 16384
+/* The kernel's ucontext: glibc's ucontext_t up to 8 bytes of its mask (a
+ * frame's siginfo and XSAVE area follow it, not the rest of ucontext_t). */
+#define KERNEL_UCONTEXT (offsetof(ucontext_t, uc_sigmask) + 8)
+/* What a handler run on the application's stack needs there at least: the
+ * copy of its frame (XSAVE area and ucontext), and a page. */
+#define APP_FRAME_ROOM (SHOWN_XSAVE_MAX + 2 * 4096)
+
+/* The alternate stack the application declared (its view, in hardened
+ * mode: see signals_set_altstack). */
+static __thread stack_t app_altstack = {.ss_flags = SS_DISABLE};
+
+static bool on_app_altstack(uint64_t sp)
+{
+    return !(app_altstack.ss_flags & SS_DISABLE) && sp - (uintptr_t)app_altstack.ss_sp - 1 < app_altstack.ss_size;
+}
+
+void protect_call_on_stack(uintptr_t top, void (*fn)(int, siginfo_t *, void *), int sig, siginfo_t *si, void *ctx);
+
+/* The top of the stack the innermost application handler this thread runs
+ * was given (0: none running, or on our alternate stack).  A signal that
+ * interrupts it, below that top, comes while our handler's frames are live
+ * on our alternate stack. */
+static __thread uintptr_t app_handler_top;
+
+static bool in_app_handler(uint64_t sp)
+{
+    return app_handler_top && sp <= app_handler_top && app_handler_top - sp < (64u << 20);
+}
+
+/* Where the application's handler for SIG runs: where the kernel would
+ * have run it (a collector such as Boehm's takes a stopped thread's stack
+ * pointer in its handler and scans the thread's stack from there; Go wants
+ * its handlers on its own signal stack), or 0 for the alternate stack of
+ * libprotect's that this handler runs on.  Never a library's stack, nor
+ * one of ours; a fault that is not on the application's alternate stack
+ * may be a stack overflow, which the kernel could not have delivered on
+ * the stack either. */
+static uintptr_t app_handler_stack(const struct sigaction *act, int sig, const siginfo_t *si, const ucontext_t *uc,
+                                   bool inside)
+{
+    uint64_t sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
+    bool on_alt = on_app_altstack(sp);
+    uintptr_t top;
+    if ((act->sa_flags & SA_ONSTACK) && !(app_altstack.ss_flags & SS_DISABLE) && !on_alt)
+        top = ((uintptr_t)app_altstack.ss_sp + app_altstack.ss_size) & ~(uintptr_t)15;
+    else if (inside || (!on_alt && synchronous(sig, si) && (sig == SIGSEGV || sig == SIGBUS)))
+        return 0;
+    else if (on_our_altstack(sp) || on_domain_stack(sp))
+        return 0;
+    else
+        top = (sp - 128) & ~(uintptr_t)15; /* below the red zone */
+    /* (Both are the application's to point anywhere: into a library's memory too.) */
+    if (top < APP_FRAME_ROOM || on_our_altstack(top - 1) || on_domain_stack(top - 1) ||
+        (sealed_hooks.v.protected_memory && sealed_hooks.v.protected_memory(top - APP_FRAME_ROOM, top)))
+        return 0;
+    return top;
+}
+
+/* Runs the application's handler below TOP with a copy of its frame there,
+ * where the kernel would have written it: a collector that scans the
+ * thread's stack from the handler finds the interrupted registers in it
+ * (Boehm's keeps a list alive only through them, some of the time).  What
+ * the handler changes in the copy goes back to the real frame, where
+ * deliver checks it as if the handler had changed the real frame. */
+static void run_with_frame_copy(uintptr_t top, const struct sigaction *act, int sig, siginfo_t *si, ucontext_t *uc)
+{
+    size_t n = xsave_size(uc);
+    if (n > SHOWN_XSAVE_MAX)
+        n = SHOWN_XSAVE_MAX;
+    uint8_t *xsave = (uint8_t *)((top - n) & ~(uintptr_t)63);
+    ucontext_t *copy = (ucontext_t *)(((uintptr_t)xsave - sizeof *copy) & ~(uintptr_t)15);
+    memcpy(xsave, uc->uc_mcontext.fpregs, n);
+    memset(copy, 0, sizeof *copy);
+    memcpy(copy, uc, KERNEL_UCONTEXT);
+    copy->uc_mcontext.fpregs = (fpregset_t)xsave;
+    protect_call_on_stack((uintptr_t)copy, act->sa_sigaction, sig, si, copy);
+    fpregset_t xsave_real = uc->uc_mcontext.fpregs;
+    memcpy(xsave_real, xsave, n);
+    memcpy(uc, copy, KERNEL_UCONTEXT);
+    if (uc->uc_mcontext.fpregs == (fpregset_t)xsave)
+        uc->uc_mcontext.fpregs = xsave_real;
+}
 
 /* Runs what the application asked for SIG, as the kernel would have.  Its
  * handler may change the interrupted context (the application's own
@@ -347,13 +429,22 @@ static void deliver(int sig, siginfo_t *si, void *ctx, bool inside)
         shown.uc_mcontext.fpregs = (fpregset_t)shown_xsave;
         ctx = &shown;
     }
+    uintptr_t stack_top = app_handler_stack(&act, sig, si, uc, inside);
     pku_write_checked(app_rights()); /* the kernel started us with key 0 only */
+    uintptr_t outer_top = app_handler_top;
+    if (stack_top)
+        app_handler_top = stack_top;
     pthread_sigmask(SIG_SETMASK, &mask, &old);
-    if (act.sa_flags & SA_SIGINFO)
+    if (stack_top && !inside)
+        run_with_frame_copy(stack_top, &act, sig, si, uc); /* (sa_handler ignores what follows sig) */
+    else if (stack_top)
+        protect_call_on_stack(stack_top, act.sa_sigaction, sig, si, ctx);
+    else if (act.sa_flags & SA_SIGINFO)
         act.sa_sigaction(sig, si, ctx);
     else
         act.sa_handler(sig);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    app_handler_top = outer_top;
     if (uc->uc_mcontext.fpregs != xsave || *frame_pkru_slot(uc) != frame_pkru) {
         uc->uc_mcontext.fpregs = xsave;
         protect_log("blocked a change of the rights signal %d's frame returns with (by the application's handler): "
@@ -541,13 +632,17 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
         errno = saved_errno;
         return;
     }
-    /* Interrupted on neither an alternate stack of ours nor a domain stack:
-     * no handler we ran is below this one, whatever alt_depth says (one
-     * that left by siglongjmp never counted itself out). */
+    /* Interrupted on neither an alternate stack of ours nor a domain stack,
+     * nor inside an application handler we run: no handler of ours is below
+     * this one, whatever alt_depth says (one that left by siglongjmp never
+     * counted itself out). */
     uint64_t sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
-    bool outermost = alt_depth > 0 && !on_our_altstack(sp) && !on_domain_stack(sp);
-    if (outermost)
+    bool outermost = (alt_depth > 0 || app_handler_top) && !on_our_altstack(sp) && !on_domain_stack(sp) &&
+                     !in_app_handler(sp);
+    if (outermost) {
         alt_depth = 0;
+        app_handler_top = 0;
+    }
     if (sig == SIGTRAP && ip == (uintptr_t)gate_code()->exit_ret + 1) {
         /* The patched return (perhaps put back since): do the ret, then as
          * at a breakpoint. */
@@ -754,11 +849,10 @@ int signals_set_action(int sig, const struct sigaction *act, struct sigaction *o
     return rc;
 }
 
-/* A thread that has entered a library runs its handlers on libprotect's
- * alternate stacks (they must be there whenever it is on a domain stack):
- * the application's own alternate stack is kept as the application's view
- * only, and its handlers run on an alternate stack all the same. */
-static __thread stack_t app_altstack = {.ss_flags = SS_DISABLE};
+/* libprotect's handler runs on its own alternate stacks (they must be
+ * there whenever a thread is on a domain stack): the application's own
+ * alternate stack is kept as the application's view, where deliver runs
+ * the application's SA_ONSTACK handlers. */
 
 int signals_set_altstack(const stack_t *ss, stack_t *old)
 {
@@ -790,7 +884,7 @@ int signals_set_altstack(const stack_t *ss, stack_t *old)
     }
     if (old) {
         *old = app_altstack;
-        if (alt_depth > 0 && !(old->ss_flags & SS_DISABLE))
+        if (on_app_altstack((uintptr_t)__builtin_frame_address(0)))
             old->ss_flags |= SS_ONSTACK;
     }
     if (ss)

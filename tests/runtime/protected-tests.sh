@@ -179,20 +179,30 @@ run "$wrap" -p "$gtpol" -- "$st" thread-exit
 has "handlers that end their threads (called inside the library, run as the call returns): the blocks come back" \
     "$tmp/out" "^thread-exit: 50 of 50 threads ended in their handlers; all new threads then made their calls$"
 run "$st" bare
-has "signal calls made bare, unprotected: the handler runs where the stack pointer points (the test can see it)" \
-    "$tmp/out" "^bare rt_sigaction, main thread: the handler ran on the thread's stack$"
+has "signal calls made bare, unprotected: the kernel writes the frame where the stack pointer points (the test can see it)" \
+    "$tmp/out" "^bare rt_sigaction, main thread: the frame was written on the thread's stack, "
 run "$wrap" -p "$gtpol" -- "$st" bare
-has "a handler installed with the bare rt_sigaction runs on an alternate stack (never where the stack pointer points)" \
-    "$tmp/out" "^bare rt_sigaction, main thread: the handler ran on another stack$"
+has "a signal whose handler was installed with the bare rt_sigaction: its frame is written on an alternate stack (never where the stack pointer points); the handler runs on the thread's stack, as the kernel would run it" \
+    "$tmp/out" "^bare rt_sigaction, main thread: the frame was written on another stack, the handler ran on the thread's stack$"
 has "... in a new thread that never called the library too" "$tmp/out" \
-    "^bare rt_sigaction, a new thread: the handler ran on another stack$"
+    "^bare rt_sigaction, a new thread: the frame was written on another stack, the handler ran on the thread's stack$"
 has "... in a thread cloned without pthread_create too (started on libprotect's few instructions)" "$tmp/out" \
-    "^bare rt_sigaction, a thread cloned without pthread_create: the handler ran on another stack$"
+    "^bare rt_sigaction, a thread cloned without pthread_create: the frame was written on another stack, the handler ran on the thread's stack$"
 has "a bare rt_sigprocmask blocking SIGSYS: SIGSYS stays unblocked, the rest blocked" "$tmp/out" \
     "^bare rt_sigprocmask blocking SIGSYS and SIGUSR2: SIGSYS not blocked, SIGUSR2 blocked$"
 has "a bare sigaltstack: kept as the application's view" "$tmp/out" "^bare sigaltstack: set, and read back$"
 has "system() (posix_spawn's child blocks every signal, then resets the handlers): runs its command" "$tmp/out" \
     '^system\("exit 3"\): 3$'
+run "$wrap" -p "$gtpol" -- "$st" where
+is "handlers run where the kernel would run them: no crash" "$status" 0
+has "a handler runs on the interrupted thread's stack (a collector scans a stopped thread's stack from there)" \
+    "$tmp/out" "^a handler: ran on the thread's stack$"
+has "... in a new thread too" "$tmp/out" "^a handler in a new thread: ran on the thread's stack$"
+has "... and when its signal came inside a library call (delivered as the call returned)" "$tmp/out" \
+    "^a handler of a signal that came inside a library call: ran on the thread's stack$"
+has "an SA_ONSTACK handler runs on the alternate stack the application declared, which reports SS_ONSTACK there only" \
+    "$tmp/out" "^an SA_ONSTACK handler: ran on its alternate stack, SS_ONSTACK set there$"
+has "... and not outside the handler" "$tmp/out" "^outside the handler: SS_ONSTACK not set$"
 run "$wrap" -p "$gtpol" -- "$st" crash
 died "the library's own crash: killed by SIGSEGV"
 has "the library's own crash: reported with library and function" "$tmp/err" \
@@ -395,6 +405,14 @@ run "$build/tests/zlib_roundtrip"; cp "$tmp/out" "$tmp/z.plain"
 run "$wrap" -p "$src/policy/zlib.policy" -- "$build/tests/zlib_roundtrip"
 is "zlib round trip protected: exit status" "$status" 0
 same "zlib round trip protected: same sizes and checksums" "$tmp/z.plain" "$tmp/out"
+# Boehm's collector stops threads with a signal and scans their stacks from
+# where its handler runs, registers included: on libprotect's alternate
+# stack, it scanned the wrong memory (SIGSEGV) or missed live lists.
+run "$build/tests/gc_threads"
+has "a program of Boehm's collector, unprotected: every list intact" "$tmp/out" "^gc_threads: [1-9][0-9]* collections, 0 rounds wrong$"
+run "$wrap" -p "$src/policy/zlib.policy" -- "$build/tests/gc_threads"
+is "a program of Boehm's collector, zlib protected: exit status" "$status" 0
+has "... every list intact across its collections" "$tmp/out" "^gc_threads: [1-9][0-9]* collections, 0 rounds wrong$"
 
 fi
 

@@ -313,23 +313,33 @@ struct kernel_sigaction {
 void restore_rt(void);
 __asm__(".text\n.globl restore_rt\nrestore_rt:\n    mov $15, %eax\n    syscall\n");
 
-static _Atomic uintptr_t handler_sp;
-static void note_stack(int sig)
+static _Atomic uintptr_t handler_sp, frame_at;
+static void note_stack(int sig, siginfo_t *si, void *ctx)
 {
     char here;
     atomic_store(&handler_sp, (uintptr_t)&here);
+    atomic_store(&frame_at, (uintptr_t)si); /* in the kernel's frame (libprotect shows a handler a copy of the context) */
 }
 
-/* Where a handler installed with the bare rt_sigaction ran, as seen from a
+static const char *which_stack(uintptr_t at, uintptr_t here)
+{
+    return at < here && here - at < 64 * 1024 ? "on the thread's stack" : "on another stack";
+}
+
+/* Where the kernel wrote the frame of a signal whose handler was installed
+ * with the bare rt_sigaction, and where the handler ran, as seen from a
  * frame of the interrupted code at HERE. */
 static const char *where_bare_handler_runs(uintptr_t here)
 {
+    static __thread char line[128];
     atomic_store(&handler_sp, 0);
     raise(SIGUSR1);
     uintptr_t sp = atomic_load(&handler_sp);
     if (!sp)
         return "nowhere (not run)";
-    return sp < here && here - sp < 64 * 1024 ? "on the thread's stack" : "on another stack";
+    snprintf(line, sizeof line, "the frame was written %s, the handler ran %s", which_stack(atomic_load(&frame_at), here),
+             which_stack(sp, here));
+    return line;
 }
 
 static void *bare_thread(void *arg)
@@ -350,16 +360,16 @@ static int bare_clone_child(void *arg)
 static int bare_calls_test(void)
 {
     char here;
-    struct kernel_sigaction ka = {.handler = (void *)note_stack, .flags = 0x04000000 /* SA_RESTORER */,
+    struct kernel_sigaction ka = {.handler = (void *)note_stack, .flags = SA_SIGINFO | 0x04000000 /* SA_RESTORER */,
                                   .restorer = (void *)restore_rt};
     if (syscall(SYS_rt_sigaction, SIGUSR1, &ka, NULL, 8) != 0)
         return printf("bare: rt_sigaction failed: %s\n", strerror(errno)), 1;
-    printf("bare rt_sigaction, main thread: the handler ran %s\n", where_bare_handler_runs((uintptr_t)&here));
+    printf("bare rt_sigaction, main thread: %s\n", where_bare_handler_runs((uintptr_t)&here));
     pthread_t t;
     void *res;
     pthread_create(&t, NULL, bare_thread, NULL);
     pthread_join(t, &res);
-    printf("bare rt_sigaction, a new thread: the handler ran %s\n", (const char *)res);
+    printf("bare rt_sigaction, a new thread: %s\n", (const char *)res);
     /* A thread glibc does not know of: clone without pthread_create (its
      * TLS shared with this one, so it calls nothing that needs its own). */
     static char child_stack[256 * 1024] __attribute__((aligned(16)));
@@ -368,7 +378,7 @@ static int bare_calls_test(void)
         return printf("bare: clone failed: %s\n", strerror(errno)), 1;
     while (!atomic_load(&clone_result))
         usleep(1000);
-    printf("bare rt_sigaction, a thread cloned without pthread_create: the handler ran %s\n", atomic_load(&clone_result));
+    printf("bare rt_sigaction, a thread cloned without pthread_create: %s\n", atomic_load(&clone_result));
     uint64_t block = (1ull << (SIGSYS - 1)) | (1ull << (SIGUSR2 - 1)), now = 0, before;
     syscall(SYS_rt_sigprocmask, SIG_BLOCK, &block, &before, 8);
     syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &now, 8);
@@ -384,6 +394,79 @@ static int bare_calls_test(void)
     return 0;
 }
 
+/* Where the application's handlers run: where the kernel would have run
+ * them (Boehm's collector stops a thread with a signal and scans its stack
+ * from the stack pointer its handler sees). */
+static _Atomic uintptr_t seen_sp;
+static _Atomic int seen_onstack;
+static void where_handler(int sig)
+{
+    char here;
+    stack_t cur;
+    sigaltstack(NULL, &cur);
+    atomic_store(&seen_onstack, !!(cur.ss_flags & SS_ONSTACK));
+    atomic_store(&seen_sp, (uintptr_t)&here);
+}
+
+static const char *handler_ran(uintptr_t here, const char *alt, size_t alt_size)
+{
+    uintptr_t sp = atomic_load(&seen_sp);
+    if (!sp)
+        return "nowhere (not run)";
+    if (alt && sp - (uintptr_t)alt < alt_size)
+        return "on its alternate stack";
+    return which_stack(sp, here);
+}
+
+static const char *raise_and_see(uintptr_t here, const char *alt, size_t alt_size)
+{
+    atomic_store(&seen_sp, 0);
+    raise(SIGUSR2);
+    return handler_ran(here, alt, alt_size);
+}
+
+static void *where_thread(void *arg)
+{
+    char here;
+    return (void *)raise_and_see((uintptr_t)&here, NULL, 0);
+}
+
+static void *send_usr2_later(void *arg)
+{
+    usleep(50 * 1000);
+    pthread_kill(*(pthread_t *)arg, SIGUSR2);
+    return NULL;
+}
+
+static int where_test(void)
+{
+    char here;
+    struct sigaction sa = {.sa_handler = where_handler};
+    sigaction(SIGUSR2, &sa, NULL);
+    printf("a handler: ran %s\n", raise_and_see((uintptr_t)&here, NULL, 0));
+    pthread_t t, self = pthread_self();
+    void *res;
+    pthread_create(&t, NULL, where_thread, NULL);
+    pthread_join(t, &res);
+    printf("a handler in a new thread: ran %s\n", (const char *)res);
+    atomic_store(&seen_sp, 0);
+    pthread_create(&t, NULL, send_usr2_later, &self);
+    gt_busy_ms(200); /* the signal comes inside the library */
+    pthread_join(t, NULL);
+    printf("a handler of a signal that came inside a library call: ran %s\n",
+           handler_ran((uintptr_t)&here, NULL, 0));
+    static char own[64 * 1024];
+    stack_t ss = {.ss_sp = own, .ss_size = sizeof own}, cur;
+    sigaltstack(&ss, NULL);
+    sa.sa_flags = SA_ONSTACK;
+    sigaction(SIGUSR2, &sa, NULL);
+    const char *where = raise_and_see((uintptr_t)&here, own, sizeof own);
+    printf("an SA_ONSTACK handler: ran %s, SS_ONSTACK %s there\n", where, seen_onstack ? "set" : "not set");
+    sigaltstack(NULL, &cur);
+    printf("outside the handler: SS_ONSTACK %s\n", cur.ss_flags & SS_ONSTACK ? "set" : "not set");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (strcmp(argc > 1 ? argv[1] : "", "bare") == 0)
@@ -393,6 +476,8 @@ int main(int argc, char **argv)
         return thread_exit_test();
     if (strcmp(what, "storm") == 0)
         return storm();
+    if (strcmp(what, "where") == 0)
+        return where_test();
     if (strcmp(what, "handler-writes") == 0)
         return handler_writes();
     if (strcmp(what, "torn") == 0)
