@@ -467,6 +467,34 @@ static int where_test(void)
     return 0;
 }
 
+/* A stack overflow caught by a handler on the application's own alternate
+ * stack (SA_ONSTACK): it must run there, not on the overflowed stack. */
+static void overflow_caught(int sig)
+{
+    static const char line[] = "overflow: caught on the alternate stack\n";
+    if (write(1, line, sizeof line - 1) < 0)
+        _exit(4);
+    _exit(3);
+}
+
+__attribute__((noinline)) static int recurse(int n)
+{
+    volatile char pad[512];
+    pad[0] = (char)n;
+    return n ? recurse(n - 1) + pad[0] : 0;
+}
+
+static int overflow_test(void)
+{
+    static char own[64 * 1024];
+    stack_t ss = {.ss_sp = own, .ss_size = sizeof own};
+    sigaltstack(&ss, NULL);
+    struct sigaction sa = {.sa_handler = overflow_caught, .sa_flags = SA_ONSTACK};
+    sigaction(SIGSEGV, &sa, NULL);
+    gt_sum6(1, 2, 3, 4, 5, 6);
+    return recurse(1 << 30);
+}
+
 int main(int argc, char **argv)
 {
     if (strcmp(argc > 1 ? argv[1] : "", "bare") == 0)
@@ -478,6 +506,8 @@ int main(int argc, char **argv)
         return storm();
     if (strcmp(what, "where") == 0)
         return where_test();
+    if (strcmp(what, "overflow") == 0)
+        return overflow_test();
     if (strcmp(what, "handler-writes") == 0)
         return handler_writes();
     if (strcmp(what, "torn") == 0)
