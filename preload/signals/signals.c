@@ -831,6 +831,16 @@ __attribute__((visibility("default"))) void libprotect_signal_counts(struct prot
 
 int signals_set_action(int sig, const struct sigaction *act, struct sigaction *old)
 {
+    if (protect_active && sig == SIGSYS && act && !in_our_process() && sealed_hooks.v.keep_sigsys_unblocked) {
+        /* A child that shares our memory (vfork, posix_spawn) resetting its
+         * handlers before exec: the filter's traps still need ours until
+         * then (Python's subprocess resets every one, then closes its
+         * descriptors with close_range, which traps: the child was killed
+         * by SIGSYS).  The exec resets it anyway. */
+        if (old)
+            *old = app_action[sig];
+        return 0;
+    }
     if (!protect_active || sig <= 0 || sig >= NSIG || reserved(sig) || !in_our_process())
         return protect_real_sigaction(sig, act, old);
     if (sig == PROTECT_SIGNAL) {

@@ -361,6 +361,13 @@ run "$py" "$src/tests/runtime/python_client.py"; cp "$tmp/out" "$tmp/py.plain"
 run "$wrap" -p "$sqlpol" -- "$py" "$src/tests/runtime/python_client.py"
 is "python3: sqlite3 aggregates and a ctypes closure, SQLite protected: exit status" "$status" 0
 same "python3: same output as unprotected" "$tmp/py.plain" "$tmp/out"
+# subprocess's vfork child resets every handler, SIGSYS too, then closes its
+# descriptors with close_range, which the filter traps: it was killed by SIGSYS.
+run "$wrap" -p "$sqlpol" -- "$py" -c 'import sqlite3, subprocess, sys
+sqlite3.connect(":memory:").execute("select 1")
+r = subprocess.run(["sh", "-c", "echo child; exit 7"], capture_output=True)
+print("subprocess:", r.returncode, r.stdout.decode().strip())'
+has "python3 with SQLite protected starts a child (subprocess, vfork, close_range) which runs to its end" "$tmp/out" "^subprocess: 7 child$"
 fi
 
 echo "# LMDB"
