@@ -711,8 +711,15 @@ static int apply(int sig)
 {
     struct sigaction real;
     if (needs_us(sig, &app_action[sig])) {
-        real = (struct sigaction){.sa_sigaction = on_signal,
-                                  .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER};
+        /* The system call a signal interrupts is restarted as the
+         * application asked of its handler (one without SA_RESTART wants
+         * EINTR: a read timed out by alarm() hung forever), and always for
+         * a default action (nothing of the application runs) and for
+         * libprotect's own signals. */
+        const struct sigaction *app = &app_action[sig];
+        bool handled = app->sa_handler != SIG_DFL && app->sa_handler != SIG_IGN;
+        int restart = !handled || (app->sa_flags & SA_RESTART) ? SA_RESTART : 0;
+        real = (struct sigaction){.sa_sigaction = on_signal, .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER | restart};
         sigfillset(&real.sa_mask);
         sigdelset(&real.sa_mask, SIGSYS); /* the filter's SIGSYS must get through, even here */
     } else {

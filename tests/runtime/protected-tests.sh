@@ -203,6 +203,10 @@ has "... and when its signal came inside a library call (delivered as the call r
 has "an SA_ONSTACK handler runs on the alternate stack the application declared, which reports SS_ONSTACK there only" \
     "$tmp/out" "^an SA_ONSTACK handler: ran on its alternate stack, SS_ONSTACK set there$"
 has "... and not outside the handler" "$tmp/out" "^outside the handler: SS_ONSTACK not set$"
+run "$wrap" -p "$gtpol" -- "$st" eintr
+has "a blocking read interrupted by a handler without SA_RESTART fails with EINTR (a read timed out by an alarm)" \
+    "$tmp/out" "^eintr: no SA_RESTART: read returned -1 \\(EINTR\\)$"
+has "... and is restarted, then served, with SA_RESTART" "$tmp/out" "^eintr: SA_RESTART: read returned 1$"
 run "$wrap" -p "$gtpol" -- "$st" overflow
 is "a stack overflow is caught by the application's SA_ONSTACK handler on its own alternate stack" "$status" 3
 has "... which says so" "$tmp/out" "^overflow: caught on the alternate stack$"

@@ -495,6 +495,45 @@ static int overflow_test(void)
     return recurse(1 << 30);
 }
 
+/* A blocking read interrupted by a signal: EINTR when the handler was
+ * installed without SA_RESTART (a read timed out by an alarm), the read
+ * restarted (and then served) with it. */
+static void on_alarm(int sig)
+{
+}
+
+static void *write_later(void *arg)
+{
+    usleep(300 * 1000);
+    if (write(*(int *)arg, "x", 1) != 1)
+        _exit(5);
+    return NULL;
+}
+
+static int eintr_test(void)
+{
+    gt_sum6(1, 2, 3, 4, 5, 6);
+    for (int restart = 0; restart < 2; restart++) {
+        struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = restart ? SA_RESTART : 0};
+        sigaction(SIGALRM, &sa, NULL);
+        int p[2];
+        if (pipe(p) != 0)
+            return 1;
+        pthread_t t;
+        pthread_create(&t, NULL, write_later, &p[1]);
+        ualarm(100 * 1000, 0);
+        char c;
+        errno = 0;
+        ssize_t r = read(p[0], &c, 1);
+        printf("eintr: %s: read returned %zd%s\n", restart ? "SA_RESTART" : "no SA_RESTART", r,
+               r < 0 && errno == EINTR ? " (EINTR)" : "");
+        pthread_join(t, NULL);
+        close(p[0]);
+        close(p[1]);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (strcmp(argc > 1 ? argv[1] : "", "bare") == 0)
@@ -508,6 +547,8 @@ int main(int argc, char **argv)
         return where_test();
     if (strcmp(what, "overflow") == 0)
         return overflow_test();
+    if (strcmp(what, "eintr") == 0)
+        return eintr_test();
     if (strcmp(what, "handler-writes") == 0)
         return handler_writes();
     if (strcmp(what, "torn") == 0)
