@@ -720,6 +720,8 @@ static int apply(int sig)
         bool handled = app->sa_handler != SIG_DFL && app->sa_handler != SIG_IGN;
         int restart = !handled || (app->sa_flags & SA_RESTART) ? SA_RESTART : 0;
         real = (struct sigaction){.sa_sigaction = on_signal, .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER | restart};
+        if (sig == SIGCHLD) /* what the kernel does about children: no notice of stops, no zombies */
+            real.sa_flags |= app->sa_flags & (SA_NOCLDSTOP | SA_NOCLDWAIT);
         sigfillset(&real.sa_mask);
         sigdelset(&real.sa_mask, SIGSYS); /* the filter's SIGSYS must get through, even here */
     } else {

@@ -207,6 +207,10 @@ run "$wrap" -p "$gtpol" -- "$st" eintr
 has "a blocking read interrupted by a handler without SA_RESTART fails with EINTR (a read timed out by an alarm)" \
     "$tmp/out" "^eintr: no SA_RESTART: read returned -1 \\(EINTR\\)$"
 has "... and is restarted, then served, with SA_RESTART" "$tmp/out" "^eintr: SA_RESTART: read returned 1$"
+run "$wrap" -p "$gtpol" -- "$st" sigchld
+has "SIGCHLD's SA_NOCLDSTOP reaches the kernel: one call, for the exit" "$tmp/out" \
+    "^sigchld: SA_NOCLDSTOP: 1 call\\(s\\) for a child that stopped, went on and exited$"
+has "... and SA_NOCLDWAIT: the child is reaped by the kernel" "$tmp/out" "^sigchld: SA_NOCLDWAIT: waitpid found no child \\(reaped\\)$"
 run "$wrap" -p "$gtpol" -- "$st" overflow
 is "a stack overflow is caught by the application's SA_ONSTACK handler on its own alternate stack" "$status" 3
 has "... which says so" "$tmp/out" "^overflow: caught on the alternate stack$"

@@ -534,6 +534,41 @@ static int eintr_test(void)
     return 0;
 }
 
+/* SIGCHLD's flags reach the kernel: SA_NOCLDSTOP (no notice of a child's
+ * stop and continuation), SA_NOCLDWAIT (children reaped by the kernel). */
+static _Atomic int chld_calls;
+static void on_chld(int sig)
+{
+    atomic_fetch_add(&chld_calls, 1);
+}
+
+static int sigchld_test(void)
+{
+    struct sigaction sa = {.sa_handler = on_chld, .sa_flags = SA_NOCLDSTOP | SA_RESTART};
+    sigaction(SIGCHLD, &sa, NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        raise(SIGSTOP);
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, WUNTRACED);
+    kill(pid, SIGCONT);
+    waitpid(pid, &status, 0);
+    usleep(100 * 1000);
+    printf("sigchld: SA_NOCLDSTOP: %d call(s) for a child that stopped, went on and exited\n", atomic_load(&chld_calls));
+    sa.sa_flags = SA_NOCLDWAIT | SA_RESTART;
+    sigaction(SIGCHLD, &sa, NULL);
+    pid = fork();
+    if (pid == 0)
+        _exit(0);
+    usleep(200 * 1000);
+    errno = 0;
+    pid_t r = waitpid(pid, &status, 0);
+    printf("sigchld: SA_NOCLDWAIT: waitpid %s\n", r < 0 && errno == ECHILD ? "found no child (reaped)" : "reaped a zombie");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (strcmp(argc > 1 ? argv[1] : "", "bare") == 0)
@@ -549,6 +584,8 @@ int main(int argc, char **argv)
         return overflow_test();
     if (strcmp(what, "eintr") == 0)
         return eintr_test();
+    if (strcmp(what, "sigchld") == 0)
+        return sigchld_test();
     if (strcmp(what, "handler-writes") == 0)
         return handler_writes();
     if (strcmp(what, "torn") == 0)
