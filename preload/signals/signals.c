@@ -445,7 +445,9 @@ static void deliver(int sig, siginfo_t *si, void *ctx, bool inside)
         act.sa_handler(sig);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     app_handler_top = outer_top;
-    if (uc->uc_mcontext.fpregs != xsave || *frame_pkru_slot(uc) != frame_pkru) {
+    /* (In dry run the "slot" is the thread's emulated PKRU itself, which
+     * the handler's own rights changed: nothing of the frame's.) */
+    if (uc->uc_mcontext.fpregs != xsave || (!pku_dry_run() && *frame_pkru_slot(uc) != frame_pkru)) {
         uc->uc_mcontext.fpregs = xsave;
         protect_log("blocked a change of the rights signal %d's frame returns with (by the application's handler): "
                     "put back", sig);
