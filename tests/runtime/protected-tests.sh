@@ -341,6 +341,17 @@ sqlite3 :memory: <"$src/tests/runtime/workload.sql" >"$tmp/sql.plain" 2>&1
 run "$wrap" -p "$sqlpol" -- sqlite3 :memory: <"$src/tests/runtime/workload.sql"
 is "sqlite3 shell: exit status" "$status" 0
 same "sqlite3 shell: same output as unprotected" "$tmp/sql.plain" "$tmp/out"
+# Ctrl-C during an endless query: the shell's handler calls sqlite3_interrupt()
+# inside the call (no_defer = SIGINT in the shipped policy), within a second.
+echo "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c;" >"$tmp/endless.sql"
+"$wrap" -p "$sqlpol" -- sqlite3 :memory: <"$tmp/endless.sql" >"$tmp/out" 2>"$tmp/err" &
+shell=$!
+sleep 1
+kill -INT "$shell"
+for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$shell" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$shell" 2>/dev/null; then kill -9 "$shell"; fi
+wait "$shell"
+has "sqlite3 shell: Ctrl-C interrupts a query that would never end, within a second" "$tmp/err" "interrupted"
 run "$build/tests/sqlite_threads"; cp "$tmp/out" "$tmp/sqlt.plain"
 run "$wrap" -p "$sqlpol" -- "$build/tests/sqlite_threads"
 is "sqlite from 4 threads: exit status" "$status" 0
