@@ -388,6 +388,11 @@ sqlite3.connect(":memory:").execute("select 1")
 r = subprocess.run(["sh", "-c", "echo child; exit 7"], capture_output=True)
 print("subprocess:", r.returncode, r.stdout.decode().strip())'
 has "python3 with SQLite protected starts a child (subprocess, vfork, close_range) which runs to its end" "$tmp/out" "^subprocess: 7 child$"
+run "$py" "$src/tests/runtime/python_signals.py"; cp "$tmp/out" "$tmp/pysig.plain"
+run "$wrap" -p "$sqlpol" -- "$py" "$src/tests/runtime/python_signals.py"
+is "python3's own signals, SQLite protected (KeyboardInterrupt, multiprocessing's fork, spawn and forkserver): exit status" "$status" 0
+same "... the same as unprotected" "$tmp/pysig.plain" "$tmp/out"
+has "... Python's SIGINT handler installed at its start (it saw the default action, not libprotect's handler)" "$tmp/out" "^SIGINT: Python's handler$"
 fi
 
 echo "# LMDB"
