@@ -736,13 +736,19 @@ static int apply(int sig)
  * application's actions are its view (in hardened mode from the start, with
  * no library loaded yet: Python, which loads SQLite later, saw libprotect's
  * handler for every signal and took them for a C library's, so it never
- * installed its KeyboardInterrupt handler). */
-static bool taken_over;
+ * installed its KeyboardInterrupt handler).  Sealed: cleared, it would let
+ * the application's handlers reach the kernel, and see a library's frames. */
+static SEALED union {
+    bool v;
+    char pages[SEALED_PAGES(bool)];
+} taken_over;
 
 static void take_over(void)
 {
+    sealed_open();
+    taken_over.v = true;
+    sealed_close();
     pthread_mutex_lock(&action_lock);
-    taken_over = true;
     for (int sig = 1; sig < NSIG; sig++) {
         if (reserved(sig) || protect_real_sigaction(sig, NULL, &app_action[sig]) != 0)
             continue;
@@ -850,7 +856,7 @@ __attribute__((visibility("default"))) void libprotect_signal_counts(struct prot
 
 int signals_set_action(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    if (taken_over && sig == SIGSYS && act && !in_our_process() && sealed_hooks.v.keep_sigsys_unblocked) {
+    if (taken_over.v && sig == SIGSYS && act && !in_our_process() && sealed_hooks.v.keep_sigsys_unblocked) {
         /* A child that shares our memory (vfork, posix_spawn) resetting its
          * handlers before exec: the filter's traps still need ours until
          * then (Python's subprocess resets every one, then closes its
@@ -860,7 +866,7 @@ int signals_set_action(int sig, const struct sigaction *act, struct sigaction *o
             *old = app_action[sig];
         return 0;
     }
-    if (!taken_over || sig <= 0 || sig >= NSIG || reserved(sig) || !in_our_process())
+    if (!taken_over.v || sig <= 0 || sig >= NSIG || reserved(sig) || !in_our_process())
         return protect_real_sigaction(sig, act, old);
     if (sig == PROTECT_SIGNAL && act) {
         errno = EINVAL; /* libprotect's own (a query sees the default action) */
