@@ -1,11 +1,69 @@
-/* Compresses and decompresses a large buffer through zlib, one-shot and
- * streaming; prints sizes and checksums (identical protected or not). */
+/* Compresses and decompresses a large buffer through zlib, one-shot,
+ * streaming and through inflateBack's callbacks (as pigz -d does); prints
+ * sizes and checksums (identical protected or not). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 #define SIZE (8u << 20)
+
+/* inflateBack's callbacks: in() stores its buffer's address through a
+ * pointer zlib hands it; out() copies each piece into memory it allocates
+ * (memory of the application's, which main then writes). */
+struct back_input {
+    unsigned char *data;
+    size_t left;
+};
+struct back_output {
+    unsigned char *pieces[4096];
+    size_t lens[4096], n, total;
+};
+
+static unsigned back_in(void *desc, z_const unsigned char **next)
+{
+    struct back_input *b = desc;
+    unsigned n = b->left < 16384 ? (unsigned)b->left : 16384;
+    *next = b->data;
+    b->data += n;
+    b->left -= n;
+    return n;
+}
+
+static int back_out(void *desc, unsigned char *buf, unsigned len)
+{
+    struct back_output *o = desc;
+    if (o->n == 4096 || !(o->pieces[o->n] = malloc(len)))
+        return 1;
+    memcpy(o->pieces[o->n], buf, len);
+    o->lens[o->n++] = len;
+    o->total += len;
+    return 0;
+}
+
+/* Raw deflate data is what inflateBack reads. */
+static int back_round_trip(const unsigned char *in, unsigned char *zdata, unsigned long zlen)
+{
+    static unsigned char window[32768];
+    static struct back_output o;
+    struct back_input b = {zdata, zlen};
+    z_stream bs = {0};
+    if (inflateBackInit(&bs, 15, window) != Z_OK)
+        return printf("inflateBackInit FAILED\n"), 1;
+    int rc = inflateBack(&bs, back_in, &b, back_out, &o);
+    inflateBackEnd(&bs);
+    size_t at = 0;
+    int same = rc == Z_STREAM_END && o.total == SIZE;
+    for (size_t i = 0; i < o.n; i++) {
+        if (same && memcmp(in + at, o.pieces[i], o.lens[i]) != 0)
+            same = 0;
+        at += o.lens[i];
+        o.pieces[i][0] ^= 1; /* the application writes what its callback allocated */
+        free(o.pieces[i]);
+    }
+    printf("inflateBack through callbacks: %s, %zu pieces\n", same ? "identical" : "DIFFERENT", o.n);
+    return !same;
+}
 
 int main(void)
 {
@@ -57,5 +115,5 @@ int main(void)
         return 1;
     }
     printf("streaming gzip: %u -> %lu bytes, crc %08lx\n", SIZE, slen, crc32(0, out, (uInt)slen));
-    return 0;
+    return back_round_trip(in, out + 10, slen - 18); /* the gzip stream less its header and trailer */
 }
