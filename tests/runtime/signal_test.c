@@ -569,33 +569,25 @@ static int sigchld_test(void)
     return 0;
 }
 
+/* The modes that take no argument. */
+static const struct {
+    const char *name;
+    int (*run)(void);
+} modes[] = {
+    {"bare", bare_calls_test}, {"thread-exit", thread_exit_test}, {"storm", storm},
+    {"where", where_test},     {"overflow", overflow_test},       {"eintr", eintr_test},
+    {"sigchld", sigchld_test}, {"handler-writes", handler_writes}, {"bound", bound},
+    {"altstack", altstack_test}, {"longjmp", longjmp_test},
+};
+
 int main(int argc, char **argv)
 {
-    if (strcmp(argc > 1 ? argv[1] : "", "bare") == 0)
-        return bare_calls_test();
     const char *what = argc > 1 ? argv[1] : "storm";
-    if (strcmp(what, "thread-exit") == 0)
-        return thread_exit_test();
-    if (strcmp(what, "storm") == 0)
-        return storm();
-    if (strcmp(what, "where") == 0)
-        return where_test();
-    if (strcmp(what, "overflow") == 0)
-        return overflow_test();
-    if (strcmp(what, "eintr") == 0)
-        return eintr_test();
-    if (strcmp(what, "sigchld") == 0)
-        return sigchld_test();
-    if (strcmp(what, "handler-writes") == 0)
-        return handler_writes();
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
+        if (strcmp(what, modes[i].name) == 0)
+            return modes[i].run();
     if (strcmp(what, "torn") == 0)
         return torn(argc > 2 ? atoi(argv[2]) : 100);
-    if (strcmp(what, "bound") == 0)
-        return bound();
-    if (strcmp(what, "altstack") == 0)
-        return altstack_test();
-    if (strcmp(what, "longjmp") == 0)
-        return longjmp_test();
     if (strcmp(what, "contain") == 0) {
         errno = 0;
         long r = gt_crash(NULL);
