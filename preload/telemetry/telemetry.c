@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "telemetry/telemetry.h"
 
+#include "base/pkru_sync.h"
 #include "gates/domains.h"
 #include "gates/gate_table.h"
 #include "hardened/syscall_trap.h"
@@ -131,10 +132,14 @@ static void open_published(void)
     pthread_attr_setstacksize(&attr, 256 * 1024);
     /* Born with every signal blocked (a mask set by the thread itself would
      * leave a moment in which a process-directed SIGTERM could pick it and
-     * end the process while another thread is inside a library). */
+     * end the process while another thread is inside a library), but the
+     * filter's answers and libprotect's own signal: a library attached
+     * later (dlopen) waits for every thread to take its key's rights, two
+     * seconds for one that cannot. */
     sigset_t all, saved;
     sigfillset(&all);
-    sigdelset(&all, SIGSYS); /* the filter's answers must get through */
+    sigdelset(&all, SIGSYS);
+    sigdelset(&all, PROTECT_SIGNAL);
     pthread_sigmask(SIG_SETMASK, &all, &saved);
     int rc = pthread_create(&t, &attr, publisher, NULL);
     if (rc != 0)

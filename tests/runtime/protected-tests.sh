@@ -381,6 +381,16 @@ run "$py" "$src/tests/runtime/python_client.py"; cp "$tmp/out" "$tmp/py.plain"
 run "$wrap" -p "$sqlpol" -- "$py" "$src/tests/runtime/python_client.py"
 is "python3: sqlite3 aggregates and a ctypes closure, SQLite protected: exit status" "$status" 0
 same "python3: same output as unprotected" "$tmp/py.plain" "$tmp/out"
+# Debian's python3 links zlib, protected from the start (which starts the
+# telemetry publisher thread); SQLite comes later, with dlopen, and every
+# thread must then take its key's rights: the publisher blocked libprotect's
+# signal, and each such load waited 2 s and warned.
+run "$wrap" -p "$sqlpol" -p "$src/policy/zlib.policy" -- "$py" "$src/tests/runtime/python_client.py"
+is "python3, zlib protected from its start and SQLite loaded later: exit status" "$status" 0
+same "... the same output as unprotected" "$tmp/py.plain" "$tmp/out"
+if grep -q "did not take the new protection key" "$tmp/err"; then
+    bad "... every thread took SQLite's key, libprotect's own too" "$(cat "$tmp/err")"
+else ok "... every thread took SQLite's key, libprotect's own too"; fi
 # subprocess's vfork child resets every handler, SIGSYS too, then closes its
 # descriptors with close_range, which the filter traps: it was killed by SIGSYS.
 run "$wrap" -p "$sqlpol" -- "$py" -c 'import sqlite3, subprocess, sys
