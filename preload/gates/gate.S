@@ -82,6 +82,12 @@
     mov \tmp32, [\dom + DG_INDEX]
     mov \blk, [rip + protect_blocks@GOTTPOFF]
     mov \blk, fs:[\blk + \tmp * 8]
+    CHECK_BLOCK \dom, \blk, \tmp, \tmp32, \fail
+.endm
+
+/* The checks of CHECKED_BLOCK on a block pointer \blk read before (from
+ * TLS, which the application can write: the checks are what bind it). */
+.macro CHECK_BLOCK dom, blk, tmp, tmp32, fail=protect_gate_broken
     mov \tmp, \blk
     sub \tmp, [\dom + DG_BLOCKS_LO]
     cmp \tmp, [\dom + DG_BLOCKS_SIZE]
@@ -255,38 +261,51 @@ GATE(protect_gate_entry):
     movq xmm14, rcx
     movq xmm15, rdx
     LOAD_WINDOW rsp
-    /* First entry of this thread into this domain?  (The TLS pointer is read
-     * with the caller's rights: it only selects the slow path here.) */
+    /* This thread's block of the domain, as its TLS says (none: its first
+     * entry), read now with the caller's rights and kept in r10: once the
+     * domain is open it is checked like any block pointer (TLS is the
+     * application's to write either way), and the checks' loads no longer
+     * wait behind the WRPKRU one after the other (with PKU: 50 -> 48 ns a
+     * call, paired runs).  The called domain's record is rebuilt from the
+     * id after the RDPKRU, which clears edx. */
     mov eax, r11d
     shr eax, GATE_ID_DOMAIN_SHIFT
     and eax, MAX_DOMAINS - 1
     mov rcx, [rip + protect_blocks@GOTTPOFF]
-    cmp qword ptr fs:[rcx + rax * 8], 0
+    mov r10, fs:[rcx + rax * 8]
+    test r10, r10
     je .Lfirst_entry
-    shl eax, DG_SHIFT
-    lea rdx, [rip + protect_gate_page]
-    mov r10d, [rdx + rax + DG_PKRU]
     xor ecx, ecx
     PKRU_READ
-    cmp eax, r10d
+    DOMAIN_FROM_ID r11d, ecx, rcx
+    cmp eax, [rdx + DG_PKRU]
     je .Lnested
     cmp eax, [rip + protect_gate_page + GT_APP_PKRU]
     jne .Lfrom_library
     movq xmm12, rsp                     /* the application's stack: the caller's */
 .Lopen:
-    xchg eax, r10d                      /* r10d: the caller's rights */
+    /* eax: the caller's rights, rdx: the called domain's record, r10: the
+     * block, r11: the id (its upper half zero: mov r11d) */
+    shl rax, 32
+    or r11, rax                         /* r11: the caller's rights << 32 | the id */
+    mov eax, [rdx + DG_PKRU]
+    xor ecx, ecx
     xor edx, edx
     PKRU_WRITE
-    /* ---- the domain is open: trust nothing computed above ---- */
+    /* ---- the domain is open: trust nothing computed above (the block
+     * pointer read before is checked here, as any) ---- */
     DOMAIN_FROM_ID r11d, ecx, rcx
     cmp eax, [rdx + DG_PKRU]
     jne protect_gate_broken
-    CHECKED_BLOCK rdx, rax, rcx, ecx
+    mov rax, r10
+    CHECK_BLOCK rdx, rax, rcx, ecx
     COUNT GB_ENTRIES
     mov ecx, r11d
     and ecx, GATE_ID_FUNC_MASK
     cmp rcx, [rdx + DG_NFUNCS]
     jae protect_gate_broken             /* rcx: the function index, checked */
+    mov r10, r11
+    shr r10, 32                         /* r10: the caller's rights */
     mov r11, [rdx + DG_TARGETS]
     mov r11, [r11 + rcx * 8]            /* r11: the target (bit 63: check the arguments) */
     /* Onto this thread's domain stack, leaving a frame for the way out.
@@ -362,6 +381,7 @@ GATE(protect_gate_exit_ret):
      * them (the way back requires it).  Rights that are no domain's count
      * nothing: the way back will refuse them. */
     movq xmm12, rsp                     /* the application's stack (an open callback runs there) */
+    pinsrq xmm15, r10, 1                /* the called domain's block, while r10 serves here */
     FIND_DOMAIN_OF_RIGHTS rcx, edx, 2f
     jmp 3f
 2:  CHECKED_BLOCK rcx, rdx, r10, r10d
@@ -374,9 +394,8 @@ GATE(protect_gate_exit_ret):
     and r10, -16
     mov r10, [r10 - FRAME_APP_SP]
     movq xmm12, r10
-3:  DOMAIN_FROM_ID r11d, ecx, rcx       /* r10d again: the rights of the library called */
-    mov r10d, [rdx + DG_PKRU]
-    xor ecx, ecx
+3:  DOMAIN_FROM_ID r11d, ecx, rcx       /* rdx: the called domain's record again */
+    pextrq r10, xmm15, 1
     jmp .Lopen
 
 .Lcheck_args:
