@@ -582,6 +582,9 @@ GATE(protect_callback_gate):
     shl r8d, DG_SHIFT
     lea r9, [rip + protect_gate_page]
     add r9, r8                          /* r9: the domain record */
+    mov eax, [r9 + DG_INDEX]
+    mov rcx, [rip + protect_blocks@GOTTPOFF]
+    mov r8, fs:[rcx + rax * 8]          /* this thread's block, as TLS says: checked once open (as the entry's) */
     mov eax, [r9 + DG_PKRU]
     xor ecx, ecx
     xor edx, edx
@@ -589,7 +592,8 @@ GATE(protect_callback_gate):
     /* ---- the domain is open again ---- */
     cmp eax, [r9 + DG_PKRU]
     jne protect_gate_broken
-    CHECKED_BLOCK r9, rax, rcx, ecx
+    mov rax, r8
+    CHECK_BLOCK r9, rax, rcx, ecx
     cmp qword ptr [rax + GB_CB_DEPTH], 0
     je protect_gate_broken              /* no callback of this thread is out */
     dec qword ptr [rax + GB_CB_DEPTH]
