@@ -24,8 +24,6 @@ size_t insn_scan(const uint8_t *buf, size_t len,
             hit.kind = DANGER_WRPKRU;
         else if (p[1] == 0xae && modrm_mem_reg(p[2], 5))
             hit.kind = DANGER_XRSTOR;
-        else if (p[1] == 0xc7 && modrm_mem_reg(p[2], 3))
-            hit.kind = DANGER_XRSTORS;
         else
             found = 0;
         if (found) {
@@ -44,7 +42,6 @@ const char *danger_kind_name(enum danger_kind kind)
     switch (kind) {
     case DANGER_WRPKRU: return "wrpkru";
     case DANGER_XRSTOR: return "xrstor";
-    case DANGER_XRSTORS: return "xrstors";
     }
     return "?";
 }

@@ -1,12 +1,15 @@
 /* Finds the instructions that can change PKRU outside a gate: WRPKRU and
- * XRSTOR/XRSTORS (which load PKRU from memory), at every byte offset. */
+ * XRSTOR (which loads PKRU from memory), at every byte offset.  Not
+ * XRSTORS: it would load PKRU too, but only at CPL 0 (#GP in user mode),
+ * and its bytes are common inside other instructions (a large library such
+ * as LLVM's has more of them than there are hardware breakpoints). */
 #ifndef LIBPROTECT_INSN_SCAN_H
 #define LIBPROTECT_INSN_SCAN_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-enum danger_kind { DANGER_WRPKRU, DANGER_XRSTOR, DANGER_XRSTORS };
+enum danger_kind { DANGER_WRPKRU, DANGER_XRSTOR };
 
 struct danger_hit {
     enum danger_kind kind;

@@ -66,7 +66,7 @@ static void text_report(const struct lib_analysis *a)
         printf("  ifunc: %s\n", a->ifunc_error);
     text_groups(a, PATCH_NONE, "not gateable");
     text_groups(a, PATCH_TRAP, "int3 trap instead of jmp");
-    for (int kind = DANGER_WRPKRU; kind <= DANGER_XRSTORS; kind++) {
+    for (int kind = DANGER_WRPKRU; kind <= DANGER_XRSTOR; kind++) {
         size_t count = 0;
         for (size_t i = 0; i < a->n_dangers; i++)
             count += a->dangers[i].kind == (enum danger_kind)kind;
@@ -156,7 +156,7 @@ static void json_report(const struct lib_analysis *a)
     printf("],\"wrpkru\":[");
     json_dangers(a, 1u << DANGER_WRPKRU);
     printf("],\"xrstor\":[");
-    json_dangers(a, 1u << DANGER_XRSTOR | 1u << DANGER_XRSTORS);
+    json_dangers(a, 1u << DANGER_XRSTOR);
     printf("],\"tls_bytes\":%llu,\"init_array\":%zu,\"dt_init\":%s,\"bind_now\":%s,\"imports\":[",
            (unsigned long long)(img->has_tls ? img->tls_memsz : 0), img->n_init_array,
            img->has_dt_init ? "true" : "false", img->bind_now ? "true" : "false");

@@ -3,7 +3,7 @@
  * system-call filter's handler, which refuses any).  A WRPKRU at an
  * instruction start gets an int3 whose handler performs the write only if
  * it leaves every protected library's key as the application has it; an
- * XRSTOR/XRSTORS at an instruction start gets an int3 that stops the
+ * XRSTOR at an instruction start gets an int3 that stops the
  * process (the loader's lazy binding is their only stock user, and hardened
  * mode binds now); bytes inside other instructions (or outside any known
  * function) cannot take an int3 without breaking the instruction around

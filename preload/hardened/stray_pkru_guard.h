@@ -1,4 +1,4 @@
-/* Stray WRPKRU/XRSTOR/XRSTORS in the code loaded at start (see
+/* Stray WRPKRU/XRSTOR in the code loaded at start (see
  * stray_pkru_guard.c): int3 guards at instruction starts, hardware breakpoints
  * on up to three inside other instructions, refusal beyond. */
 #ifndef LIBPROTECT_STRAY_PKRU_GUARD_H

@@ -235,7 +235,7 @@ static long sealed_copy(uintptr_t lo, size_t len, size_t readable)
 }
 
 /* Replaces [LO, LO+LEN) by a private mapping of a sealed copy with PROT,
- * after checking that the copy holds no WRPKRU/XRSTOR/XRSTORS (at any
+ * after checking that the copy holds no WRPKRU/XRSTOR (at any
  * offset, and across its edges with executable memory beside it): neither
  * the file behind the original mapping nor another thread writing the copy
  * can change the code once it is checked.  Bytes past READABLE (past the
@@ -255,11 +255,11 @@ static long freeze(long nr, uintptr_t lo, size_t len, size_t readable, int prot)
     if (spanning || dangers) {
         trusted_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
         if (spanning)
-            protect_log("blocked %s(%#lx, %#zx, PROT_EXEC): %zu WRPKRU/XRSTOR/XRSTORS across the edge of the new "
+            protect_log("blocked %s(%#lx, %#zx, PROT_EXEC): %zu WRPKRU/XRSTOR across the edge of the new "
                         "code and executable memory beside it",
                         trap_call_name(nr), (unsigned long)lo, len, spanning);
         else
-            protect_log("blocked %s(%#lx, %#zx, PROT_EXEC): %zu WRPKRU/XRSTOR/XRSTORS in the new code", trap_call_name(nr),
+            protect_log("blocked %s(%#lx, %#zx, PROT_EXEC): %zu WRPKRU/XRSTOR in the new code", trap_call_name(nr),
                         (unsigned long)lo, len, dangers);
         return -EPERM;
     }
