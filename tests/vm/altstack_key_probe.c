@@ -5,6 +5,10 @@
  * dies of SIGSEGV.  Linux 6.12 (bookworm-backports), booted in the guest
  * with PKU_VM_KERNEL=.../vmlinuz-6.12...: yes, the handler starts with
  * key 0 only (0x55555554) and the interrupted rights come back on return.
+ * With CLOSE_BEFORE_RETURN=1 the handler closes the key again before it
+ * returns: rt_sigreturn reads the frame with the rights then in force, and
+ * the thread dies of SIGSEGV (Linux 6.18, natively): a restorer of such
+ * frames must open the key itself.
  *   gcc -O2 -o build/altkey tests/vm/altstack_key_probe.c
  *   tests/vm/pku-vm build/altkey */
 #define _GNU_SOURCE
@@ -18,10 +22,17 @@
 uint32_t open_pkru, entry_pkru;
 static volatile int ran;
 static char *alt;
+static int probe_key;
 void c_handler(int sig, siginfo_t *si, void *uc)
 {
     char here;
     ran = (&here > alt && &here < alt + 65536) ? 1 : 2;
+    if (getenv("CLOSE_BEFORE_RETURN")) {
+        uint32_t pkru, edx;
+        __asm__ volatile("rdpkru" : "=a"(pkru), "=d"(edx) : "c"(0));
+        pkru |= 3u << (2 * probe_key);
+        __asm__ volatile("wrpkru" ::"a"(pkru), "c"(0), "d"(0));
+    }
 }
 __asm__(".text\n.globl entry\nentry:\n"
         "  mov %rdx, %r11\n  xor %ecx, %ecx\n  rdpkru\n  mov %eax, entry_pkru(%rip)\n"
@@ -32,6 +43,7 @@ int main(void)
 {
     int key = (int)syscall(SYS_pkey_alloc, 0, 0);
     if (key < 0) { perror("pkey_alloc"); return 2; }
+    probe_key = key;
     alt = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (syscall(SYS_pkey_mprotect, alt, 65536, PROT_READ | PROT_WRITE, key)) { perror("pkey_mprotect"); return 2; }
     stack_t ss = {.ss_sp = alt, .ss_size = 65536};
