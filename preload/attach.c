@@ -261,7 +261,7 @@ static void publish(struct domain *d, bool first_time)
     pku_set_thread_start(app);
     pku_write_checked((pku_read() & ~pku_key_mask(d->key)) | app_bits);
     if (first_time)
-        pkru_sync_threads(d->key, app_bits);
+        pkru_sync_threads();
 }
 
 static int first_attach(struct domain *d)

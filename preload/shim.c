@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #ifndef HWCAP2_FSGSBASE
@@ -75,7 +76,11 @@ static bool env_flag(const char *name)
 static void check_hardware(void)
 {
     if (!pku_dry_run()) { /* a dry run needs no keys: never chosen for want of them */
-        int key = pku_alloc();
+        /* Allocated closed: pkey_alloc sets the key's rights in the calling
+         * thread's PKRU, and every thread made later inherits them; one that
+         * then missed a library's key (its signal blocked) would have kept
+         * that library's memory open. */
+        int key = (int)trusted_syscall(SYS_pkey_alloc, 0, PKEY_DISABLE_ACCESS | PKEY_DISABLE_WRITE, 0, 0, 0, 0);
         if (key < 0)
             protect_refuse("this CPU or kernel has no memory protection keys (PKU): "
                            "cannot run the program protected (protect-wrap --dry-run, or PROTECT_DRY_RUN=1, gates it without "

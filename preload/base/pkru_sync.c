@@ -17,7 +17,6 @@
 #define XFEATURE_PKRU 9
 #define XSAVE_HEADER_OFFSET 512
 
-static uint32_t sync_mask, sync_bits;
 static atomic_int acked;
 
 static uint32_t pkru_offset(void)
@@ -53,25 +52,39 @@ uint32_t frame_rights(ucontext_t *uc)
     return pku_dry_run() ? pku_read() : *frame_pkru_slot(uc);
 }
 
-void pkru_sync_apply(ucontext_t *uc)
+/* How much a key's two PKRU bits let through: 0 nothing, 1 reads, 2 all. */
+static int key_access(uint32_t bits)
+{
+    return (bits & 1) ? 0 : (bits & 2) ? 1 : 2;
+}
+
+uint32_t pkru_synced(uint32_t pkru, uint32_t app, uint32_t lib_keys)
+{
+    for (int key = 1; key < 16; key++) {
+        uint32_t mask = pku_key_mask(key);
+        if ((lib_keys & mask) && key_access(pkru >> (2 * key)) <= key_access(app >> (2 * key)))
+            pkru = (pkru & ~mask) | (app & mask);
+    }
+    return pkru;
+}
+
+void pkru_sync_apply(ucontext_t *uc, uint32_t app, uint32_t lib_keys)
 {
     if (pku_dry_run() && !protect_emulated_pkru) { /* starts from thread_start, already updated */
         atomic_fetch_add(&acked, 1);
         return;
     }
     uint32_t *pkru = frame_pkru_slot(uc);
-    *pkru = (*pkru & ~sync_mask) | sync_bits;
+    *pkru = pkru_synced(*pkru, app, lib_keys);
     atomic_fetch_add(&acked, 1);
 }
 
-int pkru_sync_threads(int key, uint32_t bits)
+int pkru_sync_threads(void)
 {
     pid_t self = gettid(), pid = getpid();
     DIR *dir = opendir("/proc/self/task");
     if (!dir)
         return -1;
-    sync_mask = pku_key_mask(key);
-    sync_bits = bits;
     atomic_store(&acked, 0);
     int sent = 0;
     struct dirent *e;

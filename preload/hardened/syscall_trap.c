@@ -419,7 +419,8 @@ static long sendmsg_request(long nr, const long *a, uint32_t rights)
 
 /* rt_sigprocmask(how, set, old, size) that sets or adds: applied to MASK,
  * the interrupted code's (the frame's: sigreturn puts it in place), less
- * SIGSYS, which the filter's traps need (blocked, they kill). */
+ * SIGSYS, which the filter's traps need (blocked, they kill), and
+ * libprotect's own signal. */
 static long mask_request(const long *a, uint64_t *mask)
 {
     if (a[3] != sizeof *mask)
@@ -435,7 +436,7 @@ static long mask_request(const long *a, uint64_t *mask)
     default:
         return -EINVAL;
     }
-    *mask &= ~(SIGBIT(SIGSYS) | SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
+    *mask &= ~(SIGBIT(SIGSYS) | SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) | PROTECT_SIGNAL_BIT);
     if (a[2])
         *(uint64_t *)a[2] = old;
     return 0;

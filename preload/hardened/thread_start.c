@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "hardened/thread_start.h"
 
+#include "base/pkru_sync.h"
 #include "base/trusted_syscall.h"
 #include "hardened/syscall_filter.h"
 #include "hardened/syscall_trap.h"
@@ -32,7 +33,7 @@ extern const char protect_thread_trampoline[];
 
 /* The trampoline's call, on the child's stack: its alternate stack, then
  * the mask it would have had (without SIGSYS, which the filter's traps
- * need).  Anyone may call it: it gives the calling thread an alternate
+ * need, nor libprotect's own signal).  Anyone may call it: it gives the calling thread an alternate
  * stack of libprotect's and a mask, nothing else. */
 __attribute__((visibility("hidden"))) void thread_start_born(uint64_t mask, uint32_t own_tls)
 {
@@ -47,7 +48,7 @@ __attribute__((visibility("hidden"))) void thread_start_born(uint64_t mask, uint
         if (mem != MAP_FAILED)
             trusted_syscall(SYS_sigaltstack, (long)&ss, 0, 0, 0, 0, 0);
     }
-    mask &= ~SIGSYS_BIT;
+    mask &= ~(SIGSYS_BIT | PROTECT_SIGNAL_BIT);
     trusted_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, sizeof mask, 0, 0);
 }
 

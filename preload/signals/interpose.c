@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "signals/signals.h"
 
+#include "base/pkru_sync.h"
 #include "base/trusted_syscall.h"
 
 #include <errno.h>
@@ -83,7 +84,7 @@ static int set_mask(int how, const sigset_t *set, sigset_t *old)
     if (set && how != SIG_UNBLOCK) {
         copy = *set;
         uint64_t *bits = (uint64_t *)&copy;
-        *bits &= ~((1ull << (32 - 1)) | (1ull << (33 - 1)));
+        *bits &= ~((1ull << (32 - 1)) | (1ull << (33 - 1)) | PROTECT_SIGNAL_BIT);
         if (signals_hooks()->keep_sigsys_unblocked)
             *bits &= ~(1ull << (SIGSYS - 1));
         set = &copy;

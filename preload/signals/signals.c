@@ -675,7 +675,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
             deliver_pending(ctx, true);
         }
     } else if (sig == PROTECT_SIGNAL && si->si_code == SI_TKILL && si->si_pid == getpid()) {
-        pkru_sync_apply(uc);
+        pkru_sync_apply(uc, app_rights(), protect_gate_page.t.lib_keys);
     } else if (!inside_library(uc)) {
         deliver(sig, si, ctx, false);
     } else if (no_defer[sig] || !defer(sig, si, domain_slot_of_rights(frame_rights(uc)))) {

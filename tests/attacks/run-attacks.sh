@@ -104,6 +104,7 @@ attacks=(
   "... an alternate stack declared there with the bare sigaltstack|signal_frame altstack|the counter did not change"
   "... declared there by a handler that rewrites the alternate stack its frame returns with|signal_frame uc_stack|blocked a change of the alternate stack signal [0-9]+'s frame returns with"
   "forged sigreturn frame|sigreturn own|blocked rt_sigreturn"
+  "libprotect's record of a key update rewritten to every key open, then libprotect's own signal sent to itself|pkru_sync|blocked read of libvault.so"
   "libprotect's code and read-only tables made writable|libprotect_state|blocked mprotect.*libprotect"
   "libprotect's domain table rewritten (the library's key set to 0)|libprotect_tables|libprotect's domain table faulted"
   "libprotect's own WRPKRUs called directly|libprotect_wrpkru|opened the library's key"

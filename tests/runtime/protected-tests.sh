@@ -311,10 +311,15 @@ run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlop
 is "dlopened library: calls work" "$status" 0
 run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so thread
 is "a thread started before the load uses the library" "$status" 0
+run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so timer
+is "SIGEV_THREAD timer callbacks (threads of glibc's timer thread, which blocks every signal) call a library loaded after the timer was made" "$status" 0
+has "... and the load does not wait for that thread" "$tmp/out" "the load took under a second"
 fi
 if enforced; then
 run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so stray
 died "dlopened library: stray write killed"
+run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so timer-stray
+died "... and from a SIGEV_THREAD timer's callback, the timer made before the load"
 run env LD_LIBRARY_PATH="$build/tests" "$wrap" -p "$gtpol" -- "$build/tests/dlopen_test" libgatetest.so close
 died "dlclose then dlopen again: protected again"
 has "dlclose then dlopen again: calls work" "$tmp/out" "^after reload sum6 56$"
