@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "base/trusted_syscall.h"
 
+#include "base/sealed.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -11,8 +13,18 @@ extern const uint8_t protect_trusted_code_start[], protect_trusted_code_end[];
 extern const uint64_t protect_trusted_syscall_offset, protect_trusted_restorer_offset;
 
 typedef long (*raw_syscall_fn)(long, long, long, long, long, long, long);
-static raw_syscall_fn page_syscall;
-static uintptr_t page_lo;
+/* Where the page is, sealed: a pointer to it in writable memory was one
+ * the application could point at its own function, which libprotect then
+ * called inside a service with a library's rights (attack page_pointer). */
+static SEALED union {
+    struct {
+        raw_syscall_fn call;
+        uintptr_t lo;
+    } v;
+    char pages[4096];
+} page;
+#define page_syscall (page.v.call)
+#define page_lo (page.v.lo)
 
 static long direct_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
@@ -31,8 +43,10 @@ int trusted_page_init(void)
     memcpy(p, protect_trusted_code_start, (size_t)(protect_trusted_code_end - protect_trusted_code_start));
     if (mprotect(p, 4096, PROT_READ | PROT_EXEC) != 0)
         return -1;
+    sealed_open();
     page_lo = (uintptr_t)p;
     page_syscall = (raw_syscall_fn)(p + protect_trusted_syscall_offset);
+    sealed_close();
     return 0;
 }
 

@@ -866,7 +866,14 @@ int signals_set_action(int sig, const struct sigaction *act, struct sigaction *o
             *old = app_action[sig];
         return 0;
     }
-    if (!taken_over.v || sig <= 0 || sig >= NSIG || reserved(sig) || !in_our_process())
+    /* A child that shares our memory gets its default and ignored actions
+     * straight from the kernel (its own table: no CLONE_SIGHAND), not a
+     * handler: whether this is such a child is read from memory the
+     * application can write (our_pid), and an application that rewrote it
+     * had its handler run as the kernel's with a library's live context
+     * (attack our_pid). */
+    bool plain = act && (act->sa_handler == SIG_DFL || act->sa_handler == SIG_IGN);
+    if (!taken_over.v || sig <= 0 || sig >= NSIG || reserved(sig) || (!in_our_process() && plain))
         return protect_real_sigaction(sig, act, old);
     if (sig == PROTECT_SIGNAL && act) {
         errno = EINVAL; /* libprotect's own (a query sees the default action) */
@@ -891,26 +898,21 @@ int signals_set_action(int sig, const struct sigaction *act, struct sigaction *o
 
 int signals_set_altstack(const stack_t *ss, stack_t *old)
 {
-    if (!trusted_restorer() || !in_our_process()) {
+    if (!trusted_restorer()) {
         stack_t copy;
         if (ss) {
             copy = *ss; /* read once */
             ss = &copy;
             refuse_protected_altstack(ss);
-            /* A child that shares our memory (vfork) without an alternate
-             * stack would have its frames written where its stack pointer
-             * points, into the libraries' memory too. */
-            if ((ss->ss_flags & SS_DISABLE) && trusted_restorer()) {
-                errno = EPERM;
-                return -1;
-            }
         }
         long r = trusted_syscall(SYS_sigaltstack, (long)ss, (long)old, 0, 0, 0, 0);
         return r < 0 ? (errno = (int)-r, -1) : 0;
     }
     /* In hardened mode never the application's own in the kernel: one it
      * declares over a library's memory would have the kernel write frames
-     * there (since Linux 6.12 with every key open). */
+     * there (since Linux 6.12 with every key open).  A child that shares our
+     * memory (vfork) too: without ours, its frames would be written where
+     * its stack pointer points. */
     if (!altstack[0])
         install_altstack(0);
     if (ss && !(ss->ss_flags & SS_DISABLE) && ss->ss_size < (size_t)MINSIGSTKSZ) {

@@ -71,9 +71,17 @@ int libprotect_mappings(struct mapping *out, int max)
     FILE *maps = fopen("/proc/self/maps", "r");
     char line[512];
     int n = 0;
-    while (maps && n < max && fgets(line, sizeof line, maps))
-        if (strstr(line, "libprotect.so") && sscanf(line, "%lx-%lx %4s", &out[n].lo, &out[n].hi, out[n].perms) == 3)
-            n++;
+    unsigned long last_hi = 0;
+    while (maps && n < max && fgets(line, sizeof line, maps)) {
+        struct mapping m;
+        char path[256] = "";
+        if (sscanf(line, "%lx-%lx %4s %*s %*s %*s %255s", &m.lo, &m.hi, m.perms, path) < 3)
+            continue;
+        /* Its own, and the anonymous rest of its .bss right after them. */
+        if (strstr(path, "libprotect.so") || (!path[0] && last_hi && m.lo == last_hi))
+            out[n++] = m;
+        last_hi = strstr(path, "libprotect.so") ? m.hi : 0;
+    }
     if (maps)
         fclose(maps);
     return n;

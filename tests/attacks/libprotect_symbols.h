@@ -8,7 +8,8 @@ void *libprotect_symbol(const char *name);
 /* Where the calling thread's copy of libprotect's thread-local NAME lies. */
 void *libprotect_thread_local(const char *name);
 
-/* libprotect.so's mappings as /proc/self/maps lists them: at most MAX,
+/* libprotect.so's mappings as /proc/self/maps lists them, and the anonymous
+ * rest of its .bss right after them: at most MAX,
  * with their permissions ("r-xp"); returns how many. */
 struct mapping {
     unsigned long lo, hi;
