@@ -8,6 +8,7 @@
 #include "telemetry/telemetry.h"
 #include "base/pku.h"
 #include "hardened/process_lockdown.h"
+#include "base/next_functions.h"
 #include "base/sealed.h"
 #include "signals/signals.h"
 #include "hardened/syscall_filter.h"
@@ -203,6 +204,7 @@ __attribute__((constructor)) static void libprotect_init(void)
                        "libprotect must forbid); protect-wrap sets it");
     if (trusted_page_init() != 0)
         protect_refuse("cannot map the trusted system-call page");
+    next_functions_resolve();
     /* The layers below learn what the layers above add (they never call up). */
     bool auditing = learn_start();
     signals_set_hooks(&(struct signal_hooks){.sigsys = syscall_trap, .trap = stray_pkru_guard_trap,
@@ -239,9 +241,7 @@ __attribute__((constructor)) static void libprotect_init(void)
  * libprotect.so as the caller: a RUNPATH of the real caller does not apply.) */
 void *dlopen(const char *file, int mode)
 {
-    static void *(*real)(const char *, int);
-    if (!real)
-        real = dlsym(RTLD_NEXT, "dlopen");
+    void *(*real)(const char *, int) = next_function(NEXT_DLOPEN);
     void *h = real(file, mode);
     if (h && protect_n_domains)
         rescan();
@@ -250,9 +250,7 @@ void *dlopen(const char *file, int mode)
 
 int dlclose(void *handle)
 {
-    static int (*real)(void *);
-    if (!real)
-        real = dlsym(RTLD_NEXT, "dlclose");
+    int (*real)(void *) = next_function(NEXT_DLCLOSE);
     int rc = real(handle);
     if (protect_n_domains)
         rescan();

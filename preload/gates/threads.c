@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include "base/next_functions.h"
 #include "gates/threads.h"
 
 #include "gates/callbacks.h"
@@ -23,18 +24,12 @@ extern void *__libc_malloc(size_t);
 extern void __libc_free(void *);
 
 typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
-static pthread_create_fn real_create;
 
-/* glibc's (libprotect's start-up starts a thread before its constructors
- * would have run: looked up at the first call). */
+/* glibc's (kept sealed: a library's pthread_create reaches it with the
+ * library's rights). */
 static pthread_create_fn glibc_create(void)
 {
-    pthread_create_fn f = __atomic_load_n(&real_create, __ATOMIC_ACQUIRE);
-    if (!f) {
-        f = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
-        __atomic_store_n(&real_create, f, __ATOMIC_RELEASE);
-    }
-    return f;
+    return (pthread_create_fn)next_function(NEXT_PTHREAD_CREATE);
 }
 
 /* The domain whose token array holds P, or NULL. */

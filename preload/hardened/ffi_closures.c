@@ -15,6 +15,7 @@
  * (which learns, from the trampoline libffi writes into the closure, where
  * libffi's closure entry is for this signature). */
 #define _GNU_SOURCE
+#include "base/next_functions.h"
 #include "base/trusted_syscall.h"
 #include "log.h"
 
@@ -171,12 +172,11 @@ static int find_in_libffi(struct dl_phdr_info *info, size_t size, void *out)
  * RTLD_LOCAL). */
 static prep_fn real_prep(void)
 {
-    static prep_fn real;
-    if (!real)
-        real = (prep_fn)dlsym(RTLD_NEXT, "ffi_prep_closure_loc");
+    prep_fn real = (prep_fn)next_function(NEXT_FFI_PREP_CLOSURE_LOC);
     if (!real) {
         void *found = NULL;
         dl_iterate_phdr(find_in_libffi, &found);
+        next_function_keep(NEXT_FFI_PREP_CLOSURE_LOC, found);
         real = (prep_fn)found;
     }
     return real;

@@ -8,6 +8,7 @@
  *
  * The mapping calls are in map_interpose.c. */
 #define _GNU_SOURCE
+#include "base/next_functions.h"
 #include "memory/domain_heap.h"
 #include "gates/domains.h"
 #include "gates/gate_table.h"
@@ -190,13 +191,11 @@ static uintptr_t usable_service(int slot, void *io)
 
 size_t malloc_usable_size(void *p)
 {
-    static size_t (*real)(void *);
+    size_t (*real)(void *) = next_function(NEXT_MALLOC_USABLE_SIZE);
     struct domain *d = p ? owner(p) : NULL;
     if (d)
         return is_open(d) ? domain_heap_usable_size(d->heap, p)
                           : domain_service(d->slot, SVC_HEAP_USABLE, &(union service_io){.w = {(uintptr_t)p}});
-    if (!real)
-        real = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
     return real ? real(p) : 0;
 }
 

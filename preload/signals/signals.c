@@ -11,6 +11,7 @@
  * handler runs, half way through a library update.  Handlers run with the
  * application's rights, on an alternate stack of key 0. */
 #define _GNU_SOURCE
+#include "base/next_functions.h"
 #include "signals/signals.h"
 
 #include "gates/domains.h"
@@ -51,7 +52,6 @@
 
 static struct sigaction app_action[NSIG];
 static pthread_mutex_t action_lock = PTHREAD_MUTEX_INITIALIZER;
-static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static uint64_t bound_ns = 10ull * 1000000000ull;
 static _Atomic uint64_t n_deferred, n_delivered, n_arms, n_forced, n_hits;
 static bool no_defer[NSIG];
@@ -112,8 +112,7 @@ static int protect_real_sigaction(int sig, const struct sigaction *act, struct s
 {
     void *restorer = trusted_restorer();
     if (!restorer) {
-        if (!real_sigaction)
-            real_sigaction = dlsym(RTLD_NEXT, "sigaction");
+        int (*real_sigaction)(int, const struct sigaction *, struct sigaction *) = next_function(NEXT_SIGACTION);
         struct sigaction onstack;
         if (act && act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN) {
             onstack = *act;

@@ -107,6 +107,7 @@ attacks=(
   "libprotect's record of a key update rewritten to every key open, then libprotect's own signal sent to itself|pkru_sync|blocked read of libvault.so"
   "libprotect's record of its own process id rewritten (so that it takes itself for a vfork child and gives the application's handler to the kernel), then a signal inside the library whose handler points the context at application code|our_pid|blocked read of libvault.so"
   "every pointer to libprotect's trusted page in its writable memory pointed at the attacker's function, then a system call of the library that libprotect carries out in its domain|page_pointer|no pointer to libprotect's trusted page in its writable memory"
+  "every pointer into libc's code in libprotect's writable memory pointed at a trampoline of the attacker's, then the vault starts a thread and loads a library (libprotect's pthread_create and dlopen run with its rights)|next_pointers|none followed with the library's rights"
   "libprotect's code and read-only tables made writable|libprotect_state|blocked mprotect.*libprotect"
   "libprotect's domain table rewritten (the library's key set to 0)|libprotect_tables|libprotect's domain table faulted"
   "libprotect's own WRPKRUs called directly|libprotect_wrpkru|opened the library's key"

@@ -45,4 +45,8 @@ int vault_file_fd(void);
 /* 1 if the file still holds the secret, as the library wrote it. */
 int vault_file_intact(void);
 
+/* What a library does with libc beyond memory and files: starts a thread
+ * of its own and waits for it, loads libm and unloads it.  0 if all went. */
+int vault_use_libc(void);
+
 #endif
