@@ -74,17 +74,18 @@ static void *run_domain_thread(void *p)
 struct app_start {
     void *(*start)(void *);
     void *arg;
-    bool from_library; /* started by a library (its rights inherited) */
 };
 
 /* A thread with the application's code: the application's rights (a
- * library that started it left its own), its alternate stack (before any
- * of its code runs: a signal's frame is written where the stack pointer
- * points without one), then its code. */
+ * library that started it left its own; whatever the creator, since this
+ * record is in memory the application can write, and a flag "started by a
+ * library" in it could be cleared under a starting thread), its alternate
+ * stack (before any of its code runs: a signal's frame is written where
+ * the stack pointer points without one), then its code. */
 static void *run_app_thread(void *p)
 {
     struct app_start s = *(struct app_start *)p;
-    if (s.from_library)
+    if (protect_active)
         pku_write_checked(app_rights());
     __libc_free(p);
     if (protect_gate_page.t.thread_started) {
@@ -94,13 +95,12 @@ static void *run_app_thread(void *p)
     return s.start(s.arg);
 }
 
-static int create_app_thread(pthread_t *th, const pthread_attr_t *attr, void *(*start)(void *), void *arg,
-                             bool from_library)
+static int create_app_thread(pthread_t *th, const pthread_attr_t *attr, void *(*start)(void *), void *arg)
 {
     struct app_start *s = __libc_malloc(sizeof *s);
     if (!s)
         return EAGAIN;
-    *s = (struct app_start){start, arg, from_library};
+    *s = (struct app_start){start, arg};
     int rc = glibc_create()(th, attr, run_app_thread, s);
     if (rc != 0)
         __libc_free(s);
@@ -157,13 +157,13 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*start)(voi
     uint32_t rights = protect_active ? pku_read() : 0;
     struct domain *d = protect_active && rights != app_rights() ? domain_for_rights(rights) : NULL;
     if (!d || !d->thread_tokens)
-        return create_app_thread(th, attr, start, arg, false);
+        return create_app_thread(th, attr, start, arg);
     uintptr_t fn = (uintptr_t)start;
     if (fn >= d->text_lo && fn < d->text_hi)
         return create_domain_thread(d, th, attr, start, arg);
     /* The application's code (a callback stub stands for it): its rights. */
     uintptr_t app_fn = callback_target_of(d->slot, fn);
-    return create_app_thread(th, attr, (void *(*)(void *))(app_fn ? app_fn : fn), arg, true);
+    return create_app_thread(th, attr, (void *(*)(void *))(app_fn ? app_fn : fn), arg);
 }
 
 /* C11 threads: glibc's thrd_create calls its pthread_create internally, past
