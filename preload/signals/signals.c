@@ -352,13 +352,31 @@ static void run_with_frame_copy(uintptr_t top, const struct sigaction *act, int 
         uc->uc_mcontext.fpregs = xsave_real;
 }
 
+/* The copy of a confidential library's context that the application's
+ * handler is shown when a signal is delivered inside it: its registers,
+ * which hold what the library is working on (a key in vector registers, as
+ * AES-NI code keeps its round keys), are not the application's to read
+ * (attack handler_registers).  The control words and the XSAVE header stay,
+ * so that the copy is a valid context. */
+static void hide_registers(ucontext_t *shown, size_t xsave_bytes, uint32_t rights)
+{
+    memset(shown->uc_mcontext.gregs, 0, sizeof shown->uc_mcontext.gregs);
+    uint8_t *x = (uint8_t *)shown->uc_mcontext.fpregs;
+    enum { LEGACY_REGS = 32, LEGACY_END = 512, EXTENDED = 576 };
+    memset(x + LEGACY_REGS, 0, LEGACY_END - LEGACY_REGS); /* x87 and XMM registers */
+    if (xsave_bytes > EXTENDED)
+        memset(x + EXTENDED, 0, xsave_bytes - EXTENDED); /* AVX and the rest */
+    if (!pku_dry_run())
+        *frame_pkru_slot(shown) = rights;
+}
+
 /* Runs what the application asked for SIG, as the kernel would have.  Its
  * handler may change the interrupted context (the application's own
  * registers: that is what SA_SIGINFO handlers may do), but not the rights
  * it returns with: the frame's PKRU, and where the kernel finds it, are put
  * back afterwards.  INSIDE (a library was interrupted): the handler sees a
- * copy, so that the library's registers are neither shown to it nor
- * changed by it. */
+ * copy, so that it cannot change the library's registers, and a confidential
+ * library's are hidden in it. */
 static void deliver(int sig, siginfo_t *si, void *ctx, bool inside)
 {
     struct sigaction act = app_action[sig];
@@ -424,8 +442,13 @@ static void deliver(int sig, siginfo_t *si, void *ctx, bool inside)
     if (inside && (act.sa_flags & SA_SIGINFO)) {
         shown = *uc;
         size_t n = xsave_size(uc);
-        memcpy(shown_xsave, xsave, n < sizeof shown_xsave ? n : sizeof shown_xsave);
+        if (n > sizeof shown_xsave)
+            n = sizeof shown_xsave;
+        memcpy(shown_xsave, xsave, n);
         shown.uc_mcontext.fpregs = (fpregset_t)shown_xsave;
+        const struct domain *d = domain_for_rights(frame_pkru);
+        if (d && d->policy.mode == POLICY_CONFIDENTIAL)
+            hide_registers(&shown, n, frame_pkru);
         ctx = &shown;
     }
     uintptr_t stack_top = app_handler_stack(&act, sig, si, uc, inside);

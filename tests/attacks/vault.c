@@ -73,6 +73,18 @@ void vault_hold(unsigned ms)
     explicit_bzero((void *)&local, sizeof local);
 }
 
+void vault_hold_in_registers(unsigned ms)
+{
+    __asm__ volatile("movdqu %0, %%xmm14\n movdqu %1, %%xmm15" ::"m"(data_cell.secret[0]), "m"(data_cell.secret[16])
+                     : "xmm14", "xmm15");
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < (long)ms);
+    __asm__ volatile("pxor %%xmm14, %%xmm14\n pxor %%xmm15, %%xmm15" ::: "xmm14", "xmm15");
+}
+
 void vault_visit(void (*cb)(struct vault_cell *on_stack, void *arg), void *arg)
 {
     struct vault_cell local = data_cell;

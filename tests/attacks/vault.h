@@ -27,6 +27,9 @@ int vault_matches(enum vault_place place, const uint8_t *guess);
 /* Keeps a copy of the .data secret on the library's stack for MS
  * milliseconds (a long library call). */
 void vault_hold(unsigned ms);
+/* The same, with the .data secret in two vector registers all along (as
+ * AES-NI code keeps its round keys in them while it works). */
+void vault_hold_in_registers(unsigned ms);
 /* Calls CB with a cell on the library's own stack holding the .data secret. */
 void vault_visit(void (*cb)(struct vault_cell *on_stack, void *arg), void *arg);
 
