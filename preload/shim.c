@@ -198,7 +198,7 @@ __attribute__((constructor)) static void libprotect_init(void)
         return;
     pku_choose_dry_run(env_flag("PROTECT_DRY_RUN"));
     check_hardware();
-    bool hardened = hardened_mode();
+    bool hardened = hardened_mode_decide();
     if (hardened && !getenv("LD_BIND_NOW"))
         protect_refuse("hardened mode needs LD_BIND_NOW=1 (the loader's lazy binding runs XRSTOR, which "
                        "libprotect must forbid); protect-wrap sets it");

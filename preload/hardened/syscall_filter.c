@@ -68,10 +68,33 @@ static void view_writable(bool writable)
 static pthread_mutex_t filter_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct bpf_program_buf program; /* static: also built in the SIGSYS handler */
 
+/* Decided once, at start, and sealed: the environment is the application's
+ * to change (setenv("PROTECT_HARDENED", "0") before a dlopen would have
+ * turned off the refusal of a library with more stray WRPKRUs than there
+ * are breakpoints). */
+static SEALED union {
+    struct {
+        bool decided, on;
+    } v;
+    char pages[4096];
+} mode;
+
 bool hardened_mode(void)
 {
+    if (mode.v.decided)
+        return mode.v.on;
     const char *h = getenv("PROTECT_HARDENED");
     return !h || strcmp(h, "0") != 0;
+}
+
+bool hardened_mode_decide(void)
+{
+    bool on = hardened_mode();
+    sealed_open();
+    mode.v.on = on;
+    mode.v.decided = true;
+    sealed_close();
+    return on;
 }
 
 /* ---- what to watch ---- */

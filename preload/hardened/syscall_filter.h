@@ -43,6 +43,8 @@ bool filter_sends(long nr, int reason, const long *a);
 
 /* Whether hardened mode is on (PROTECT_HARDENED unset or not "0"). */
 bool hardened_mode(void);
+/* Reads PROTECT_HARDENED once, at start; hardened_mode() answers the same from then on. */
+bool hardened_mode_decide(void);
 
 /* Installs both filters (once), after the protected libraries are
  * attached.  Refuses to run the program if it cannot. */
