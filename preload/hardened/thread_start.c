@@ -33,8 +33,9 @@ extern const char protect_thread_trampoline[];
 
 /* The trampoline's call, on the child's stack: its alternate stack, then
  * the mask it would have had (without SIGSYS, which the filter's traps
- * need, nor libprotect's own signal).  Anyone may call it: it gives the calling thread an alternate
- * stack of libprotect's and a mask, nothing else. */
+ * need, nor libprotect's own signal).  Anyone may call it: it gives the
+ * calling thread an alternate stack of libprotect's and a mask, nothing
+ * else. */
 __attribute__((visibility("hidden"))) void thread_start_born(uint64_t mask, uint32_t own_tls)
 {
     if (own_tls) {
