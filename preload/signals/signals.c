@@ -850,6 +850,14 @@ void signals_thread_exit(void)
     trusted_syscall(SYS_sigaltstack, (long)&off, 0, 0, 0, 0, 0);
     for (int i = 0; i < ALTSTACK_LEVELS; i++)
         if (altstack[i]) {
+            /* (Where they are is in TLS, which the application can write:
+             * pointed at a library's memory, this unmapped it for a page of
+             * the application's to take its place: attack altstack_unmap.) */
+            uintptr_t lo = (uintptr_t)altstack[i];
+            if (sealed_hooks.v.protected_memory && sealed_hooks.v.protected_memory(lo, lo + ALTSTACK_SIZE))
+                protect_fatal("blocked the unmapping of a thread's alternate stack at %p (%d bytes): it lies in "
+                              "protected memory",
+                              altstack[i], ALTSTACK_SIZE);
             trusted_munmap(altstack[i], ALTSTACK_SIZE);
             altstack[i] = NULL;
         }

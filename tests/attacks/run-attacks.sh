@@ -109,6 +109,7 @@ attacks=(
   "every pointer to libprotect's trusted page in its writable memory pointed at the attacker's function, then a system call of the library that libprotect carries out in its domain|page_pointer|no pointer to libprotect's trusted page in its writable memory"
   "every pointer into libc's code in libprotect's writable memory pointed at a trampoline of the attacker's, then the vault starts a thread and loads a library (libprotect's pthread_create and dlopen run with its rights)|next_pointers|none followed with the library's rights"
   "a signal delivered inside the library: its handler reads the registers it is shown (the vault keeps its secret in two vector registers)|handler_registers|holds no copy of the secret"
+  "libprotect's record of a thread's alternate stacks pointed at the vault's heap, the thread ended (libprotect unmaps them), then a page of the attacker's mapped there|altstack_unmap|blocked the unmapping of a thread's alternate stack"
   "a signal delivered inside the library: its handler finds the library's real frame on libprotect's alternate stack (memory of key 0) and points it at application code|handler_frame|BREACHED"
   "libprotect's code and read-only tables made writable|libprotect_state|blocked mprotect.*libprotect"
   "libprotect's domain table rewritten (the library's key set to 0)|libprotect_tables|libprotect's domain table faulted"
