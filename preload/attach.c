@@ -290,6 +290,19 @@ static int first_attach(struct domain *d)
     return 0;
 }
 
+/* Whether the program headers the loader reports (its link_map, memory the
+ * application can write: a constructor of another library runs before
+ * libprotect attaches) are the file's own.  Pointed at a forged copy whose
+ * writable segment was marked read-only, they left the library's data
+ * untagged (attack forged_layout). */
+static bool phdrs_are_the_files(const struct elf_image *img, const struct dl_phdr_info *info)
+{
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)img->file;
+    size_t bytes = (size_t)info->dlpi_phnum * sizeof(ElfW(Phdr));
+    return img->file_size >= sizeof *eh && eh->e_phnum == info->dlpi_phnum && eh->e_phoff <= img->file_size &&
+           bytes <= img->file_size - eh->e_phoff && memcmp(img->file + eh->e_phoff, info->dlpi_phdr, bytes) == 0;
+}
+
 int domain_attach(struct domain *d, const struct dl_phdr_info *info)
 {
     uintptr_t base = info->dlpi_addr;
@@ -308,6 +321,13 @@ int domain_attach(struct domain *d, const struct dl_phdr_info *info)
     struct elf_image probe;
     if (elf_image_open(d->policy.library_path, &probe, err, sizeof err) != 0) {
         protect_log("%s: %s", d->policy.library_path, err);
+        return -1;
+    }
+    if (!phdrs_are_the_files(&probe, info)) {
+        protect_log("%s: its program headers in memory differ from its file's (the loader's record of it is the "
+                    "application's memory, and a constructor runs before this): not protecting a forged layout",
+                    d->name);
+        elf_image_close(&probe);
         return -1;
     }
     size_t near_size = (probe.n_exports + 64) * NEAR_RESERVE_PER_GATE;

@@ -110,6 +110,7 @@ attacks=(
   "every pointer into libc's code in libprotect's writable memory pointed at a trampoline of the attacker's, then the vault starts a thread and loads a library (libprotect's pthread_create and dlopen run with its rights)|next_pointers|none followed with the library's rights"
   "a signal delivered inside the library: its handler reads the registers it is shown (the vault keeps its secret in two vector registers)|handler_registers|holds no copy of the secret"
   "libprotect's record of a thread's alternate stacks pointed at the vault's heap, the thread ended (libprotect unmaps them), then a page of the attacker's mapped there|altstack_unmap|blocked the unmapping of a thread's alternate stack"
+  "the vault's program headers in the loader's record forged by a constructor that runs before libprotect attaches it (its writable segment marked read-only, so as to stay untagged)|forged_layout|its program headers in memory differ from its file"
   "a signal delivered inside the library: its handler finds the library's real frame on libprotect's alternate stack (memory of key 0) and points it at application code|handler_frame|BREACHED"
   "libprotect's code and read-only tables made writable|libprotect_state|blocked mprotect.*libprotect"
   "libprotect's domain table rewritten (the library's key set to 0)|libprotect_tables|libprotect's domain table faulted"
