@@ -10,17 +10,11 @@
 #include "attack.h"
 #include "libprotect_symbols.h"
 
-#include <pthread.h>
-#include <signal.h>
-#include <ucontext.h>
+#include "signal_inside.h"
 
-static uint8_t stack[65536] __attribute__((aligned(16)));
+#include <stdint.h>
+
 static volatile int found;
-
-static void steal(void)
-{
-    read_secret_at(VAULT_DATA, vault_address(VAULT_DATA)->secret); /* exits */
-}
 
 static void redirect(int sig, siginfo_t *si, void *ctx)
 {
@@ -40,28 +34,15 @@ static void redirect(int sig, siginfo_t *si, void *ctx)
             if (real == shown || real->uc_stack.ss_sp != altstack[0] || real->uc_stack.ss_size != 128 * 1024 ||
                 fp <= p || fp > p + 16384 || !real->uc_mcontext.gregs[REG_RIP])
                 continue;
-            real->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)steal;
-            real->uc_mcontext.gregs[REG_RSP] = (greg_t)(uintptr_t)(stack + sizeof stack - 8);
+            point_at_stealer(real->uc_mcontext.gregs);
             found = 1;
         }
     }
 }
 
-static void *signal_later(void *main_thread)
-{
-    usleep(200 * 1000);
-    pthread_kill(*(pthread_t *)main_thread, SIGUSR2);
-    return NULL;
-}
-
 int main(void)
 {
     vault_open();
-    struct sigaction sa = {.sa_sigaction = redirect, .sa_flags = SA_SIGINFO};
-    sigaction(SIGUSR2, &sa, NULL);
-    pthread_t self = pthread_self(), t;
-    pthread_create(&t, NULL, signal_later, &self);
-    vault_hold(1000); /* inside the library for a second */
-    pthread_join(t, NULL);
+    signal_inside(SIGUSR2, redirect, vault_hold, 1000);
     blocked(found ? "the real frame was rewritten, and the library went on as it was" : "the real frame was not found");
 }

@@ -6,9 +6,7 @@
 #define _GNU_SOURCE
 #include "attack.h"
 
-#include <pthread.h>
-#include <signal.h>
-#include <ucontext.h>
+#include "signal_inside.h"
 
 static uint8_t seen[4096 + sizeof(gregset_t)];
 static size_t n_seen;
@@ -26,22 +24,10 @@ static void look(int sig, siginfo_t *si, void *ctx)
     handled = 1;
 }
 
-static void *signal_later(void *main_thread)
-{
-    usleep(200 * 1000);
-    pthread_kill(*(pthread_t *)main_thread, SIGUSR2);
-    return NULL;
-}
-
 int main(void)
 {
     vault_open();
-    struct sigaction sa = {.sa_sigaction = look, .sa_flags = SA_SIGINFO};
-    sigaction(SIGUSR2, &sa, NULL);
-    pthread_t self = pthread_self(), t;
-    pthread_create(&t, NULL, signal_later, &self);
-    vault_hold_in_registers(600); /* inside the library, the secret in two vector registers */
-    pthread_join(t, NULL);
+    signal_inside(SIGUSR2, look, vault_hold_in_registers, 600); /* the secret in two vector registers */
     if (!handled)
         blocked("the handler did not run");
     for (size_t i = 0; i + VAULT_SECRET_LEN <= n_seen; i += 8)

@@ -9,32 +9,14 @@
 #include "attack.h"
 #include "libprotect_symbols.h"
 
-#include <pthread.h>
-#include <signal.h>
-#include <ucontext.h>
+#include "signal_inside.h"
 
-static uint8_t stack[65536] __attribute__((aligned(16)));
 static volatile int handled;
-
-static void steal(void)
-{
-    /* With the library's rights, its own export is a nested call. */
-    read_secret_at(VAULT_DATA, vault_address(VAULT_DATA)->secret); /* exits */
-}
 
 static void redirect(int sig, siginfo_t *si, void *ctx)
 {
-    ucontext_t *uc = ctx;
-    uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)steal;
-    uc->uc_mcontext.gregs[REG_RSP] = (greg_t)(uintptr_t)(stack + sizeof stack - 8);
+    point_at_stealer(((ucontext_t *)ctx)->uc_mcontext.gregs);
     handled = 1;
-}
-
-static void *signal_later(void *main_thread)
-{
-    usleep(200 * 1000);
-    pthread_kill(*(pthread_t *)main_thread, SIGUSR1);
-    return NULL;
 }
 
 int main(void)
@@ -43,11 +25,6 @@ int main(void)
     pid_t *our_pid = libprotect_symbol("our_pid");
     if (our_pid)
         *our_pid = 1;
-    struct sigaction sa = {.sa_sigaction = redirect, .sa_flags = SA_SIGINFO};
-    sigaction(SIGUSR1, &sa, NULL);
-    pthread_t self = pthread_self(), t;
-    pthread_create(&t, NULL, signal_later, &self);
-    vault_hold(1000); /* inside the library for a second */
-    pthread_join(t, NULL);
+    signal_inside(SIGUSR1, redirect, vault_hold, 1000);
     blocked(handled ? "the handler ran, and the library went on as it was" : "the handler did not run");
 }
