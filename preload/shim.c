@@ -10,6 +10,7 @@
 #include "hardened/process_lockdown.h"
 #include "base/next_functions.h"
 #include "base/sealed.h"
+#include "signals/protected_frames.h"
 #include "signals/signals.h"
 #include "hardened/syscall_filter.h"
 #include "base/trusted_syscall.h"
@@ -218,6 +219,10 @@ __attribute__((constructor)) static void libprotect_init(void)
     gate_table_unlock();
     protect_gate_page.t.app_pkru = pku_read();
     gate_table_lock();
+    /* Audit and learn modes let a stopped access through by handing the
+     * interrupted code more rights in its frame: not with protected frames. */
+    if (hardened && !auditing)
+        protected_frames_setup(); /* before any alternate stack, handler or filter */
     rescan();
     for (int i = 0; i < protect_n_domains; i++)
         if (!protect_domains[i].attached)

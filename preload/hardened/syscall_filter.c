@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "hardened/syscall_filter.h"
+#include "signals/protected_frames.h"
 
 #include "hardened/bpf_program.h"
 #include "hardened/library_fds.h"
@@ -144,6 +145,9 @@ static void collect_protected(void)
     uintptr_t lo, hi;
     trusted_page_range(&lo, &hi);
     add_range(protected_mem, &n_protected, lo, hi, -1);
+    protected_frames_region(&lo, &hi);
+    if (lo)
+        add_range(protected_mem, &n_protected, lo, hi, -1);
     for (int i = 0; i < protect_n_domains; i++) {
         struct domain *d = &protect_domains[i];
         if (d->key <= 0)
@@ -564,6 +568,53 @@ static int install_libseccomp_filter(void)
     return rc ? -1 : 0;
 }
 
+/* With protected signal frames: an rt_sigreturn from the trusted page's
+ * restorer must carry the cookie only libprotect's way back (which opens
+ * the runtime key through its checked WRPKRU) can read: a jump to the
+ * restorer with a frame of the application's making kills the process.
+ * (By where it is made: a program this one execs keeps the filter, and
+ * its own handlers return from elsewhere.)  The program, cookie included,
+ * lives on the stack and is wiped once the kernel has its copy. */
+static int install_cookie_filter(void)
+{
+    uint64_t cookie = protected_frames_cookie();
+    if (!protected_frames_on())
+        return 0;
+    if (!cookie) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct bpf_program_buf *p = malloc(sizeof *p);
+    if (!p)
+        return -1;
+    p->n = 0;
+    p->overflow = false;
+    uintptr_t t_lo, t_hi;
+    trusted_page_range(&t_lo, &t_hi);
+    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, nr));
+    bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, SYS_rt_sigreturn);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    bpf_emit(p, BPF_LD | BPF_IMM, 0, 0, 0);
+    for (int m = M_ADDR_LO; m <= M_END_HI; m++)
+        bpf_emit(p, BPF_ST, 0, 0, (uint32_t)m);
+    bpf_load64(p, offsetof(struct seccomp_data, instruction_pointer), M_IP_LO, M_IP_HI);
+    size_t in_page = bpf_goto_if_in(p, M_IP_LO, M_IP_HI, t_lo, t_hi);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    bpf_jump_to_here(p, in_page);
+    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(0));
+    bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, (uint32_t)cookie);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_KILL_PROCESS);
+    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(0) + 4);
+    bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, (uint32_t)(cookie >> 32));
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_KILL_PROCESS);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    cookie = 0;
+    int rc = load_program(p);
+    explicit_bzero(p, sizeof *p);
+    free(p);
+    return rc;
+}
+
 /* A filter for calls from SCOPE; RECOLLECT first learns the protected
  * memory anew (not from the SIGSYS handler: dl_iterate_phdr takes the
  * loader's lock, and the code added there changes nothing protected). */
@@ -584,7 +635,8 @@ void syscall_filter_install(void)
     close_early_proc_mem();
     view_writable(true);
     n_code = 0;
-    if (proc_maps_each(add_exec_mapping, NULL) != 0 || install_libseccomp_filter() != 0 || install_scoped(code, n_code, true) != 0)
+    if (proc_maps_each(add_exec_mapping, NULL) != 0 || install_libseccomp_filter() != 0 ||
+        install_cookie_filter() != 0 || install_scoped(code, n_code, true) != 0)
         protect_refuse("hardened mode: cannot install the system-call filter (%s)", strerror(errno));
     installed = true;
     protect_info("system-call filter installed: %d code ranges watched, %d protected ranges, %zu instructions",

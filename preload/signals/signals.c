@@ -16,6 +16,7 @@
 
 #include "gates/domains.h"
 #include "signals/faults.h"
+#include "signals/protected_frames.h"
 #include "gates/gate_table.h"
 #include "log.h"
 #include "base/pku.h"
@@ -108,9 +109,19 @@ static uint64_t now_ns(void)
  * since Linux 6.12 with every key open, so that a thread that points it
  * into a library's memory would have the kernel write there.  From the
  * trusted page: the filter sends the application's rt_sigaction here. */
+static int apply(int sig);
+
 static int protect_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     void *restorer = trusted_restorer();
+    if (act && protected_frames_on() && act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN &&
+        act->sa_sigaction != protect_pf_signal_entry) {
+        /* With protected frames every handler is reached through ours (a
+         * handler's own return would not carry the restorer's cookie):
+         * glibc's own (cancellation, set*id) too. */
+        app_action[sig] = *act;
+        return apply(sig);
+    }
     if (!restorer) {
         int (*real_sigaction)(int, const struct sigaction *, struct sigaction *) = next_function(NEXT_SIGACTION);
         struct sigaction onstack;
@@ -193,6 +204,17 @@ static void refuse_protected_altstack(const stack_t *ss)
                       ss->ss_sp, ss->ss_size);
 }
 
+/* The alternate stack the kernel writes LEVEL's frames on: the thread's
+ * protected one, or altstack[LEVEL] itself (key 0). */
+static stack_t kernel_altstack(int level)
+{
+    if (protected_frames_on())
+        return (stack_t){.ss_sp = protected_frames_altstack(level), .ss_size = PF_LEVEL_SIZE, .ss_flags = SS_AUTODISARM};
+    stack_t ss = {.ss_sp = altstack[level], .ss_size = ALTSTACK_SIZE, .ss_flags = SS_AUTODISARM};
+    refuse_protected_altstack(&ss);
+    return ss;
+}
+
 static void install_altstack(int level)
 {
     if (level >= ALTSTACK_LEVELS)
@@ -207,9 +229,17 @@ static void install_altstack(int level)
             return;
         altstack[level] = mem;
     }
-    stack_t ss = {.ss_sp = altstack[level], .ss_size = ALTSTACK_SIZE, .ss_flags = SS_AUTODISARM};
-    refuse_protected_altstack(&ss);
+    stack_t ss = kernel_altstack(level);
+    if (!ss.ss_sp)
+        return;
     trusted_syscall(SYS_sigaltstack, (long)&ss, 0, 0, 0, 0, 0); /* the filter sends the application's here */
+}
+
+/* The C handler of LEVEL runs on altstack[LEVEL]; with protected frames
+ * (protect_pf_enter copies the frame there) it is the top of that copy. */
+__attribute__((visibility("hidden"))) uintptr_t signals_handler_stack_top(int level)
+{
+    return level >= 0 && level < ALTSTACK_LEVELS && altstack[level] ? (uintptr_t)altstack[level] + ALTSTACK_SIZE : 0;
 }
 
 /* The domain whose rights RIGHTS are, or -1. */
@@ -647,7 +677,8 @@ static void deliver_pending(void *ctx, bool inside)
     draining = false;
 }
 
-static void on_signal(int sig, siginfo_t *si, void *ctx)
+/* (With protected frames, reached from protect_pf_signal_entry on a copy.) */
+__attribute__((visibility("hidden"))) void protect_on_signal(int sig, siginfo_t *si, void *ctx)
 {
     ucontext_t *uc = ctx;
     int saved_errno = errno;
@@ -707,8 +738,9 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
      * alternate stack then; the kernel's sigreturn would put back the "none"
      * it saved on delivery. */
     if (altstack[0] && (outermost || (uc->uc_stack.ss_flags & SS_DISABLE)) && !on_our_altstack(sp)) {
-        uc->uc_stack = (stack_t){.ss_sp = altstack[0], .ss_size = ALTSTACK_SIZE, .ss_flags = SS_AUTODISARM};
-        refuse_protected_altstack(&uc->uc_stack);
+        stack_t level0 = kernel_altstack(0);
+        if (level0.ss_sp)
+            uc->uc_stack = level0;
     }
     errno = saved_errno;
 }
@@ -743,7 +775,7 @@ static int apply(int sig)
         const struct sigaction *app = &app_action[sig];
         bool handled = app->sa_handler != SIG_DFL && app->sa_handler != SIG_IGN;
         int restart = !handled || (app->sa_flags & SA_RESTART) ? SA_RESTART : 0;
-        real = (struct sigaction){.sa_sigaction = on_signal, .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER | restart};
+        real = (struct sigaction){.sa_sigaction = protected_frames_on() ? protect_pf_signal_entry : protect_on_signal, .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER | restart};
         if (sig == SIGCHLD) /* what the kernel does about children: no notice of stops, no zombies */
             real.sa_flags |= app->sa_flags & (SA_NOCLDSTOP | SA_NOCLDWAIT);
         sigfillset(&real.sa_mask);
@@ -792,6 +824,7 @@ static pid_t our_pid;
 
 static void after_fork_in_child(void)
 {
+    protected_frames_after_fork();
     our_pid = getpid();
 }
 
@@ -824,6 +857,7 @@ void signals_configure(const struct policy *p)
 
 void signals_new_thread_altstack(void)
 {
+    gate_table_watch_thread_exit(); /* its stacks (and protected frames' slice) given back at its end */
     install_altstack(0); /* whatever its TLS says: the kernel gave a new thread none */
 }
 
@@ -861,6 +895,7 @@ void signals_thread_exit(void)
             trusted_munmap(altstack[i], ALTSTACK_SIZE);
             altstack[i] = NULL;
         }
+    protected_frames_thread_exit();
     if (pending.perf_fd > 0)
         close(pending.perf_fd - 1);
     if (pending.has_timer)
