@@ -30,6 +30,8 @@
     .text
 
 .macro RUNTIME_RIGHTS
+    cmp dword ptr [rip + protect_pf_config + CFG_ON], 0
+    je protect_gate_broken
     mov eax, [rip + protect_pf_config + CFG_RIGHTS]
     xor ecx, ecx
     xor edx, edx
@@ -116,12 +118,13 @@ protect_pf_signal_entry:
      * where the stack pointer was): handled where it is, and returned to
      * with no more than the application's rights. */
     APP_RIGHTS
+    mov rbx, rsp                        /* the frame (its return address slot) */
+    and rsp, -16                        /* (the kernel leaves rsp 8 past that: a caller's may not) */
     mov edi, r12d
     mov rsi, r13
     mov rdx, r14
-    sub rsp, 8
     call protect_on_signal
-    add rsp, 16
+    lea rsp, [rbx + 8]
     jmp protect_pf_return
     .size protect_pf_signal_entry, . - protect_pf_signal_entry
 

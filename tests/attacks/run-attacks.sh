@@ -112,16 +112,22 @@ attacks=(
   "libprotect's record of a thread's alternate stacks pointed at the vault's heap, the thread ended (libprotect unmaps them), then a page of the attacker's mapped there|altstack_unmap|blocked the unmapping of a thread's alternate stack"
   "the vault's program headers in the loader's record forged by a constructor that runs before libprotect attaches it (its writable segment marked read-only, so as to stay untagged)|forged_layout|its program headers in memory differ from its file"
   "a signal delivered inside the library: its handler finds the library's frame on libprotect's stacks of key 0 (the real one before Linux 6.12, else the copy the C handler works on) and points it at application code|handler_frame|the frame was rewritten, and the library went on as it was"
+  "... handed to a racing thread that keeps rewriting it (and its rights) while libprotect takes the handler's changes back|handler_frame race|the frame was rewritten, and the library went on as it was"
   "libprotect's code and read-only tables made writable|libprotect_state|blocked mprotect.*libprotect"
   "libprotect's domain table rewritten (the library's key set to 0)|libprotect_tables|libprotect's domain table faulted"
   "libprotect's own WRPKRUs called directly|libprotect_wrpkru|opened the library's key"
   "libprotect's own WRPKRUs called directly with the library's rights in every register|libprotect_wrpkru rights|opened the library's key"
   "forged sigreturn frame through libprotect's restorer|sigreturn restorer|\\(killed by signal 31\\)"
+  "libprotect's signal handler entered with a forged frame at the stack pointer (every key, resuming in the attacker's code)|signal_gates entry|(blocked read of libvault.so|gate check failed)"
+  "libprotect's signal handler entered where the kernel put a frame it already handled (a replay)|signal_gates replay|(handled already|where the kernel puts no frame|no alternate stack was named|no protected frames here|gate check failed)"
+  "libprotect's way back from a signal entered with a forged frame|signal_gates return|(blocked read of libvault.so|no protected frames here|gate check failed)"
+  "libprotect's slice claim and fork rebind called directly, then the secret read|signal_gates claim|(blocked read of libvault.so|no protected frames here|gate check failed)"
   "libprotect's runtime helpers and services called with the attacker's requests (the library's rights asked of pku_write_checked, every service with the secret's address)|libprotect_helper|0 of [0-9]+ calls of libprotect's helpers and services gave"
   "libprotect's trusted system-call page called directly|trusted_page|BREACHED"
 )
 # Breaches known and documented (README, "Hardened mode: what remains open").
 KNOWN_OPEN=("libprotect's trusted system-call page called directly")
+SKIP=()
 # Signal frames stay on key-0 alternate stacks where the kernel cannot write
 # them to memory the interrupted thread may not write (before Linux 6.12):
 # there a frame can be rewritten before it is restored.
@@ -129,12 +135,17 @@ if ! PROTECT_VERBOSE=1 "$wrap" -p "$policy" -- /bin/true 2>&1 | grep -q "signal 
     echo "# this kernel cannot protect signal frames: the frame attacks are known to breach here"
     KNOWN_OPEN+=("forged sigreturn frame through libprotect's restorer"
                  "a signal delivered inside the library: its handler finds the library's frame on libprotect's stacks of key 0 (the real one before Linux 6.12, else the copy the C handler works on) and points it at application code")
+    # (the same breach as the one before it, won only when the race is)
+    SKIP=("... handed to a racing thread that keeps rewriting it (and its rights) while libprotect takes the handler's changes back")
 fi
 
 blocked=0 breached=0 known=0 failed=0
 is_known() { local k; for k in "${KNOWN_OPEN[@]}"; do [ "$k" = "$1" ] && return 0; done; return 1; }
 for entry in "${attacks[@]}"; do
     IFS='|' read -r name cmd pattern <<<"$entry"
+    skip=0
+    for k in "${SKIP[@]}"; do [ "$k" = "$name" ] && skip=1; done
+    [ "$skip" = 1 ] && { echo "SKIPPED  $name"; continue; }
     read -r prog args <<<"$cmd"
     # An attack that needs a second protected library has its policy beside it.
     extra=()
