@@ -15,6 +15,7 @@
 #include "hardened/syscall_filter.h"
 #include "base/trusted_syscall.h"
 #include "hardened/stray_pkru_guard.h"
+#include "base/pkru_sync.h"
 #include "hardened/syscall_trap.h"
 #include "learn/learn.h"
 #include "memory/interpose.h"
@@ -206,6 +207,7 @@ __attribute__((constructor)) static void libprotect_init(void)
     if (trusted_page_init() != 0)
         protect_refuse("cannot map the trusted system-call page");
     next_functions_resolve();
+    frame_pkru_init();
     /* The layers below learn what the layers above add (they never call up). */
     bool auditing = learn_start();
     signals_set_hooks(&(struct signal_hooks){.sigsys = syscall_trap, .trap = stray_pkru_guard_trap,

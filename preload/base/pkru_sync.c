@@ -3,6 +3,7 @@
 
 #include "log.h"
 #include "base/pku.h"
+#include "base/sealed.h"
 
 #include <cpuid.h>
 #include <dirent.h>
@@ -19,8 +20,28 @@
 
 static atomic_int acked;
 
+/* Where the PKRU component lies in an XSAVE area: CPUID asked once at
+ * start (in a VM every CPUID is an exit to the hypervisor: it was most of
+ * a signal's cost), kept sealed, since every check of a frame's rights
+ * reads the slot it names. */
+static SEALED union {
+    uint32_t offset;
+    char pages[SEALED_PAGES(uint32_t)];
+} pkru_at;
+
+void frame_pkru_init(void)
+{
+    unsigned eax, ebx, ecx, edx;
+    __cpuid_count(0xd, XFEATURE_PKRU, eax, ebx, ecx, edx);
+    sealed_open();
+    pkru_at.offset = ebx;
+    sealed_close();
+}
+
 static uint32_t pkru_offset(void)
 {
+    if (__builtin_expect(pkru_at.offset != 0, 1))
+        return pkru_at.offset;
     unsigned eax, ebx, ecx, edx;
     __cpuid_count(0xd, XFEATURE_PKRU, eax, ebx, ecx, edx);
     return ebx;

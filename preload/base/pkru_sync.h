@@ -31,6 +31,8 @@ int pkru_sync_threads(void);
  * else goes in: the signal that asks for it is one any thread can send
  * itself, and a record of "the key to update" in memory the application
  * can write was a way to open every key (attack pkru_sync). */
+/* Reads once where a frame's PKRU is (before any signal is handled). */
+void frame_pkru_init(void);
 uint32_t pkru_synced(uint32_t pkru, uint32_t app, uint32_t lib_keys);
 
 /* In the signal handler: the frame's PKRU made pkru_synced. */

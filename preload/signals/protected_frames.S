@@ -141,9 +141,6 @@ protect_pf_return:
     mov eax, 186                        /* gettid */
     syscall
     mov r13, rax
-    mov eax, 39                         /* getpid */
-    syscall
-    mov r14, rax
     mov r12, [rip + protect_pf_slice@GOTTPOFF]
     mov rdi, fs:[r12]
     mov rcx, rdi
@@ -156,7 +153,9 @@ protect_pf_return:
      * cloned without TLS of its own sees its parent's: its own is found. */
     cmp r13, [rdi + PF_RECORD + R_TID]
     je .Lret_slice
-    cmp r14, [rdi + PF_RECORD + R_PID]
+    mov eax, 39                         /* getpid (not this thread's: a child's?) */
+    syscall
+    cmp rax, [rdi + PF_RECORD + R_PID]
     jne .Lret_slice
     mov rdi, [rip + protect_pf_config + CFG_SLICES]
     mov r10, rdi

@@ -176,8 +176,19 @@ void protected_frames_setup(void)
             threads /= 2;
     uint8_t *region = MAP_FAILED;
     if (key >= 0) {
+        /* Away from the libraries (at a random place in the lower half of
+         * the address space): next to them it took the room within 2 GB
+         * that the gates of a library loaded later need. */
+        uint64_t r = 0;
         size = GLOBAL_SIZE + (threads << PF_SLICE_SHIFT);
-        region = trusted_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (getrandom(&r, sizeof r, 0) != sizeof r)
+            r = 0;
+        uintptr_t hint = (0x100000000000ull + (r % 0x200000000000ull)) & ~(uintptr_t)0xfffff;
+        region = trusted_mmap((void *)hint, size, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+        if (region == MAP_FAILED)
+            region = trusted_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+                                  0);
     }
     if (threads < PF_MAX_THREADS)
         protect_log("protected signal stacks for %zu threads at once, not %d (RLIMIT_AS)", threads, PF_MAX_THREADS);
@@ -283,12 +294,6 @@ __attribute__((noreturn, format(printf, 1, 2))) static void pf_fatal(const char 
     __builtin_unreachable();
 }
 
-/* This thread's, or a child's that shares the memory (vfork: it runs on
- * the parent thread's stacks until it execs). */
-static bool owned(const struct pf_record *r)
-{
-    return r->tid == (uint64_t)syscall(SYS_gettid) || r->pid != (uint64_t)syscall(SYS_getpid);
-}
 
 /* The copy a confidential library's context gets for the C handler, which
  * runs with the application's rights on its memory: only what the handler
@@ -316,8 +321,10 @@ __attribute__((visibility("hidden"))) uintptr_t protect_pf_enter(uintptr_t f, in
 {
     uintptr_t slice = pf->slices + (((f - pf->slices) >> PF_SLICE_SHIFT) << PF_SLICE_SHIFT);
     struct pf_record *r = record_of(slice);
-    if (!owned(r))
-        pf_fatal("a signal frame on another thread's protected stack: not handled");
+    /* (The kernel wrote the frame on this thread's stacks: the slice is the
+     * thread's without a system call to ask.  Another thread that enters a
+     * frame of this one's can only take it first, and the owner then stops
+     * the process at the claim below.) */
     uintptr_t off = f - (slice + PF_ALTSTACKS);
     int level = (int)(off / PF_LEVEL_SIZE);
     if (off >= (uintptr_t)PF_LEVELS * PF_LEVEL_SIZE || f != level_top(slice, level) - pf->frame_off)
@@ -325,7 +332,7 @@ __attribute__((visibility("hidden"))) uintptr_t protect_pf_enter(uintptr_t f, in
     siginfo_t *si = (siginfo_t *)(f + INFO_AT);
     ucontext_t *k = (ucontext_t *)(f + 8);
     uintptr_t fp = (uintptr_t)k->uc_mcontext.fpregs;
-    if (sig <= 0 || si->si_signo != sig)
+    if (sig <= 0 || __atomic_exchange_n(&si->si_signo, 0, __ATOMIC_ACQ_REL) != sig)
         pf_fatal("libprotect's signal handler entered on a frame it handled already (a replay?)");
     if (fp < f + INFO_AT + 128 || fp + protect_pf_config.v.xstate_size > f + pf->frame_off)
         pf_fatal("a signal frame whose XSAVE area is not where the kernel puts it");
@@ -336,6 +343,7 @@ __attribute__((visibility("hidden"))) uintptr_t protect_pf_enter(uintptr_t f, in
         pf_fatal("this thread's signal handler stack (%#lx) is not the application's memory", (unsigned long)top);
     uintptr_t w = ((top - n - 128) & ~(uintptr_t)63) + (f & 63);
     memcpy((void *)w, (const void *)f, n);
+    ((siginfo_t *)(w + INFO_AT))->si_signo = sig; /* (taken above in the real frame) */
     ucontext_t *c = (ucontext_t *)(w + 8);
     c->uc_mcontext.fpregs = (fpregset_t)(w + (fp - f));
     uint32_t rights = frame_rights(k);
@@ -345,7 +353,6 @@ __attribute__((visibility("hidden"))) uintptr_t protect_pf_enter(uintptr_t f, in
     r->live[level] = w;
     r->sig[level] = sig;
     r->code[level] = si->si_code;
-    si->si_signo = 0; /* taken: never entered again */
     return w;
 }
 
@@ -499,9 +506,7 @@ static uintptr_t copy_in(uintptr_t slice, uintptr_t uc)
 
 __attribute__((visibility("hidden"))) uintptr_t protect_pf_leave(uintptr_t slice, uintptr_t uc)
 {
-    struct pf_record *r = record_of(slice);
-    if (!owned(r))
-        pf_fatal("libprotect's restorer reached with another thread's record");
+    struct pf_record *r = record_of(slice); /* (this thread's: the assembly checked) */
     for (int level = PF_LEVELS - 1; level >= 0; level--)
         if (r->live[level] && r->live[level] == uc - 8) {
             uintptr_t f = level_top(slice, level) - pf->frame_off;
