@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "gates/gate_table.h"
 
+#include "base/far_map.h"
 #include "gates/domains.h"
 #include "gates/services.h"
 #include "log.h"
@@ -176,8 +177,8 @@ int gate_blocks_init(int slot, int key)
 {
     for (size_t n = BLOCKS_PER_DOMAIN; n >= 64; n /= 4) {
         size_t size = n << GB_SHIFT, stacks_size = n * STACK_MAP_SIZE;
-        void *region = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        void *stacks = mmap(NULL, stacks_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *region = far_mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
+        void *stacks = far_mmap(stacks_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
         if (region == MAP_FAILED || stacks == MAP_FAILED || pku_mprotect(region, size, PROT_READ | PROT_WRITE, key) != 0) {
             if (region != MAP_FAILED)
                 trusted_munmap(region, size);

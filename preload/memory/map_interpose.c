@@ -13,6 +13,7 @@
  * still uses, or mapping its own page over it).  In hardened mode the
  * filter refuses the raw system calls over the region as well. */
 #define _GNU_SOURCE
+#include "base/far_map.h"
 #include "memory/interpose.h"
 #include "memory/map_region.h"
 #include "memory/library_files.h"
@@ -43,7 +44,7 @@ int domain_maps_reserve(struct domain *d)
     size_t size = MAP_REGION;
     void *p = MAP_FAILED;
     while (p == MAP_FAILED && size >= MAP_REGION_MIN) {
-        p = trusted_mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        p = far_mmap(size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
         if (p == MAP_FAILED)
             size /= 4;
     }

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "memory/memory_tags.h"
 
+#include "base/far_map.h"
 #include "base/pku.h"
 #include "base/proc_maps.h"
 #include "base/trusted_syscall.h"
@@ -38,7 +39,7 @@ long tag_writable_mappings(uintptr_t lo, uintptr_t hi, int key)
 
 void *map_tagged(size_t size, int key)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = far_mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
     if (p == MAP_FAILED)
         return NULL;
     if (pku_mprotect(p, size, PROT_READ | PROT_WRITE, key) != 0) {

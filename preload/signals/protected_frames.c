@@ -4,6 +4,7 @@
  * copy it for the C handler) and protect_pf_leave (merge what may change
  * back, or make a frame of no more than the application's rights). */
 #define _GNU_SOURCE
+#include "base/far_map.h"
 #include "signals/protected_frames.h"
 
 #include "gates/domains.h"
@@ -176,19 +177,8 @@ void protected_frames_setup(void)
             threads /= 2;
     uint8_t *region = MAP_FAILED;
     if (key >= 0) {
-        /* Away from the libraries (at a random place in the lower half of
-         * the address space): next to them it took the room within 2 GB
-         * that the gates of a library loaded later need. */
-        uint64_t r = 0;
         size = GLOBAL_SIZE + (threads << PF_SLICE_SHIFT);
-        if (getrandom(&r, sizeof r, 0) != sizeof r)
-            r = 0;
-        uintptr_t hint = (0x100000000000ull + (r % 0x200000000000ull)) & ~(uintptr_t)0xfffff;
-        region = trusted_mmap((void *)hint, size, PROT_READ | PROT_WRITE,
-                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-        if (region == MAP_FAILED)
-            region = trusted_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
-                                  0);
+        region = far_mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
     }
     if (threads < PF_MAX_THREADS)
         protect_log("protected signal stacks for %zu threads at once, not %d (RLIMIT_AS)", threads, PF_MAX_THREADS);
