@@ -146,6 +146,27 @@ static void deferred_signal_loop(long n)
     }
 }
 
+/* A signal the thread sends itself, handled by the application, no
+ * library involved: libprotect's handler and its way back alone. */
+static volatile long own_handled;
+static void on_usr2(int sig)
+{
+    own_handled++;
+}
+
+static void own_signal_loop(long n)
+{
+    signal(SIGUSR2, on_usr2);
+    pid_t pid = getpid(), tid = (pid_t)syscall(SYS_gettid);
+    long before = own_handled;
+    for (long i = 0; i < n; i++)
+        syscall(SYS_tgkill, pid, tid, SIGUSR2);
+    if (own_handled - before != n) {
+        fprintf(stderr, "microbench: %ld of %ld signals handled\n", own_handled - before, n);
+        exit(1);
+    }
+}
+
 /* --- the alternatives --- */
 
 static void *guarded_page;
@@ -212,7 +233,7 @@ static const struct row {
     {"plain", plain_loop},     {"bare-pku", bare_pku},         {"bare-dry", bare_dry},
     {"gate", plain_loop},      {"args-stack8", args_loop},     {"varargs", varargs_loop},
     {"nested", nested_loop},   {"callback", callback_loop},    {"int3", int3_loop},
-    {"trapped-open", trapped_open_loop}, {"deferred-signal", deferred_signal_loop},
+    {"trapped-open", trapped_open_loop}, {"deferred-signal", deferred_signal_loop}, {"signal", own_signal_loop},
     {"syscall", syscall_loop}, {"process", process_loop},
 };
 

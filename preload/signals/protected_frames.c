@@ -4,9 +4,9 @@
  * copy it for the C handler) and protect_pf_leave (merge what may change
  * back, or make a frame of no more than the application's rights). */
 #define _GNU_SOURCE
-#include "base/far_map.h"
 #include "signals/protected_frames.h"
 
+#include "base/far_map.h"
 #include "gates/domains.h"
 #include "gates/gate_table.h"
 #include "gates/patcher.h"
@@ -168,6 +168,10 @@ void protected_frames_setup(void)
         return;
     }
     int key = (int)trusted_syscall(SYS_pkey_alloc, 0, PKEY_DISABLE_ACCESS | PKEY_DISABLE_WRITE, 0, 0, 0, 0);
+    if (key < 0) {
+        protect_log("signal frames stay on key-0 alternate stacks: no protection key left for libprotect's own");
+        return;
+    }
     /* A 32nd of the address space at most, where it is limited: the
      * libraries' own memory needs the rest. */
     size_t threads = PF_MAX_THREADS, size = 0;
@@ -175,11 +179,8 @@ void protected_frames_setup(void)
     if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
         while (threads > 64 && (threads << PF_SLICE_SHIFT) > as.rlim_cur / 32)
             threads /= 2;
-    uint8_t *region = MAP_FAILED;
-    if (key >= 0) {
-        size = GLOBAL_SIZE + (threads << PF_SLICE_SHIFT);
-        region = far_mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
-    }
+    size = GLOBAL_SIZE + (threads << PF_SLICE_SHIFT);
+    uint8_t *region = far_mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
     if (threads < PF_MAX_THREADS)
         protect_log("protected signal stacks for %zu threads at once, not %d (RLIMIT_AS)", threads, PF_MAX_THREADS);
     uint64_t cookie = 0;

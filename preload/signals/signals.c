@@ -119,6 +119,8 @@ static int protect_real_sigaction(int sig, const struct sigaction *act, struct s
         /* With protected frames every handler is reached through ours (a
          * handler's own return would not carry the restorer's cookie):
          * glibc's own (cancellation, set*id) too. */
+        if (old && protect_real_sigaction(sig, NULL, old) != 0)
+            return -1;
         app_action[sig] = *act;
         return apply(sig);
     }
@@ -209,7 +211,8 @@ static void refuse_protected_altstack(const stack_t *ss)
 static stack_t kernel_altstack(int level)
 {
     if (protected_frames_on())
-        return (stack_t){.ss_sp = protected_frames_altstack(level), .ss_size = PF_LEVEL_SIZE, .ss_flags = SS_AUTODISARM};
+        return (stack_t){.ss_sp = protected_frames_altstack(level), .ss_size = PF_LEVEL_SIZE,
+                         .ss_flags = SS_AUTODISARM};
     stack_t ss = {.ss_sp = altstack[level], .ss_size = ALTSTACK_SIZE, .ss_flags = SS_AUTODISARM};
     refuse_protected_altstack(&ss);
     return ss;
@@ -775,7 +778,8 @@ static int apply(int sig)
         const struct sigaction *app = &app_action[sig];
         bool handled = app->sa_handler != SIG_DFL && app->sa_handler != SIG_IGN;
         int restart = !handled || (app->sa_flags & SA_RESTART) ? SA_RESTART : 0;
-        real = (struct sigaction){.sa_sigaction = protected_frames_on() ? protect_pf_signal_entry : protect_on_signal, .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER | restart};
+        real = (struct sigaction){.sa_sigaction = protected_frames_on() ? protect_pf_signal_entry : protect_on_signal,
+                                  .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER | restart};
         if (sig == SIGCHLD) /* what the kernel does about children: no notice of stops, no zombies */
             real.sa_flags |= app->sa_flags & (SA_NOCLDSTOP | SA_NOCLDWAIT);
         sigfillset(&real.sa_mask);

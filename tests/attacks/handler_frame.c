@@ -19,6 +19,10 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1U << 31)
+#endif
+
 static volatile int found;
 static int racing;
 static ucontext_t *volatile raced;
@@ -42,30 +46,32 @@ static void *racer(void *arg)
 
 static void redirect(int sig, siginfo_t *si, void *ctx)
 {
-    ucontext_t *shown = ctx;
+    ucontext_t *shown = ctx, *real = NULL;
     void **altstack = libprotect_thread_local("altstack");
     if (!altstack)
         return;
-    for (int level = 0; level < 8 && !found; level++) {
+    /* The library's context: one that names an alternate stack to put
+     * back as the kernel saves it (libprotect's are SS_AUTODISARM), with
+     * an XSAVE area just above and registers (the copy shown to this
+     * handler has a confidential library's zeroed); the highest such,
+     * above the frames of the handler that runs below it. */
+    for (int level = 0; level < 8; level++) {
         uint8_t *lo = altstack[level];
-        if (!lo)
-            continue;
-        for (uint8_t *p = lo; p + sizeof(ucontext_t) <= lo + 128 * 1024 && !found; p += 8) {
-            /* The library's context: where the shown copy says it was,
-             * and an XSAVE area just above. */
-            ucontext_t *real = (ucontext_t *)p;
-            uint8_t *fp = (uint8_t *)real->uc_mcontext.fpregs;
-            if (real == shown || fp <= p || fp > p + 16384 ||
-                real->uc_mcontext.gregs[REG_RIP] != shown->uc_mcontext.gregs[REG_RIP] ||
-                real->uc_mcontext.gregs[REG_RSP] != shown->uc_mcontext.gregs[REG_RSP])
-                continue;
-            if (racing)
-                raced = real;
-            else
-                point_at_stealer(real->uc_mcontext.gregs);
-            found = 1;
+        for (uint8_t *p = lo; lo && p + sizeof(ucontext_t) <= lo + 128 * 1024; p += 8) {
+            ucontext_t *c = (ucontext_t *)p;
+            uint8_t *fp = (uint8_t *)c->uc_mcontext.fpregs;
+            if (c != shown && fp > p && fp <= p + 16384 && (c->uc_stack.ss_flags & SS_AUTODISARM) &&
+                c->uc_mcontext.gregs[REG_RIP] && c->uc_mcontext.gregs[REG_RSP] && c > real)
+                real = c;
         }
     }
+    if (!real)
+        return;
+    if (racing)
+        raced = real;
+    else
+        point_at_stealer(real->uc_mcontext.gregs);
+    found = 1;
 }
 
 int main(int argc, char **argv)

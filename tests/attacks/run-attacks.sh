@@ -111,7 +111,7 @@ attacks=(
   "a signal delivered inside the library: its handler reads the registers it is shown (the vault keeps its secret in two vector registers)|handler_registers|holds no copy of the secret"
   "libprotect's record of a thread's alternate stacks pointed at the vault's heap, the thread ended (libprotect unmaps them), then a page of the attacker's mapped there|altstack_unmap|blocked the unmapping of a thread's alternate stack"
   "the vault's program headers in the loader's record forged by a constructor that runs before libprotect attaches it (its writable segment marked read-only, so as to stay untagged)|forged_layout|its program headers in memory differ from its file"
-  "a signal delivered inside the library: its handler finds the library's frame on libprotect's stacks of key 0 (the real one before Linux 6.12, else the copy the C handler works on) and points it at application code|handler_frame|the frame was rewritten, and the library went on as it was"
+  "a signal delivered inside the library: its handler finds the library's frame on libprotect's stacks of key 0 (the real one before Linux 6.12, else the copy the C handler works on) and points it at application code|handler_frame|blocked a change of a library's interrupted context"
   "... handed to a racing thread that keeps rewriting it (and its rights) while libprotect takes the handler's changes back|handler_frame race|the frame was rewritten, and the library went on as it was"
   "libprotect's code and read-only tables made writable|libprotect_state|blocked mprotect.*libprotect"
   "libprotect's domain table rewritten (the library's key set to 0)|libprotect_tables|libprotect's domain table faulted"
