@@ -122,11 +122,13 @@ attacks=(
   "libprotect's signal handler entered where the kernel put a frame it already handled (a replay)|signal_gates replay|(handled already|where the kernel puts no frame|no alternate stack was named|no protected frames here|gate check failed)"
   "libprotect's way back from a signal entered with a forged frame|signal_gates return|(blocked read of libvault.so|no protected frames here|gate check failed)"
   "libprotect's slice claim and fork rebind called directly, then the secret read|signal_gates claim|(blocked read of libvault.so|no protected frames here|gate check failed)"
+  "libprotect's gate table made writable through its own helper (gate_table_unlock), the application's rights there set to every key open, then pku_write_checked asked for them|libprotect_unlock|BREACHED"
   "libprotect's runtime helpers and services called with the attacker's requests (the library's rights asked of pku_write_checked, every service with the secret's address)|libprotect_helper|0 of [0-9]+ calls of libprotect's helpers and services gave"
   "libprotect's trusted system-call page called directly|trusted_page|BREACHED"
 )
 # Breaches known and documented (README, "Hardened mode: what remains open").
-KNOWN_OPEN=("libprotect's trusted system-call page called directly")
+KNOWN_OPEN=("libprotect's trusted system-call page called directly"
+            "libprotect's gate table made writable through its own helper (gate_table_unlock), the application's rights there set to every key open, then pku_write_checked asked for them")
 SKIP=()
 # Signal frames stay on key-0 alternate stacks where the kernel cannot write
 # them to memory the interrupted thread may not write (before Linux 6.12):
