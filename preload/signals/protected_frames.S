@@ -3,9 +3,9 @@
  * Each WRPKRU here writes a fixed value read from libprotect's read-only
  * data and compares it after: a jump to one with a chosen value stops the
  * process.  What runs with the runtime key open trusts only the stack
- * pointer's place in the region (checked before any use of the stack),
- * this thread's record there (checked in C against gettid) and the
- * read-only configuration. */
+ * pointer's place in the region (checked before any use of the stack: the
+ * kernel chose it, on this thread's stacks), on the way back this thread's
+ * record (its tid against gettid) and the read-only configuration. */
 #include "gates/gate_layout.h"
 
 #define CFG_RIGHTS 0

@@ -285,7 +285,6 @@ __attribute__((noreturn, format(printf, 1, 2))) static void pf_fatal(const char 
     __builtin_unreachable();
 }
 
-
 /* The copy a confidential library's context gets for the C handler, which
  * runs with the application's rights on its memory: only what the handler
  * reads (where the thread is, the fault, a trapped call's number and
