@@ -159,6 +159,11 @@ void protected_frames_setup(void)
 {
     if (pku_dry_run())
         return;
+    if (protect_n_domains >= 15) { /* (keys 1..15: every one for a library) */
+        protect_log("signal frames stay on key-0 alternate stacks: %d libraries take every protection key",
+                    protect_n_domains);
+        return;
+    }
     uint8_t sw[SW_BYTES];
     uint32_t xstate_size = 0;
     uint64_t off = probe(sw, &xstate_size);
