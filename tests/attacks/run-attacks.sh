@@ -133,7 +133,14 @@ SKIP=()
 # Signal frames stay on key-0 alternate stacks where the kernel cannot write
 # them to memory the interrupted thread may not write (before Linux 6.12):
 # there a frame can be rewritten before it is restored.
-if ! PROTECT_VERBOSE=1 "$wrap" -p "$policy" -- /bin/true 2>&1 | grep -q "signal frames on protected stacks"; then
+protected_frames=0 kernel_can=0
+PROTECT_VERBOSE=1 "$wrap" -p "$policy" -- "$build/tests/pku_probe" 2>&1 | grep -q "signal frames on protected stacks" && protected_frames=1
+("$build/tests/altstack_key_probe" >/dev/null 2>&1) 2>/dev/null && kernel_can=1 # (before 6.12 it dies of SIGSEGV)
+if [ "$protected_frames" != "$kernel_can" ]; then
+    echo "FAIL     libprotect's protected signal frames are $([ $protected_frames = 1 ] && echo on || echo off) on a kernel that $([ $kernel_can = 1 ] && echo can || echo cannot) write frames where the thread may not (tests/vm/altstack_key_probe.c)"
+    exit 1
+fi
+if [ "$protected_frames" = 0 ]; then
     echo "# this kernel cannot protect signal frames: the frame attacks are known to breach here"
     KNOWN_OPEN+=("forged sigreturn frame through libprotect's restorer"
                  "a signal delivered inside the library: its handler finds the library's frame on libprotect's stacks of key 0 (the real one before Linux 6.12, else the copy the C handler works on) and points it at application code")
