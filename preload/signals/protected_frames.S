@@ -240,41 +240,58 @@ protect_pf_rebind:
     ret
     .size protect_pf_rebind, . - protect_pf_rebind
 
-/* void protect_pf_release(void): the calling thread's slice given back
- * (its exit); another thread's is not (its record names that thread). */
-    .globl protect_pf_release
-    .hidden protect_pf_release
-    .type protect_pf_release, @function
-protect_pf_release:
+/* long protect_pf_reap(void): the slices of threads that have ended (their
+ * tid no longer in this process: tgkill with signal 0 says ESRCH) taken
+ * back; how many.  A live thread's is never taken: the question is the
+ * kernel's. */
+    .globl protect_pf_reap
+    .hidden protect_pf_reap
+    .type protect_pf_reap, @function
+protect_pf_reap:
     push rbx
     push r12
+    push r13
+    push r14
     RUNTIME_RIGHTS
-    mov r12, [rip + protect_pf_slice@GOTTPOFF]
-    mov rbx, fs:[r12]
-    mov rcx, rbx
-    sub rcx, [rip + protect_pf_config + CFG_SLICES]
-    cmp rcx, [rip + protect_pf_config + CFG_SLICES_SIZE]
-    jae .Lrelease_done
-    test ecx, (1 << PF_SLICE_SHIFT) - 1
-    jnz .Lrelease_done
-    mov eax, 186                        /* gettid */
+    mov eax, 39                         /* getpid */
     syscall
-    cmp rax, [rbx + PF_RECORD + R_TID]
-    jne .Lrelease_done
-    mov qword ptr [rbx + PF_RECORD + R_TID], 0
-    mov qword ptr [rbx + PF_RECORD + R_PID], 0
-    mov rcx, rbx
-    sub rcx, [rip + protect_pf_config + CFG_SLICES]
-    shr rcx, PF_SLICE_SHIFT
+    mov r13, rax
+    xor r14d, r14d                      /* taken back */
+    xor ebx, ebx                        /* the slice's number */
+.Lreap_next:
+    mov rax, [rip + protect_pf_config + CFG_SLICES_SIZE]
+    shr rax, PF_SLICE_SHIFT
+    cmp rbx, rax
+    jae .Lreap_done
+    mov r12, rbx
+    shl r12, PF_SLICE_SHIFT
+    add r12, [rip + protect_pf_config + CFG_SLICES]
+    mov rsi, [r12 + PF_RECORD + R_TID]
+    test rsi, rsi
+    jz .Lreap_skip
+    mov rdi, r13
+    xor edx, edx
+    mov eax, 234                        /* tgkill(pid, tid, 0) */
+    syscall
+    cmp rax, -3                         /* -ESRCH: gone */
+    jne .Lreap_skip
+    mov qword ptr [r12 + PF_RECORD + R_TID], 0
+    mov qword ptr [r12 + PF_RECORD + R_PID], 0
     mov r8, [rip + protect_pf_config + CFG_GLOBAL]
-    lock btr qword ptr [r8 + G_TAKEN], rcx
-    mov qword ptr fs:[r12], 0
-.Lrelease_done:
+    lock btr qword ptr [r8 + G_TAKEN], rbx
+    inc r14
+.Lreap_skip:
+    inc rbx
+    jmp .Lreap_next
+.Lreap_done:
     APP_RIGHTS
+    mov rax, r14
+    pop r14
+    pop r13
     pop r12
     pop rbx
     ret
-    .size protect_pf_release, . - protect_pf_release
+    .size protect_pf_reap, . - protect_pf_reap
 
 /* The start-up probe's handler (in a child): where the kernel put the
  * frame, then exit.  No stack: the child's alternate stack has a key the

@@ -73,6 +73,7 @@ __attribute__((visibility("hidden"))) void *protect_pf_probe_out;
 
 void protect_pf_probe_handler(void);
 uintptr_t protect_pf_claim(void);
+long protect_pf_reap(void);
 void protect_pf_rebind(void);
 void protect_on_signal(int sig, siginfo_t *si, void *ctx);
 /* The top of the key-0 stack the C handler of LEVEL runs on (signals.c). */
@@ -242,6 +243,8 @@ uintptr_t protected_frames_thread(void)
     if (s - pf->slices < pf->slices_size && !((s - pf->slices) & ((1u << PF_SLICE_SHIFT) - 1)))
         return s;
     s = protect_pf_claim();
+    if (!s && protect_pf_reap() > 0)
+        s = protect_pf_claim();
     if (!s)
         protect_fatal("more than %llu threads at once: no protected signal stack left for this one",
                       (unsigned long long)(pf->slices_size >> PF_SLICE_SHIFT));
@@ -252,14 +255,6 @@ void *protected_frames_altstack(int level)
 {
     uintptr_t s = protected_frames_thread();
     return s ? (void *)(level_top(s, level) - PF_LEVEL_SIZE) : NULL;
-}
-
-void protect_pf_release(void);
-
-void protected_frames_thread_exit(void)
-{
-    if (pf->on && protect_pf_slice)
-        protect_pf_release();
 }
 
 void protected_frames_after_fork(void)

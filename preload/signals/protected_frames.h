@@ -58,14 +58,15 @@ uint64_t protected_frames_cookie(void);
 void protected_frames_region(uintptr_t *lo, uintptr_t *hi);
 /* The handler every action gets (it calls protect_on_signal). */
 void protect_pf_signal_entry(int sig, siginfo_t *si, void *ctx);
-/* The calling thread's slice, claimed if it has none (0 if none is left). */
+/* The calling thread's slice, claimed if it has none (the slices of threads
+ * that have ended taken back first when none is left: a thread's last
+ * system calls, after any exit hook, may still be trapped, so it keeps its
+ * slice until it is gone). */
 uintptr_t protected_frames_thread(void);
 /* This thread's protected alternate stack of LEVEL. */
 void *protected_frames_altstack(int level);
 /* Whether [lo, hi) lies in the region. */
 bool protected_frames_contains(uintptr_t lo, uintptr_t hi);
-/* The calling thread's slice given back (its exit, signals blocked). */
-void protected_frames_thread_exit(void);
 /* A fork child: the forking thread's slice becomes the child's. */
 void protected_frames_after_fork(void);
 

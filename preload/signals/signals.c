@@ -861,7 +861,6 @@ void signals_configure(const struct policy *p)
 
 void signals_new_thread_altstack(void)
 {
-    gate_table_watch_thread_exit(); /* its stacks (and protected frames' slice) given back at its end */
     install_altstack(0); /* whatever its TLS says: the kernel gave a new thread none */
 }
 
@@ -899,7 +898,6 @@ void signals_thread_exit(void)
             trusted_munmap(altstack[i], ALTSTACK_SIZE);
             altstack[i] = NULL;
         }
-    protected_frames_thread_exit();
     if (pending.perf_fd > 0)
         close(pending.perf_fd - 1);
     if (pending.has_timer)
