@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "hardened/bpf_program.h"
 
+#include <linux/seccomp.h>
+
 
 void bpf_emit(struct bpf_program_buf *p, uint16_t code, uint8_t jt, uint8_t jf, uint32_t k)
 {
@@ -29,6 +31,16 @@ void bpf_load64(struct bpf_program_buf *p, uint32_t offset, int m_lo, int m_hi)
     bpf_emit(p, BPF_ST, 0, 0, (uint32_t)m_lo);
     bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, offset + 4);
     bpf_emit(p, BPF_ST, 0, 0, (uint32_t)m_hi);
+}
+
+void bpf_load_ip(struct bpf_program_buf *p)
+{
+    /* The kernel's checker wants every scratch word written on every path
+     * into the shared range tests, the unreachable fall-through included. */
+    bpf_emit(p, BPF_LD | BPF_IMM, 0, 0, 0);
+    for (int m = M_ADDR_LO; m <= M_END_HI; m++)
+        bpf_emit(p, BPF_ST, 0, 0, (uint32_t)m);
+    bpf_load64(p, offsetof(struct seccomp_data, instruction_pointer), M_IP_LO, M_IP_HI);
 }
 
 void bpf_end_from_len(struct bpf_program_buf *p, uint32_t len_offset)

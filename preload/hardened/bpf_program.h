@@ -27,6 +27,9 @@ void bpf_jump_to_here(struct bpf_program_buf *p, size_t placeholder);
 
 /* Loads the 64-bit seccomp_data word at OFFSET into scratch LO/HI. */
 void bpf_load64(struct bpf_program_buf *p, uint32_t offset, int m_lo, int m_hi);
+/* The instruction pointer into M_IP_LO/HI, every other scratch word
+ * zeroed first (as the kernel's checker wants them). */
+void bpf_load_ip(struct bpf_program_buf *p);
 /* M_END = M_ADDR + the 64-bit argument at LEN_OFFSET (or + 1 if 0). */
 void bpf_end_from_len(struct bpf_program_buf *p, uint32_t len_offset);
 

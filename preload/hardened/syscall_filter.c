@@ -402,13 +402,8 @@ static void build_scoped(struct bpf_program_buf *p, const struct range *scope, i
     bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, arch));
     bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, AUDIT_ARCH_X86_64);
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
-    /* The kernel's checker wants every scratch word written on every path
-     * into the shared range test, the unreachable fall-through included. */
-    bpf_emit(p, BPF_LD | BPF_IMM, 0, 0, 0);
-    for (int m = M_ADDR_LO; m <= M_END_HI; m++)
-        bpf_emit(p, BPF_ST, 0, 0, (uint32_t)m);
     /* Only calls made from the scope. */
-    bpf_load64(p, offsetof(struct seccomp_data, instruction_pointer), M_IP_LO, M_IP_HI);
+    bpf_load_ip(p);
     size_t to_rules[MAX_RANGES];
     for (int i = 0; i < n_scope; i++)
         to_rules[i] = bpf_goto_if_in(p, M_IP_LO, M_IP_HI, scope[i].lo, scope[i].hi);
@@ -594,10 +589,7 @@ static int install_cookie_filter(void)
     bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, nr));
     bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, SYS_rt_sigreturn);
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
-    bpf_emit(p, BPF_LD | BPF_IMM, 0, 0, 0);
-    for (int m = M_ADDR_LO; m <= M_END_HI; m++)
-        bpf_emit(p, BPF_ST, 0, 0, (uint32_t)m);
-    bpf_load64(p, offsetof(struct seccomp_data, instruction_pointer), M_IP_LO, M_IP_HI);
+    bpf_load_ip(p);
     size_t in_page = bpf_goto_if_in(p, M_IP_LO, M_IP_HI, t_lo, t_hi);
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
     bpf_jump_to_here(p, in_page);

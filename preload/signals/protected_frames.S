@@ -51,6 +51,19 @@
     jne protect_gate_broken
 .endm
 
+/* \reg = this thread's slice from TLS (the application's to write: checked
+ * to be a slice of the region, else \outside or \misaligned); clobbers rcx. */
+.macro TLS_SLICE reg, outside, misaligned
+    mov \reg, [rip + protect_pf_slice@GOTTPOFF]
+    mov \reg, fs:[\reg]
+    mov rcx, \reg
+    sub rcx, [rip + protect_pf_config + CFG_SLICES]
+    cmp rcx, [rip + protect_pf_config + CFG_SLICES_SIZE]
+    jae \outside
+    test ecx, (1 << PF_SLICE_SHIFT) - 1
+    jnz \misaligned
+.endm
+
 /* rdi = a free slice, taken for this thread (its tid and pid), or 0.
  * Runtime rights; clobbers rax, rcx, rdx, r8, r11. */
 .macro CLAIM
@@ -141,14 +154,7 @@ protect_pf_return:
     mov eax, 186                        /* gettid */
     syscall
     mov r13, rax
-    mov r12, [rip + protect_pf_slice@GOTTPOFF]
-    mov rdi, fs:[r12]
-    mov rcx, rdi
-    sub rcx, [rip + protect_pf_config + CFG_SLICES]
-    cmp rcx, [rip + protect_pf_config + CFG_SLICES_SIZE]
-    jae .Lret_claim
-    test ecx, (1 << PF_SLICE_SHIFT) - 1
-    jnz protect_gate_broken
+    TLS_SLICE rdi, .Lret_claim, protect_gate_broken
     /* This thread's (or a vfork child's, on its parent's stacks)?  A thread
      * cloned without TLS of its own sees its parent's: its own is found. */
     cmp r13, [rdi + PF_RECORD + R_TID]
@@ -181,7 +187,8 @@ protect_pf_return:
     CLAIM
     test rdi, rdi
     jz protect_gate_broken
-    mov fs:[r12], rdi
+    mov rax, [rip + protect_pf_slice@GOTTPOFF]
+    mov fs:[rax], rdi
     jmp .Lret_slice
 .Lret_claim_apart:
     /* ... and one whose TLS is another thread's: found by its tid next time. */
@@ -218,14 +225,7 @@ protect_pf_claim:
 protect_pf_rebind:
     push rbx
     RUNTIME_RIGHTS
-    mov rax, [rip + protect_pf_slice@GOTTPOFF]
-    mov rbx, fs:[rax]
-    mov rcx, rbx
-    sub rcx, [rip + protect_pf_config + CFG_SLICES]
-    cmp rcx, [rip + protect_pf_config + CFG_SLICES_SIZE]
-    jae .Lrebind_done
-    test ecx, (1 << PF_SLICE_SHIFT) - 1
-    jnz .Lrebind_done
+    TLS_SLICE rbx, .Lrebind_done, .Lrebind_done
     mov eax, 39                         /* getpid */
     syscall
     cmp rax, [rbx + PF_RECORD + R_PID]

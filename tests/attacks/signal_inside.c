@@ -20,6 +20,14 @@ void point_at_stealer(greg_t *gregs)
     gregs[REG_RSP] = (greg_t)(uintptr_t)(stack + sizeof stack - 8);
 }
 
+volatile int redirect_ran;
+
+void redirect_to_stealer(int sig, siginfo_t *si, void *ctx)
+{
+    point_at_stealer(((ucontext_t *)ctx)->uc_mcontext.gregs);
+    redirect_ran = 1;
+}
+
 struct later {
     pthread_t target;
     int sig;

@@ -17,4 +17,8 @@ void signal_inside(int sig, void (*handler)(int, siginfo_t *, void *), void (*ho
  * library's rights, if the context comes back with them. */
 void point_at_stealer(greg_t *gregs);
 
+/* A handler that points its context at that code, and whether it ran. */
+void redirect_to_stealer(int sig, siginfo_t *si, void *ctx);
+extern volatile int redirect_ran;
+
 #endif

