@@ -3,6 +3,7 @@
  * to the gates, and patch its exports. */
 #define _GNU_SOURCE
 #include "attach.h"
+#include "hardened/runtime_domain.h"
 
 #include "gates/callbacks.h"
 
@@ -227,9 +228,14 @@ static long tag_data(const ElfW(Phdr) *ph, int n, uintptr_t base, int key)
  * lowest first: the marker is the highest free one. */
 static void open_callback_rights(struct gate_table *t)
 {
+    int rt_key = runtime_key();
     for (int s = 0; s < MAX_DOMAINS; s++) {
         uint32_t d = t->domain[s].pkru;
         t->domain[s].open_pkru = GATE_UNUSED_PKRU;
+        if (s == RT_SLOT)
+            continue;
+        if (rt_key > 0 && d != GATE_UNUSED_PKRU) /* application code: the runtime key stays shut */
+            d |= pku_key_mask(rt_key);
         for (int k = 15; k >= 1 && d != GATE_UNUSED_PKRU; k--)
             if (!domain_of_key(k) && ((d >> (2 * k)) & 3) == 1) { /* access-disabled, write allowed */
                 t->domain[s].open_pkru = d | (2u << (2 * k));
@@ -249,7 +255,10 @@ static void publish(struct domain *d, bool first_time)
         for (int s = 0; s < MAX_DOMAINS; s++)
             if (t->domain[s].pkru != GATE_UNUSED_PKRU)
                 t->domain[s].pkru = (t->domain[s].pkru & ~pku_key_mask(d->key)) | app_bits;
-    t->domain[d->slot].pkru = app & ~pku_key_mask(d->key);
+    /* The library's rights: the application's, its key open, and the
+     * runtime key readable (the cookie for its own memory calls). */
+    int rt_key = runtime_key();
+    t->domain[d->slot].pkru = (app & ~pku_key_mask(d->key)) & ~(rt_key > 0 ? 1u << (2 * rt_key) : 0);
     t->domain[d->slot].index = (uint32_t)d->slot;
     t->domain[d->slot].targets = d->targets;
     t->domain[d->slot].n_funcs = d->n_funcs;
@@ -259,7 +268,10 @@ static void publish(struct domain *d, bool first_time)
     open_callback_rights(t);
     gate_table_lock();
     pku_set_thread_start(app);
-    pku_write_checked((pku_read() & ~pku_key_mask(d->key)) | app_bits);
+    /* (In the runtime domain, the service's way back gives the caller the
+     * rights it had, then it takes the new ones: shim.c.) */
+    if (!in_runtime_domain())
+        pku_write_checked((pku_read() & ~pku_key_mask(d->key)) | app_bits);
     if (first_time)
         pkru_sync_threads();
 }

@@ -12,11 +12,14 @@
 #include "base/sealed.h"
 #include "signals/protected_frames.h"
 #include "signals/signals.h"
+#include "signals/faults.h"
 #include "hardened/syscall_filter.h"
 #include "base/trusted_syscall.h"
 #include "hardened/stray_pkru_guard.h"
 #include "base/pkru_sync.h"
 #include "hardened/syscall_trap.h"
+#include "hardened/runtime_domain.h"
+#include "gates/services.h"
 #include "learn/learn.h"
 #include "memory/interpose.h"
 
@@ -162,12 +165,13 @@ static int count_attached(void)
     return n;
 }
 
-/* Attaches every protected library now loaded, detaches those now gone. */
-static void rescan(void)
+/* Attaches every protected library now loaded, detaches those now gone;
+ * whether it attached one. */
+static bool rescan_here(void)
 {
     static __thread bool busy; /* attaching dlopens the library itself (RTLD_NOLOAD) */
     if (busy)
-        return;
+        return false;
     busy = true;
     pthread_mutex_lock(&attach_lock);
     sealed_open();
@@ -181,12 +185,36 @@ static void rescan(void)
     if (protect_active || hardened_mode())
         stray_pkru_guard_scan(); /* new code may carry WRPKRUs of its own */
     sealed_close();
-    if (count_attached() > attached_before) {
+    bool attached = count_attached() > attached_before;
+    if (attached)
         syscall_filter_refresh(); /* the filter learns the new library's memory */
-        telemetry_start();        /* (once) */
-    }
     pthread_mutex_unlock(&attach_lock);
     busy = false;
+    return attached;
+}
+
+/* RT_RESCAN: anyone may ask; it does what the policies say. */
+static uintptr_t rescan_service(int slot, void *io)
+{
+    (void)io;
+    return slot == RT_SLOT && rescan_here();
+}
+
+/* Once the runtime has its own domain, a library loaded later is attached
+ * there (keying its memory, writing the tables): this thread then takes
+ * the rights the new tables give the application.  Telemetry reads the
+ * libraries' counters through their services: with those rights. */
+static void rescan(void)
+{
+    bool attached;
+    if (!trusted_page_needs_runtime()) {
+        attached = rescan_here();
+    } else {
+        attached = runtime_service(RT_RESCAN, &(union service_io){0}) != 0;
+        pku_write_checked(pkru_synced(pku_read(), app_rights(), protect_gate_page.t.lib_keys));
+    }
+    if (attached)
+        telemetry_start(); /* (once) */
 }
 
 __attribute__((constructor)) static void libprotect_init(void)
@@ -218,13 +246,18 @@ __attribute__((constructor)) static void libprotect_init(void)
     gate_table_init_services();
     memory_register_services();
     syscall_trap_register_service();
+    gate_table_set_rt_service(RT_RESCAN, rescan_service);
+    faults_register_rt_service();
     gate_table_unlock();
     protect_gate_page.t.app_pkru = pku_read();
     gate_table_lock();
     /* Audit and learn modes let a stopped access through by handing the
-     * interrupted code more rights in its frame: not with protected frames. */
-    if (hardened && !auditing)
+     * interrupted code more rights (in its frame): no runtime domain, no
+     * protected frames then. */
+    if (hardened && !auditing) {
+        runtime_domain_setup();   /* before any library is attached */
         protected_frames_setup(); /* before any alternate stack, handler or filter */
+    }
     rescan();
     for (int i = 0; i < protect_n_domains; i++)
         if (!protect_domains[i].attached)

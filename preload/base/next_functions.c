@@ -2,6 +2,7 @@
 #include "base/next_functions.h"
 
 #include "base/sealed.h"
+#include "base/trusted_syscall.h"
 
 #include <dlfcn.h>
 
@@ -21,7 +22,10 @@ static SEALED union {
 
 void next_function_keep(enum next_function f, void *addr)
 {
-    if ((unsigned)f >= NEXT_N || !addr || found.v[f] == addr)
+    /* Found once the application runs (a libffi loaded later): not kept,
+     * looked up again next time; an address the application's side hands
+     * in is none the sealed table may take. */
+    if ((unsigned)f >= NEXT_N || !addr || found.v[f] == addr || trusted_page_needs_runtime())
         return;
     sealed_open();
     found.v[f] = addr;

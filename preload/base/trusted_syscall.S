@@ -11,6 +11,8 @@
     .hidden protect_trusted_syscall_offset
     .globl protect_trusted_restorer_offset
     .hidden protect_trusted_restorer_offset
+    .globl protect_trusted_cookie_call_offset
+    .hidden protect_trusted_cookie_call_offset
 
 protect_trusted_code_start:
 /* long fn(long nr, long a0, long a1, long a2, long a3, long a4, long a5) */
@@ -23,6 +25,33 @@ protect_trusted_code_start:
     mov %r9, %r8
     mov 8(%rsp), %r9
     syscall
+    ret
+    int3
+/* long fn(long nr, long a0, ..., long a5, const uint64_t *cookie): a memory
+ * call (trusted_syscall.c), which the filter lets through only with the
+ * runtime's cookie: in r9, or for mmap, whose six arguments are all used,
+ * its low half in the high half of the descriptor (the kernel reads an
+ * unsigned int there).  The cookie is read here, last: only a thread that
+ * holds the runtime key's read right gets past this load (anyone else
+ * takes a protection-key fault), and it leaves no register holding it. */
+.Lcookie_call:
+    mov %rdi, %rax
+    mov %rsi, %rdi
+    mov %rdx, %rsi
+    mov %rcx, %rdx
+    mov %r8, %r10
+    mov %r9, %r8
+    mov 16(%rsp), %r9
+    mov (%r9), %r9
+    cmp $9, %eax                        /* SYS_mmap */
+    jne 1f
+    shl $32, %r9
+    mov %r8d, %r8d
+    or %r9, %r8
+    mov 8(%rsp), %r9
+1:  syscall
+    xor %r8d, %r8d
+    xor %r9d, %r9d
     ret
     int3
 /* sa_restorer of every handler libprotect installs: the only rt_sigreturn
@@ -39,4 +68,6 @@ protect_trusted_syscall_offset:
     .quad .Lsyscall - protect_trusted_code_start
 protect_trusted_restorer_offset:
     .quad .Lrestorer - protect_trusted_code_start
+protect_trusted_cookie_call_offset:
+    .quad .Lcookie_call - protect_trusted_code_start
     .section .note.GNU-stack,"",@progbits

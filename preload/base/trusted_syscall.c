@@ -4,22 +4,31 @@
 #include "base/sealed.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 extern const uint8_t protect_trusted_code_start[], protect_trusted_code_end[];
-extern const uint64_t protect_trusted_syscall_offset, protect_trusted_restorer_offset;
+extern const uint64_t protect_trusted_syscall_offset, protect_trusted_restorer_offset,
+    protect_trusted_cookie_call_offset;
 
 typedef long (*raw_syscall_fn)(long, long, long, long, long, long, long);
+typedef long (*cookie_call_fn)(long, long, long, long, long, long, long, const uint64_t *);
 /* Where the page is, sealed: a pointer to it in writable memory was one
  * the application could point at its own function, which libprotect then
- * called inside a service with a library's rights (attack page_pointer). */
+ * called inside a service with a library's rights (attack page_pointer).
+ * The cookie's place and the forward, likewise. */
 static SEALED union {
     struct {
         raw_syscall_fn call;
         uintptr_t lo;
+        cookie_call_fn cookie_call;
+        const uint64_t *cookie_at;
+        long (*forward)(long nr, const long *a);
+        int key;
+        bool required, block_signals;
     } v;
     char pages[4096];
 } page;
@@ -46,6 +55,7 @@ int trusted_page_init(void)
     sealed_open();
     page_lo = (uintptr_t)p;
     page_syscall = (raw_syscall_fn)(p + protect_trusted_syscall_offset);
+    page.v.cookie_call = (cookie_call_fn)(p + protect_trusted_cookie_call_offset);
     sealed_close();
     return 0;
 }
@@ -61,8 +71,84 @@ void *trusted_restorer(void)
     return page_lo ? (void *)(page_lo + protect_trusted_restorer_offset) : NULL;
 }
 
+bool trusted_memory_call(long nr)
+{
+    switch (nr) {
+    case SYS_mmap:
+    case SYS_mprotect:
+    case SYS_pkey_mprotect:
+    case SYS_munmap:
+    case SYS_madvise:
+    case SYS_mremap:
+    case SYS_pkey_alloc:
+    case SYS_pkey_free:
+    case SYS_shmat:
+    case SYS_shmdt:
+    case SYS_remap_file_pages:
+    case SYS_process_madvise:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void trusted_page_use_cookie(const uint64_t *cookie_at, int key, long (*forward)(long nr, const long *a))
+{
+    sealed_open();
+    page.v.cookie_at = cookie_at;
+    page.v.key = key;
+    page.v.forward = forward;
+    sealed_close();
+}
+
+void trusted_page_require_cookie(bool block_signals)
+{
+    sealed_open();
+    page.v.required = page.v.cookie_at != NULL;
+    page.v.block_signals = block_signals;
+    sealed_close();
+}
+
+bool trusted_cookie_readable(void)
+{
+    if (!page.v.cookie_at)
+        return false;
+    uint32_t pkru;
+    __asm__ volatile("rdpkru" : "=a"(pkru) : "c"(0) : "rdx");
+    return !((pkru >> (2 * page.v.key)) & 1);
+}
+
+bool trusted_cookie_required(void)
+{
+    return page.v.required;
+}
+
+bool trusted_page_needs_runtime(void)
+{
+    return page.v.required && !trusted_cookie_readable();
+}
+
+/* A memory call with the cookie, every signal blocked around it where a
+ * frame written meanwhile (r9 in it) would lie where the application reads. */
+static long cookie_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+    uint64_t all = ~0ull, saved;
+    if (page.v.block_signals)
+        page_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&saved, sizeof all, 0, 0);
+    long r = page.v.cookie_call(nr, a0, a1, a2, a3, a4, a5, page.v.cookie_at);
+    if (page.v.block_signals)
+        page_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&saved, 0, sizeof saved, 0, 0);
+    return r;
+}
+
 long trusted_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
+    if (page.v.required && trusted_memory_call(nr)) {
+        if (trusted_cookie_readable())
+            return cookie_call(nr, a0, a1, a2, a3, a4, a5);
+        const long a[6] = {a0, a1, a2, a3, a4, a5};
+        return page.v.forward(nr, a);
+    }
     return page_syscall ? page_syscall(nr, a0, a1, a2, a3, a4, a5) : direct_syscall(nr, a0, a1, a2, a3, a4, a5);
 }
 

@@ -4,6 +4,7 @@
 #ifndef LIBPROTECT_TRUSTED_SYSCALL_H
 #define LIBPROTECT_TRUSTED_SYSCALL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -14,6 +15,26 @@ int trusted_page_init(void);
 void trusted_page_range(uintptr_t *lo, uintptr_t *hi);
 /* The sa_restorer for handlers (NULL before trusted_page_init). */
 void *trusted_restorer(void);
+
+/* The memory calls (mprotect, mmap, pkey_alloc...: those that change what
+ * memory is and who may touch it) that the filter lets out of the trusted
+ * page only with the runtime domain's cookie, once it is required. */
+bool trusted_memory_call(long nr);
+/* Where the cookie lies (memory of KEY, which only the runtime domain and
+ * the libraries' domains may read) and what carries out a memory call for
+ * a thread that may not (the runtime domain's RT_MEMORY, which holds it to
+ * the application's rules).  At start. */
+void trusted_page_use_cookie(const uint64_t *cookie_at, int key, long (*forward)(long nr, const long *a));
+/* From now on (the filter installed) memory calls carry the cookie; with
+ * BLOCK_SIGNALS every signal is blocked while one is made (where the kernel
+ * writes signal frames in memory the application can read). */
+void trusted_page_require_cookie(bool block_signals);
+bool trusted_cookie_required(void);
+/* Whether this thread may read the cookie now (RDPKRU: not forgeable). */
+bool trusted_cookie_readable(void);
+/* Whether a memory call of this thread's must be asked of the runtime
+ * domain (the cookie required, and not readable here). */
+bool trusted_page_needs_runtime(void);
 
 /* A raw system call, from the trusted page once it exists; returns the
  * kernel's result (-errno on failure). */

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "gates/callbacks.h"
+#include "gates/services.h"
 #include "gates/gate_table.h"
 
 #include "log.h"
@@ -213,6 +214,9 @@ uintptr_t callback_stub_for(struct domain *d, uintptr_t fn, bool open)
     long index = hash_get(s, fn); /* the common case: known, no lock */
     if (index >= 0)
         return (uintptr_t)stub_address(s, (size_t)index);
+    /* A new stub writes the tables: the runtime domain's to do. */
+    if (trusted_page_needs_runtime())
+        return runtime_service(RT_CALLBACK, &(union service_io){.w = {(uint64_t)d->slot, fn, open}});
     pthread_mutex_lock(&lock);
     index = hash_get(s, fn);
     if (index < 0) {
@@ -245,6 +249,18 @@ uintptr_t callback_stub_for(struct domain *d, uintptr_t fn, bool open)
     uintptr_t stub = (uintptr_t)stub_address(s, (size_t)index);
     pthread_mutex_unlock(&lock);
     return stub;
+}
+
+/* RT_CALLBACK: w[0] an attached library's slot, w[1] the function, w[2]
+ * open.  Anyone may ask: a stub calls the function with the rights the
+ * library would call it with anyway. */
+uintptr_t callbacks_rt_service(int rt_slot, void *io)
+{
+    const union service_io *q = io;
+    uint64_t slot = q->w[0];
+    if (rt_slot != RT_SLOT || slot >= (uint64_t)protect_n_domains || !protect_domains[slot].attached)
+        return q->w[1];
+    return callback_stub_for(&protect_domains[slot], q->w[1], q->w[2] != 0);
 }
 
 static bool overlaps(uintptr_t lo, uintptr_t hi, uintptr_t a, uintptr_t b)

@@ -40,4 +40,7 @@ void protect_wrap_callback_args(struct saved_regs *regs, uint64_t *sp);
  * function's index in the domain open now. */
 void protect_check_entry_args(const struct saved_regs *regs, const uint64_t *window, uint64_t func);
 
+/* The runtime domain's service RT_CALLBACK (services.h). */
+uintptr_t callbacks_rt_service(int rt_slot, void *io);
+
 #endif

@@ -683,7 +683,10 @@ GATE(protect_service):
     jae protect_gate_broken
     mov r8d, r13d
     lea r10, [rip + protect_gate_page + GT_SERVICES]
-    mov r10, [r10 + r8 * 8]
+    cmp ebx, RT_SLOT
+    jne 1f
+    lea r10, [rip + protect_gate_page + GT_RT_SERVICES]
+1:  mov r10, [r10 + r8 * 8]
     test r10, r10
     jz protect_gate_broken
     mov rcx, [rax + GB_SVC_DEPTH]
@@ -779,7 +782,7 @@ GATE(protect_service):
 3:  mov r10, rcx
     shl r10, GB_SHIFT
     add r10, r8                         /* r10: the block */
-    imul rcx, rcx, STACK_MAP_SIZE
+    imul rcx, [rdx + DG_STACK_STRIDE]
     add rcx, [rdx + DG_STACKS_LO]       /* rcx: its stack mapping */
     xor eax, eax
 4:  mov qword ptr [r10 + rax * 8], 0
@@ -787,8 +790,9 @@ GATE(protect_service):
     cmp eax, GB_GATE_FIELDS / 8
     jb 4b
     mov [r10 + GB_STACK_MAP], rcx
-    mov qword ptr [r10 + GB_STACK_MAP_SIZE], STACK_MAP_SIZE
-    add rcx, STACK_MAP_SIZE
+    mov rax, [rdx + DG_STACK_STRIDE]
+    mov [r10 + GB_STACK_MAP_SIZE], rax
+    add rcx, rax
     mov [r10 + GB_SP], rcx              /* the domain stack's top */
     rdfsbase rax
     mov [r10 + GB_OWNER], rax

@@ -27,7 +27,9 @@
 #define DG_OPEN_CB_TARGETS 64 /* the same two for open callbacks */
 #define DG_OPEN_CB_COUNT 72
 #define DG_OPEN_DELTA 24 /* DG_OPEN_CB_* - DG_CB_* */
-#define DG_STACKS_LO 80  /* u64: the domain's region of per-thread stacks (STACK_MAP_SIZE each) */
+#define DG_STACKS_LO 80  /* u64: the domain's region of per-thread stacks */
+#define DG_STACK_STRIDE 88 /* u64: each thread's share of it: STACK_MAP_SIZE (the runtime's, STACK_MAIN_LO:
+                            * its service stacks alone) */
 #define DG_SHIFT 7       /* sizeof(struct domain_gate) == 1 << DG_SHIFT */
 
 /* Callback stub id: r10d = domain | CB_OPEN, r11d = callback index.  An open
@@ -46,6 +48,13 @@
 #define GT_APP_PKRU (MAX_DOMAINS << DG_SHIFT) /* u32: the application's rights */
 #define GT_LIB_KEYS (GT_APP_PKRU + 4)         /* u32: both PKRU bits of every key a domain owns */
 #define GT_SERVICES (GT_APP_PKRU + 8)         /* u64[N_SERVICES]: libprotect's services (services.h) */
+#define GT_RT_SERVICES (GT_SERVICES + 8 * N_SERVICES + 24) /* u64[N_SERVICES]: the runtime domain's own */
+
+/* libprotect's runtime domain (hardened/runtime_domain.h): the last slot,
+ * which no library takes (at most 15 keys, and with the runtime's own key
+ * 14 libraries).  Its services come from GT_RT_SERVICES, every other
+ * slot's from GT_SERVICES: neither kind runs in the other's domain. */
+#define RT_SLOT (MAX_DOMAINS - 1)
 
 /* libprotect's services: what its runtime does with a domain open (free a
  * block the application hands back, read counters, carry out a trapped

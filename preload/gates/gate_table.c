@@ -3,6 +3,7 @@
 #include "gates/gate_table.h"
 
 #include "base/far_map.h"
+#include "gates/callbacks.h"
 #include "gates/domains.h"
 #include "gates/services.h"
 #include "log.h"
@@ -10,9 +11,12 @@
 #include "base/trusted_syscall.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 _Static_assert(sizeof(struct domain_gate) == 1 << DG_SHIFT, "domain_gate size");
 _Static_assert(offsetof(struct domain_gate, pkru) == DG_PKRU, "DG_PKRU");
@@ -31,9 +35,11 @@ _Static_assert(DG_OPEN_CB_TARGETS - DG_CB_TARGETS == DG_OPEN_DELTA && DG_OPEN_CB
                "DG_OPEN_DELTA");
 _Static_assert(sizeof(struct gate_table) <= 4096, "the gate table fits its page");
 _Static_assert(offsetof(struct domain_gate, stacks_lo) == DG_STACKS_LO, "DG_STACKS_LO");
+_Static_assert(offsetof(struct domain_gate, stack_stride) == DG_STACK_STRIDE, "DG_STACK_STRIDE");
 _Static_assert(offsetof(struct gate_table, app_pkru) == GT_APP_PKRU, "GT_APP_PKRU");
 _Static_assert(offsetof(struct gate_table, lib_keys) == GT_LIB_KEYS, "GT_LIB_KEYS");
 _Static_assert(offsetof(struct gate_table, services) == GT_SERVICES, "GT_SERVICES");
+_Static_assert(offsetof(struct gate_table, rt_services) == GT_RT_SERVICES, "GT_RT_SERVICES");
 _Static_assert(sizeof(struct gate_block) == 1 << GB_SHIFT, "gate_block size");
 _Static_assert(offsetof(struct gate_block, sp) == GB_SP, "GB_SP");
 _Static_assert(offsetof(struct gate_block, cb_lib_sp) == GB_CB_LIB_SP, "GB_CB_LIB_SP");
@@ -128,12 +134,34 @@ uintptr_t domain_service(int slot, unsigned svc, union service_io *io)
     return protect_service(slot, svc, io);
 }
 
+uintptr_t runtime_service(unsigned svc, union service_io *io)
+{
+    /* Nothing of the application's runs on this thread meanwhile: a
+     * handler would see, and could change, a context with the runtime key
+     * open.  (SIGSYS stays: the filter's traps need it, and a made-up one
+     * is never the application's while the runtime runs: signals.c.) */
+    uint64_t all_but_sigsys = ~(1ull << (SIGSYS - 1)), saved;
+    trusted_syscall(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all_but_sigsys, (long)&saved, sizeof saved, 0, 0);
+    uintptr_t r = domain_service(RT_SLOT, svc, io);
+    trusted_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&saved, 0, sizeof saved, 0, 0);
+    return r;
+}
+
 void gate_table_set_service(unsigned svc, uintptr_t (*fn)(int slot, void *io))
 {
     if (svc >= N_SERVICES)
         protect_fatal("service %u: no such service", svc);
     gate_table_unlock();
     table.services[svc] = fn;
+    gate_table_lock();
+}
+
+void gate_table_set_rt_service(unsigned svc, uintptr_t (*fn)(int slot, void *io))
+{
+    if (svc >= N_SERVICES)
+        protect_fatal("runtime service %u: no such service", svc);
+    gate_table_unlock();
+    table.rt_services[svc] = fn;
     gate_table_lock();
 }
 
@@ -175,8 +203,16 @@ void gate_table_set_thread_hooks(void (*started)(void), void (*exiting)(void))
 
 int gate_blocks_init(int slot, int key)
 {
-    for (size_t n = BLOCKS_PER_DOMAIN; n >= 64; n /= 4) {
-        size_t size = n << GB_SHIFT, stacks_size = n * STACK_MAP_SIZE;
+    /* The runtime's threads use only its service stacks. */
+    size_t stride = slot == RT_SLOT ? STACK_MAIN_LO : STACK_MAP_SIZE, first = BLOCKS_PER_DOMAIN;
+    /* ... and at most a 32nd of the address space, where it is limited:
+     * the libraries need the rest. */
+    struct rlimit as;
+    if (slot == RT_SLOT && getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
+        while (first > 64 && first * stride > as.rlim_cur / 32)
+            first /= 2;
+    for (size_t n = first; n >= 64; n /= 4) {
+        size_t size = n << GB_SHIFT, stacks_size = n * stride;
         void *region = far_mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
         void *stacks = far_mmap(stacks_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
         if (region == MAP_FAILED || stacks == MAP_FAILED || pku_mprotect(region, size, PROT_READ | PROT_WRITE, key) != 0) {
@@ -195,6 +231,7 @@ int gate_blocks_init(int slot, int key)
         table.domain[slot].blocks_lo = (uint64_t)region;
         table.domain[slot].blocks_size = size;
         table.domain[slot].stacks_lo = (uint64_t)stacks;
+        table.domain[slot].stack_stride = stride;
         gate_table_lock();
         return 0;
     }
@@ -330,6 +367,33 @@ static void make_exit_key(void)
     pthread_key_create(&thread_exit_key, thread_exit);
 }
 
+/* Keys block I's stacks in SLOT (a tagging that is already there changes
+ * nothing): a memory call over a library's memory, which libprotect's code
+ * with the application's rights asks of the runtime domain. */
+static int key_stacks(unsigned slot, size_t i)
+{
+    if (trusted_page_needs_runtime())
+        return (int)runtime_service(RT_STACKS, &(union service_io){.w = {slot, i}});
+    char *map = (char *)(stacks_lo(slot) + i * STACK_MAP_SIZE);
+    int key = domain_key((int)slot);
+    return pku_mprotect(map + PAGE, SVC_AREA, PROT_READ | PROT_WRITE, key) != 0 ||
+                   pku_mprotect(map + STACK_MAIN_LO, DOMAIN_STACK_SIZE, PROT_READ | PROT_WRITE, key) != 0
+               ? -1
+               : 0;
+}
+
+/* RT_STACKS: w[0] a library's slot, w[1] a block of it.  Anyone may ask:
+ * it makes no memory anybody but the library can reach. */
+static uintptr_t stacks_service(int rt_slot, void *io)
+{
+    const union service_io *q = io;
+    unsigned slot = (unsigned)q->w[0];
+    if (rt_slot != RT_SLOT || slot >= (unsigned)protect_n_domains || !table.domain[slot].blocks_lo ||
+        q->w[1] >= blocks_n[slot])
+        return (uintptr_t)-1;
+    return (uintptr_t)key_stacks(slot, (size_t)q->w[1]);
+}
+
 static void register_services(void)
 {
     gate_table_set_service(SVC_LOWER_SP, lower_sp);
@@ -337,6 +401,8 @@ static void register_services(void)
     gate_table_set_service(SVC_READ_SP, read_sp);
     gate_table_set_service(SVC_RETIRE, retire);
     gate_table_set_service(SVC_SUM_COUNTS, sum_counts);
+    gate_table_set_rt_service(RT_STACKS, stacks_service);
+    gate_table_set_rt_service(RT_CALLBACK, callbacks_rt_service);
 }
 
 void gate_table_init_services(void)
@@ -361,10 +427,7 @@ void protect_thread_first_entry(unsigned slot)
         protect_fatal("%s: no gate block left for this thread (%zu threads inside it at once)", domain_name((int)slot),
                       blocks_n[slot]);
     size_t i = ((uint64_t)b - dg->blocks_lo) >> GB_SHIFT;
-    char *map = (char *)(stacks_lo(slot) + i * STACK_MAP_SIZE);
-    int key = domain_key((int)slot);
-    if (pku_mprotect(map + PAGE, SVC_AREA, PROT_READ | PROT_WRITE, key) != 0 ||
-        pku_mprotect(map + STACK_MAIN_LO, DOMAIN_STACK_SIZE, PROT_READ | PROT_WRITE, key) != 0)
+    if (slot != RT_SLOT && key_stacks(slot, i) != 0) /* (the runtime's are keyed at start) */
         protect_fatal("%s: cannot make a domain stack for this thread", domain_name((int)slot));
     protect_blocks[slot] = b;
     if (table.thread_started)
@@ -385,7 +448,8 @@ void gate_blocks_release_thread(void)
     for (unsigned slot = 0; slot < MAX_DOMAINS; slot++) {
         if (!protect_blocks[slot])
             continue;
-        domain_service((int)slot, SVC_RETIRE, &(union service_io){0});
+        if (slot != RT_SLOT) /* (the runtime keeps no counts) */
+            domain_service((int)slot, SVC_RETIRE, &(union service_io){0});
         domain_service((int)slot, SVC_RELEASE, &(union service_io){0});
         protect_blocks[slot] = NULL;
     }
@@ -396,7 +460,7 @@ void gate_regions(int slot, struct gate_regions *r)
     r->blocks_lo = table.domain[slot].blocks_lo;
     r->blocks_size = table.domain[slot].blocks_size;
     r->stacks_lo = stacks_lo(slot);
-    r->stacks_size = stacks_lo(slot) ? blocks_n[slot] * STACK_MAP_SIZE : 0;
+    r->stacks_size = stacks_lo(slot) ? blocks_n[slot] * table.domain[slot].stack_stride : 0;
 }
 
 void gate_counts(int slot, struct gate_counts *c)

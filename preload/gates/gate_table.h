@@ -28,8 +28,9 @@ struct domain_gate {
     uint32_t cb_stack_slots;    /* stack-argument slots a callback gets copied (0-8) */
     const uint64_t *open_cb_targets;
     uint64_t open_cb_count;
-    uint64_t stacks_lo;         /* the per-thread stacks (STACK_MAP_SIZE each), for the block's claim */
-    uint8_t pad[(1 << DG_SHIFT) - 88];
+    uint64_t stacks_lo;         /* the per-thread stacks, for the block's claim */
+    uint64_t stack_stride;      /* bytes of them per thread */
+    uint8_t pad[(1 << DG_SHIFT) - 96];
 };
 
 struct gate_table {
@@ -47,6 +48,8 @@ struct gate_table {
      * wrapped, and may replace some (with its own stubs in front of
      * callback stubs). */
     void (*observe_entry)(int slot, size_t func, struct saved_regs *regs, uint64_t *sp);
+    /* The runtime domain's services (RT_SLOT), by number. */
+    uintptr_t (*rt_services[N_SERVICES])(int slot, void *io);
 };
 
 /* The table sits alone in its page, so that it can be made read-only. */

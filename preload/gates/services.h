@@ -37,11 +37,31 @@ enum service {
 _Static_assert(SVC_HEAP_FREE == SVC_FIRST_LOUD, "the application's requests last");
 _Static_assert(SVC_N_C <= N_SERVICES, "services fit the table");
 
+/* The runtime domain's services (RT_SLOT; hardened/runtime_domain.h):
+ * what libprotect's code with the application's rights may ask of it. */
+enum rt_service {
+    RT_MEMORY,   /* a memory call of the trusted page, held to the application's rules */
+    RT_RESCAN,   /* attach the protected libraries loaded since, detach those gone */
+    RT_CALLBACK, /* a callback stub for an application function */
+    RT_EXEC,     /* make application code executable once scanned */
+    RT_STACKS,   /* key a thread's stacks in a library's domain */
+    RT_START_DONE, /* the trusted page's filter program, at the end of the start */
+    RT_CONTAIN,  /* a library's contained fault: its later calls fail fast */
+    RT_EXIT_PATCH, /* the gates' final ret made an int3 and back (no hardware breakpoints) */
+    RT_N
+};
+_Static_assert(RT_N <= N_SERVICES, "runtime services fit the table");
+
 /* Runs service SVC in domain SLOT with request IO (answer written back). */
 uintptr_t domain_service(int slot, unsigned svc, union service_io *io);
 
+/* Runs runtime service SVC (enum rt_service) in libprotect's runtime
+ * domain, every signal but SIGSYS blocked meanwhile. */
+uintptr_t runtime_service(unsigned svc, union service_io *io);
+
 /* Puts FN in the table as service SVC (at start, before anything runs). */
 void gate_table_set_service(unsigned svc, uintptr_t (*fn)(int slot, void *io));
+void gate_table_set_rt_service(unsigned svc, uintptr_t (*fn)(int slot, void *io));
 
 /* The service gate's two builds (gate.S, gate_dry.S). */
 uintptr_t protect_service(int slot, unsigned svc, union service_io *io);

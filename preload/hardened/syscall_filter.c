@@ -5,10 +5,12 @@
 #include "hardened/bpf_program.h"
 #include "hardened/library_fds.h"
 #include "hardened/open_trap.h"
+#include "hardened/runtime_domain.h"
 #include "gates/callbacks.h"
 #include "gates/domains.h"
 #include "gates/gate_table.h"
 #include "gates/threads.h"
+#include "gates/services.h"
 #include "log.h"
 #include "base/proc_maps.h"
 #include "base/sealed.h"
@@ -148,6 +150,10 @@ static void collect_protected(void)
     protected_frames_region(&lo, &hi);
     if (lo)
         add_range(protected_mem, &n_protected, lo, hi, -1);
+    for (int i = 0; i < 3; i++) {
+        runtime_domain_region(i, &lo, &hi);
+        add_range(protected_mem, &n_protected, lo, hi, -1);
+    }
     for (int i = 0; i < protect_n_domains; i++) {
         struct domain *d = &protect_domains[i];
         if (d->key <= 0)
@@ -563,19 +569,32 @@ static int install_libseccomp_filter(void)
     return rc ? -1 : 0;
 }
 
-/* With protected signal frames: an rt_sigreturn from the trusted page's
- * restorer must carry the cookie only libprotect's way back (which opens
- * the runtime key through its checked WRPKRU) can read: a jump to the
- * restorer with a frame of the application's making kills the process.
- * (By where it is made: a program this one execs keeps the filter, and
- * its own handlers return from elsewhere.)  The program, cookie included,
- * lives on the stack and is wiped once the kernel has its copy. */
+/* The trusted page's own program: calls from it carry a cookie, or the
+ * process dies.  With protected signal frames, an rt_sigreturn from its
+ * restorer carries the one only libprotect's way back (which opens the
+ * runtime key through its checked WRPKRU) can read, in rdi: a jump to the
+ * restorer with a frame of the application's making fails.  With the
+ * runtime domain, a memory call carries the runtime's (the page's cookie
+ * call reads it from memory of the runtime key): in r9, or for mmap in the
+ * high half of the descriptor.  (By where the call is made: a program this
+ * one execs keeps the filter, and makes its calls elsewhere.)  The
+ * program, cookies included, is wiped once the kernel has its copy. */
+static void require_word(struct bpf_program_buf *p, uint32_t offset, uint32_t want)
+{
+    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, offset);
+    bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, want);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_KILL_PROCESS);
+}
+
 static int install_cookie_filter(void)
 {
-    uint64_t cookie = protected_frames_cookie();
-    if (!protected_frames_on())
+    static const long memory_calls[] = {SYS_mprotect, SYS_pkey_mprotect, SYS_munmap, SYS_madvise, SYS_mremap,
+                                        SYS_pkey_alloc, SYS_pkey_free, SYS_shmat, SYS_shmdt, SYS_remap_file_pages,
+                                        SYS_process_madvise};
+    uint64_t frames = protected_frames_cookie(), memory = runtime_cookie_for_filter();
+    if (!protected_frames_on() && !runtime_domain_on())
         return 0;
-    if (!cookie) {
+    if ((protected_frames_on() && !frames) || (runtime_domain_on() && !memory)) {
         errno = EINVAL;
         return -1;
     }
@@ -586,25 +605,59 @@ static int install_cookie_filter(void)
     p->overflow = false;
     uintptr_t t_lo, t_hi;
     trusted_page_range(&t_lo, &t_hi);
-    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, nr));
-    bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, SYS_rt_sigreturn);
-    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
     bpf_load_ip(p);
     size_t in_page = bpf_goto_if_in(p, M_IP_LO, M_IP_HI, t_lo, t_hi);
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
     bpf_jump_to_here(p, in_page);
-    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(0));
-    bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, (uint32_t)cookie);
-    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_KILL_PROCESS);
-    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(0) + 4);
-    bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, (uint32_t)(cookie >> 32));
-    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_KILL_PROCESS);
+    if (frames) {
+        load_nr(p);
+        bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, SYS_rt_sigreturn);
+        size_t other = bpf_jump_placeholder(p);
+        require_word(p, ARG(0), (uint32_t)frames);
+        require_word(p, ARG(0) + 4, (uint32_t)(frames >> 32));
+        bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+        bpf_jump_to_here(p, other);
+    }
+    if (memory) {
+        load_nr(p);
+        bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, SYS_mmap);
+        size_t not_mmap = bpf_jump_placeholder(p);
+        require_word(p, ARG(4) + 4, (uint32_t)memory);
+        bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+        bpf_jump_to_here(p, not_mmap);
+        size_t to_check[sizeof memory_calls / sizeof *memory_calls];
+        for (size_t i = 0; i < sizeof memory_calls / sizeof *memory_calls; i++) {
+            load_nr(p);
+            bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, (uint32_t)memory_calls[i]);
+            size_t next = bpf_jump_placeholder(p);
+            to_check[i] = bpf_jump_placeholder(p);
+            bpf_jump_to_here(p, next);
+        }
+        bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+        for (size_t i = 0; i < sizeof memory_calls / sizeof *memory_calls; i++)
+            bpf_jump_to_here(p, to_check[i]);
+        require_word(p, ARG(5), (uint32_t)memory);
+        require_word(p, ARG(5) + 4, (uint32_t)(memory >> 32));
+    }
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
-    cookie = 0;
-    int rc = load_program(p);
+    explicit_bzero(&frames, sizeof frames);
+    explicit_bzero(&memory, sizeof memory);
+    int rc = p->overflow ? (errno = E2BIG, -1) : load_program(p);
     explicit_bzero(p, sizeof *p);
     free(p);
     return rc;
+}
+
+/* RT_START_DONE: the page's program, once: from then on libprotect's
+ * memory calls carry the cookie (blocked signals keep it out of frames the
+ * application could read). */
+static uintptr_t finish_start_service(int slot, void *io)
+{
+    (void)io;
+    if (slot != RT_SLOT || trusted_cookie_required())
+        return (uintptr_t)-1;
+    trusted_page_require_cookie(!protected_frames_on()); /* (a cookie before the program is harmless) */
+    return (uintptr_t)(install_cookie_filter() != 0 ? -1 : 0);
 }
 
 /* A filter for calls from SCOPE; RECOLLECT first learns the protected
@@ -628,12 +681,18 @@ void syscall_filter_install(void)
     view_writable(true);
     n_code = 0;
     if (proc_maps_each(add_exec_mapping, NULL) != 0 || install_libseccomp_filter() != 0 ||
-        install_cookie_filter() != 0 || install_scoped(code, n_code, true) != 0)
+        install_scoped(code, n_code, true) != 0)
         protect_refuse("hardened mode: cannot install the system-call filter (%s)", strerror(errno));
     installed = true;
     protect_info("system-call filter installed: %d code ranges watched, %d protected ranges, %zu instructions",
                  n_code, n_protected, program.n);
     view_writable(false);
+    /* Last, the page's own program, from the runtime domain (which can
+     * read the cookie its own calls need from then on). */
+    gate_table_set_rt_service(RT_START_DONE, finish_start_service);
+    if ((runtime_domain_on() ? (long)runtime_service(RT_START_DONE, &(union service_io){0})
+                             : (long)finish_start_service(RT_SLOT, NULL)) != 0)
+        protect_refuse("hardened mode: cannot install the system-call filter (%s)", strerror(errno));
     pthread_mutex_unlock(&filter_lock);
 }
 

@@ -276,7 +276,7 @@ static long freeze(long nr, uintptr_t lo, size_t len, size_t readable, int prot)
 }
 
 /* mmap, mprotect or pkey_mprotect with PROT_EXEC. */
-static long exec_request(long nr, const long *a)
+static long exec_here(long nr, const long *a)
 {
     uintptr_t lo = (uintptr_t)a[0];
     size_t len = ((size_t)a[1] + 4095) & ~4095ul;
@@ -311,6 +311,29 @@ static long exec_request(long nr, const long *a)
     if (r == 0 && nr == SYS_pkey_mprotect)
         r = trusted_pkey_mprotect((void *)lo, len, prot, (int)a[3]) == 0 ? 0 : -errno;
     return r;
+}
+
+/* Code made executable is scanned, then frozen in a sealed copy: keying
+ * the copy in place is the runtime domain's to do, once it has one. */
+static long exec_request(long nr, const long *a)
+{
+    if (!trusted_page_needs_runtime())
+        return exec_here(nr, a);
+    union service_io io = {.w = {(uint64_t)nr}};
+    memcpy(&io.w[1], a, 6 * sizeof *a);
+    return (long)runtime_service(RT_EXEC, &io);
+}
+
+/* RT_EXEC: w[0] the call, w[1..6] its arguments, as exec_request takes
+ * them; anyone may ask (the application's own call goes the same way). */
+static uintptr_t exec_service(int slot, void *io)
+{
+    const union service_io *q = io;
+    long nr = (long)q->w[0], a[6];
+    memcpy(a, &q->w[1], sizeof a);
+    if (slot != RT_SLOT || (nr != SYS_mmap && nr != SYS_mprotect && nr != SYS_pkey_mprotect) || !(a[2] & PROT_EXEC))
+        return (uintptr_t)trap_refuse(nr, "asked of libprotect's runtime as executable memory, which it is not");
+    return (uintptr_t)exec_here(nr, a);
 }
 
 static long remap_request(const long *a)
@@ -586,4 +609,5 @@ static uintptr_t trap_service(int slot, void *io)
 void syscall_trap_register_service(void)
 {
     gate_table_set_service(SVC_TRAP, trap_service);
+    gate_table_set_rt_service(RT_EXEC, exec_service);
 }

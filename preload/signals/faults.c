@@ -15,6 +15,7 @@
 #include "signals/signals.h"
 #include "base/pkru_sync.h"
 #include "base/trusted_syscall.h"
+#include "gates/services.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -145,6 +146,33 @@ static long (*const failed_call[MAX_DOMAINS])(void) = {
     failed_call_12, failed_call_13, failed_call_14, failed_call_15,
 };
 
+/* D's gated functions from now on (its targets table, read-only else). */
+static void fail_every_call(struct domain *d)
+{
+    size_t tsize = (d->n_funcs * sizeof *d->targets + 4095) & ~4095ul;
+    trusted_mprotect(d->targets, tsize, PROT_READ | PROT_WRITE);
+    for (size_t i = 0; i < d->n_funcs; i++)
+        d->targets[i] = (uint64_t)(uintptr_t)failed_call[d->slot];
+    trusted_mprotect(d->targets, tsize, PROT_READ);
+}
+
+/* RT_CONTAIN: w[0] an attached library whose policy says on_fault =
+ * contain.  Anyone may ask: it only stops the library being called. */
+static uintptr_t contain_service(int rt_slot, void *io)
+{
+    uint64_t slot = ((const union service_io *)io)->w[0];
+    if (rt_slot != RT_SLOT || slot >= (uint64_t)protect_n_domains || !protect_domains[slot].attached ||
+        !protect_domains[slot].policy.contain_faults)
+        return 1;
+    fail_every_call(&protect_domains[slot]);
+    return 0;
+}
+
+void faults_register_rt_service(void)
+{
+    gate_table_set_rt_service(RT_CONTAIN, contain_service);
+}
+
 /* on_fault = contain: the innermost gated call returns the policy's value
  * (through the gate's own way out, which restores the caller's stack and
  * rights), and every later call of the library fails fast. */
@@ -152,11 +180,10 @@ static void contain(struct domain *d, ucontext_t *uc, int *errno_out)
 {
     if (!protect_blocks[d->slot])
         return;
-    size_t tsize = (d->n_funcs * sizeof *d->targets + 4095) & ~4095ul;
-    trusted_mprotect(d->targets, tsize, PROT_READ | PROT_WRITE);
-    for (size_t i = 0; i < d->n_funcs; i++)
-        d->targets[i] = (uint64_t)(uintptr_t)failed_call[d->slot];
-    trusted_mprotect(d->targets, tsize, PROT_READ);
+    if (trusted_page_needs_runtime())
+        runtime_service(RT_CONTAIN, &(union service_io){.w = {(uint64_t)d->slot}});
+    else
+        fail_every_call(d);
     /* The frame the entry left, then the argument window (gate_layout.h). */
     greg_t *g = uc->uc_mcontext.gregs;
     uint64_t sp = gate_block_sp(d->slot);

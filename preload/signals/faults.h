@@ -19,4 +19,7 @@ bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc, int *errno_out);
 /* "object!function+0xoff" for a code address, as the reports name it. */
 void fault_describe_ip(uintptr_t ip, char *out, size_t len);
 
+/* Registers the runtime domain's RT_CONTAIN (at start). */
+void faults_register_rt_service(void);
+
 #endif

@@ -160,9 +160,11 @@ void protected_frames_setup(void)
 {
     if (pku_dry_run())
         return;
-    if (protect_n_domains >= 15) { /* (keys 1..15: every one for a library) */
-        protect_log("signal frames stay on key-0 alternate stacks: %d libraries take every protection key",
-                    protect_n_domains);
+    /* The runtime domain's key (hardened/runtime_domain.h), if it has one. */
+    const struct domain_gate *runtime = &protect_gate_page.t.domain[RT_SLOT];
+    int key = runtime->pkru != GATE_UNUSED_PKRU ? domain_key(RT_SLOT) : -1;
+    if (key < 0) { /* (said where the runtime domain is set up) */
+        protect_info("signal frames stay on key-0 alternate stacks: libprotect's runtime has no key");
         return;
     }
     uint8_t sw[SW_BYTES];
@@ -171,11 +173,6 @@ void protected_frames_setup(void)
     if (!off || xstate_size < XSAVE_HEADER + 64 || off < INFO_AT + 128 + xstate_size) {
         protect_info("signal frames stay on key-0 alternate stacks: this kernel cannot write them where the "
                      "interrupted thread may not (Linux 6.12 can)");
-        return;
-    }
-    int key = (int)trusted_syscall(SYS_pkey_alloc, 0, PKEY_DISABLE_ACCESS | PKEY_DISABLE_WRITE, 0, 0, 0, 0);
-    if (key < 0) {
-        protect_log("signal frames stay on key-0 alternate stacks: no protection key left for libprotect's own");
         return;
     }
     /* A 32nd of the address space at most, where it is limited: the
@@ -196,13 +193,9 @@ void protected_frames_setup(void)
         protect_refuse("hardened mode: cannot set up the protected signal stacks (%s)", strerror(errno));
     cookie_for_filter = cookie;
     cookie = 0;
-    gate_table_unlock();
-    protect_gate_page.t.app_pkru |= pku_key_mask(key);
-    protect_gate_page.t.lib_keys |= pku_key_mask(key);
-    gate_table_lock();
     sealed_open();
     protect_pf_config.v.cfg = (struct pf_config){
-        .rights = app_rights() & ~pku_key_mask(key),
+        .rights = runtime->pkru,
         .on = 1,
         .slices = (uintptr_t)region + GLOBAL_SIZE,
         .slices_size = (uint64_t)threads << PF_SLICE_SHIFT,
