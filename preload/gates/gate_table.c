@@ -93,6 +93,15 @@ bool rights_within_app(uint32_t pkru)
     return !(wider & table.lib_keys & even);
 }
 
+bool rights_of_runtime(uint32_t pkru)
+{
+    uint32_t rt = table.domain[RT_SLOT].pkru;
+    if (rt == GATE_UNUSED_PKRU)
+        return false;
+    uint32_t write_disable = 2u << (2 * domain_key(RT_SLOT));
+    return !(pkru & write_disable);
+}
+
 /* libprotect's C code only ever lowers the rights: anything that needs a
  * library's goes through a service (services.h).  Checked on what PKRU
  * now holds, not on a register: a jump to this WRPKRU with a library's
@@ -134,14 +143,19 @@ uintptr_t domain_service(int slot, unsigned svc, union service_io *io)
     return protect_service(slot, svc, io);
 }
 
+#define SIGBIT(sig) (1ull << ((sig) - 1))
+
 uintptr_t runtime_service(unsigned svc, union service_io *io)
 {
     /* Nothing of the application's runs on this thread meanwhile: a
      * handler would see, and could change, a context with the runtime key
-     * open.  (SIGSYS stays: the filter's traps need it, and a made-up one
-     * is never the application's while the runtime runs: signals.c.) */
-    uint64_t all_but_sigsys = ~(1ull << (SIGSYS - 1)), saved;
-    trusted_syscall(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all_but_sigsys, (long)&saved, sizeof saved, 0, 0);
+     * open.  (SIGSYS stays, the filter's traps need it, and the synchronous
+     * ones, which blocked would only kill: signals.c never gives the
+     * application one that comes while the runtime runs.) */
+    uint64_t async = ~(SIGBIT(SIGSYS) | SIGBIT(SIGSEGV) | SIGBIT(SIGBUS) | SIGBIT(SIGILL) | SIGBIT(SIGFPE) |
+                       SIGBIT(SIGTRAP)),
+             saved;
+    trusted_syscall(SYS_rt_sigprocmask, SIG_BLOCK, (long)&async, (long)&saved, sizeof saved, 0, 0);
     uintptr_t r = domain_service(RT_SLOT, svc, io);
     trusted_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&saved, 0, sizeof saved, 0, 0);
     return r;

@@ -68,6 +68,10 @@ static inline uint32_t app_rights(void)
  * application's rights do. */
 bool rights_within_app(uint32_t pkru);
 
+/* Whether rights PKRU may write the runtime domain's memory (RT_SLOT, when
+ * libprotect's runtime has a key): only the runtime domain's own do. */
+bool rights_of_runtime(uint32_t pkru);
+
 struct gate_block {
     uint64_t owner;      /* fs base of the owning thread, 0 when free */
     uint64_t sp;         /* the innermost entry's frame lies just below; bit 0: GB_SP_INSIDE (gate_layout.h) */

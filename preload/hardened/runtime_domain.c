@@ -210,5 +210,5 @@ void runtime_domain_setup(void)
 
 bool in_runtime_domain(void)
 {
-    return rt.v.on && !pku_dry_run() && !(pku_read() & (2u << (2 * rt.v.key)));
+    return rt.v.on && !pku_dry_run() && rights_of_runtime(pku_read());
 }

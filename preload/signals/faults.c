@@ -231,6 +231,11 @@ bool fault_handled(int sig, siginfo_t *si, ucontext_t *uc, int *errno_out)
             protect_log("blocked %s of %s (%s) at %p by %s", write ? "write" : "read", d->name,
                         policy_mode_name(d->policy.mode), si->si_addr, where);
             backtrace_from(uc);
+        } else if (protect_gate_page.t.domain[RT_SLOT].pkru != GATE_UNUSED_PKRU && (int)si->si_pkey == domain_key(RT_SLOT)) {
+            first_frame(uc, where, sizeof where);
+            protect_log("blocked %s of libprotect's runtime domain at %p by %s",
+                        uc->uc_mcontext.gregs[REG_ERR] & 2 ? "write" : "read", si->si_addr, where);
+            backtrace_from(uc);
         }
     } else if (sig == SIGILL && ip == (uintptr_t)protect_gate_broken_trap && !again) {
         first_frame(uc, where, sizeof where);

@@ -331,7 +331,14 @@ __attribute__((visibility("hidden"))) uintptr_t protect_pf_enter(uintptr_t f, in
     c->uc_mcontext.fpregs = (fpregset_t)(w + (fp - f));
     uint32_t rights = frame_rights(k);
     const struct domain *d = rights_within_app(rights) ? NULL : domain_for_rights(rights);
-    if (d && d->policy.mode == POLICY_CONFIDENTIAL)
+    /* Hidden too: the runtime domain's registers, and a library's in a
+     * memory call of the trusted page (the cookie in r9; only those two
+     * read it).  (The application's own context, whose copy goes back
+     * whole, keeps its registers.) */
+    uintptr_t page_lo, page_hi, ip = (uintptr_t)k->uc_mcontext.gregs[REG_RIP];
+    trusted_page_range(&page_lo, &page_hi);
+    if (!rights_within_app(rights) && ((d && d->policy.mode == POLICY_CONFIDENTIAL) || rights_of_runtime(rights) ||
+                                       (ip >= page_lo && ip < page_hi)))
         hide_for_handler(c, sig, rights);
     r->live[level] = w;
     r->sig[level] = sig;

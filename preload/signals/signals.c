@@ -715,6 +715,21 @@ __attribute__((visibility("hidden"))) void protect_on_signal(int sig, siginfo_t 
         errno = saved_errno;
         return;
     }
+    /* The application's handler never sees, or changes, a context with the
+     * runtime key open.  The runtime domain runs with every signal blocked
+     * but the synchronous ones: a fault there is reported and ends the
+     * process; a breakpoint at a gate's return is libprotect's own (below:
+     * it waits); anything else was sent by another thread, and is dropped. */
+    if (!pku_dry_run() && rights_of_runtime(frame_rights(uc)) && sig != SIGTRAP) {
+        if (!synchronous(sig, si)) {
+            protect_log("signal %d came while libprotect's runtime domain ran (sent by another thread?): dropped",
+                        sig);
+            errno = saved_errno;
+            return;
+        }
+        fault_handled(sig, si, uc, &saved_errno);
+        protect_fatal("signal %d in libprotect's runtime domain, at %p: stopping", sig, (void *)ip);
+    }
     /* Interrupted on neither an alternate stack of ours nor a domain stack,
      * nor inside an application handler we run: no handler of ours is below
      * this one, whatever alt_depth says (one that left by siglongjmp never

@@ -2,8 +2,9 @@
  * with a library's rights, found in its symbol table and called as the
  * attacker likes.  (1) pku_write_checked, the one WRPKRU of libprotect's
  * C code, asked for the library's rights; (2) every service of the service
- * gate (protect_service), with requests full of the addresses of the
- * library's secret and counter: does an answer hold the secret, does the
+ * gate (protect_service), the library's and libprotect's runtime domain's
+ * (slot 15), with requests full of the addresses of the library's secret
+ * and counter: does an answer hold the secret, does the
  * caller come back with the library's key open, did the counter change?
  * (The helper it replaced, with_domain_open, ran the attacker's function
  * with the key open: if a libprotect still has it, it is called too.)
@@ -17,6 +18,7 @@
 
 #define IO_BYTES 128
 #define SERVICES 24
+#define RT_SLOT 15 /* gate_layout.h: libprotect's runtime domain */
 
 static struct vault_cell *cell;
 static uint8_t stolen[VAULT_SECRET_LEN];
@@ -85,13 +87,14 @@ static void call_write_checked(void *fn, uint8_t *io)
 
 struct service_call {
     void *gate;
+    int slot;
     unsigned svc;
 };
 
 static void call_service(void *arg, uint8_t *io)
 {
     struct service_call *c = arg;
-    ((uintptr_t(*)(int, unsigned, void *))c->gate)(0, c->svc, io);
+    ((uintptr_t(*)(int, unsigned, void *))c->gate)(c->slot, c->svc, io);
 }
 
 static void call_with_domain_open(void *fn, uint8_t *io)
@@ -120,11 +123,12 @@ int main(void)
     const char *gates[] = {"protect_service", "protect_service_dry"};
     for (int g = 0; g < 2; g++) {
         void *gate = libprotect_symbol(gates[g]);
-        for (unsigned svc = 0; gate && svc < SERVICES; svc++) {
-            tried++;
-            printf("%s(%u):", gates[g], svc);
-            got += try_in_child(call_service, &(struct service_call){gate, svc}, &stopped);
-        }
+        for (int slot = 0; slot <= RT_SLOT; slot += RT_SLOT)
+            for (unsigned svc = 0; gate && svc < SERVICES; svc++) {
+                tried++;
+                printf("%s(%d, %u):", gates[g], slot, svc);
+                got += try_in_child(call_service, &(struct service_call){gate, slot, svc}, &stopped);
+            }
     }
     char msg[160];
     snprintf(msg, sizeof msg, "%d of %d calls of libprotect's helpers and services gave the secret or the key (%d "

