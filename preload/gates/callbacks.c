@@ -269,12 +269,14 @@ static bool overlaps(uintptr_t lo, uintptr_t hi, uintptr_t a, uintptr_t b)
 }
 
 /* Whether [LO, HI) touches memory of D's: its segments, heap, later
- * mappings, stacks and gate blocks. */
+ * mappings, stacks and gate blocks; or of the runtime key, which every
+ * library may read (its cookie above all). */
 static bool in_domain_memory(const struct domain *d, uintptr_t lo, uintptr_t hi)
 {
     struct gate_regions g;
     gate_regions(d->slot, &g);
-    return overlaps(lo, hi, d->image_lo, d->image_hi) || overlaps(lo, hi, d->heap_lo, d->heap_hi) ||
+    return in_runtime_region(lo, hi) || overlaps(lo, hi, d->image_lo, d->image_hi) ||
+           overlaps(lo, hi, d->heap_lo, d->heap_hi) ||
            overlaps(lo, hi, d->maps_lo, d->maps_hi) || overlaps(lo, hi, g.stacks_lo, g.stacks_lo + g.stacks_size) ||
            overlaps(lo, hi, g.blocks_lo, g.blocks_lo + g.blocks_size);
 }
@@ -296,7 +298,8 @@ static void check_pointers(const struct domain *d, const struct gated_func *f, c
         gate_count(d->slot, GC_BLOCKED, 1);
         protect_fatal("blocked %s(argument %u = %#lx, %lu bytes): a pointer into %s's own memory, which it would "
                       "read or write for the application",
-                      f->name, p->arg, (unsigned long)at, (unsigned long)size, d->name);
+                      f->name, p->arg, (unsigned long)at, (unsigned long)size,
+                      in_runtime_region(at, end) ? "libprotect's runtime" : d->name);
     }
 }
 

@@ -207,6 +207,27 @@ void gate_table_set_entry_observer(void (*observe)(int, size_t, struct saved_reg
     gate_table_lock();
 }
 
+void gate_table_add_runtime_region(uintptr_t lo, uintptr_t hi)
+{
+    for (int i = 0; i < 4; i++)
+        if (!table.runtime_regions[i][1]) {
+            gate_table_unlock();
+            table.runtime_regions[i][0] = lo;
+            table.runtime_regions[i][1] = hi;
+            gate_table_lock();
+            return;
+        }
+    protect_fatal("more runtime regions than the gate table keeps");
+}
+
+bool in_runtime_region(uintptr_t lo, uintptr_t hi)
+{
+    for (int i = 0; i < 4; i++)
+        if (lo < table.runtime_regions[i][1] && hi > table.runtime_regions[i][0])
+            return true;
+    return false;
+}
+
 void gate_table_set_thread_hooks(void (*started)(void), void (*exiting)(void))
 {
     gate_table_unlock();

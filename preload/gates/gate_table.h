@@ -50,6 +50,9 @@ struct gate_table {
     void (*observe_entry)(int slot, size_t func, struct saved_regs *regs, uint64_t *sp);
     /* The runtime domain's services (RT_SLOT), by number. */
     uintptr_t (*rt_services[N_SERVICES])(int slot, void *io);
+    /* Memory of the runtime key (its cookie, stacks, signal frames): no
+     * library reads it for the application (check_pointers). */
+    uint64_t runtime_regions[4][2];
 };
 
 /* The table sits alone in its page, so that it can be made read-only. */
@@ -145,6 +148,11 @@ void gate_regions(int slot, struct gate_regions *r);
 /* Sets the table's observe_entry (once, at start, when learning): every
  * gated entry then takes the slow path that wraps callback arguments. */
 void gate_table_set_entry_observer(void (*observe)(int, size_t, struct saved_regs *, uint64_t *));
+
+/* Records [LO, HI) as memory of the runtime key (at start). */
+void gate_table_add_runtime_region(uintptr_t lo, uintptr_t hi);
+/* Whether [LO, HI) touches it. */
+bool in_runtime_region(uintptr_t lo, uintptr_t hi);
 
 /* Sets the table's thread_started and thread_exiting (once, at start). */
 void gate_table_set_thread_hooks(void (*started)(void), void (*exiting)(void));

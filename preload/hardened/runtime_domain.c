@@ -202,6 +202,9 @@ void runtime_domain_setup(void)
     t->domain[RT_SLOT].index = RT_SLOT;
     gate_table_lock();
     trusted_page_use_cookie((const uint64_t *)page, key, forward_memory_call);
+    gate_table_add_runtime_region((uintptr_t)page, (uintptr_t)page + 4096);
+    gate_table_add_runtime_region(g.blocks_lo, g.blocks_lo + g.blocks_size);
+    gate_table_add_runtime_region(g.stacks_lo, g.stacks_lo + g.stacks_size);
     sealed_open();
     rt.v.on = true;
     sealed_close();

@@ -207,6 +207,7 @@ void protected_frames_setup(void)
     memcpy(protect_pf_config.v.sw_bytes, sw, SW_BYTES);
     protect_pf_config.v.xstate_size = xstate_size;
     sealed_close();
+    gate_table_add_runtime_region((uintptr_t)region, (uintptr_t)region + size);
     protect_info("signal frames on protected stacks (key %d, %llu-byte frames)", key, (unsigned long long)off);
 }
 

@@ -30,6 +30,7 @@ attacks=(
   "callback writes the library's stack|callback write-stack|blocked write of libvault.so"
   "callback writes the library's memory|callback write-data|blocked write of libvault.so"
   "a gated function writing through a pointer into the library's own memory (confused deputy)|deputy|blocked vault_secret_hash\\(argument 2 = 0x[0-9a-f]+, 8 bytes\\): a pointer into libvault.so's own memory"
+  "... handed a pointer into libprotect's runtime domain's stacks (which every library may read)|deputy runtime|blocked vault_secret_hash\\(argument 2 = 0x[0-9a-f]+, 8 bytes\\): a pointer into libprotect's runtime's own memory"
   "callback finds the library's stack in the gate's copy of its stack-argument window|callback window|no copy of the library's stack"
   "the gate called directly with an application function for a callback argument (past the wrapping)|gate_skip callback|blocked vault_visit\\(argument 1 = 0x[0-9a-f]+\\): a function that did not get a callback stub"
   "the gate called directly with a pointer into the library's memory (past the pointer check)|gate_skip pointer|blocked vault_secret_hash\\(argument 2 = 0x[0-9a-f]+, 8 bytes\\): a pointer into libvault.so's own memory"
