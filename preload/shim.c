@@ -204,6 +204,8 @@ static uintptr_t rescan_service(int slot, void *io)
  * there (keying its memory, writing the tables): this thread then takes
  * the rights the new tables give the application.  Telemetry reads the
  * libraries' counters through their services: with those rights. */
+static bool started; /* libprotect_init is over */
+
 static void rescan(void)
 {
     bool attached;
@@ -213,8 +215,21 @@ static void rescan(void)
         attached = runtime_service(RT_RESCAN, &(union service_io){0}) != 0;
         pku_write_checked(pkru_synced(pku_read(), app_rights(), protect_gate_page.t.lib_keys));
     }
-    if (attached)
+    if (attached && started)
         telemetry_start(); /* (once) */
+}
+
+/* The end of the start.  Telemetry's thread only now: made during it, its
+ * first library call (its stacks keyed) could race the filter's install,
+ * after which its memory calls need the runtime domain. */
+static void start_done(void)
+{
+    started = true;
+    for (int i = 0; i < protect_n_domains; i++)
+        if (protect_domains[i].attached) {
+            telemetry_start(); /* (once) */
+            break;
+        }
 }
 
 __attribute__((constructor)) static void libprotect_init(void)
@@ -265,6 +280,7 @@ __attribute__((constructor)) static void libprotect_init(void)
     if (!hardened) {
         protect_log("WARNING: hardened mode is off (PROTECT_HARDENED=0): the program can still change "
                     "PKRU and the protected memory's mappings itself; for debugging only");
+        start_done();
         return;
     }
     if (program_runs_code_before_us())
@@ -274,6 +290,7 @@ __attribute__((constructor)) static void libprotect_init(void)
     if (lock_process_from_outside() != 0)
         protect_refuse("hardened mode: cannot make the process unreachable from others (%s)", strerror(errno));
     syscall_filter_install();
+    start_done();
 }
 
 /* dlopen and dlclose are interposed so that a library loaded later is

@@ -501,7 +501,7 @@ void gate_regions(int slot, struct gate_regions *r)
 void gate_counts(int slot, struct gate_counts *c)
 {
     *c = (struct gate_counts){0};
-    if (!table.domain[slot].blocks_lo)
+    if (!table.domain[slot].blocks_lo || table.domain[slot].pkru == GATE_UNUSED_PKRU) /* (not published yet) */
         return;
     union service_io io = {0};
     domain_service(slot, SVC_SUM_COUNTS, &io);

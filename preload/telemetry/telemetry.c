@@ -37,7 +37,7 @@ void telemetry_snapshot(struct protect_stats *s)
     s->refused_syscalls = syscall_refusals();
     for (int i = 0; i < protect_n_domains && s->n_libraries < PROTECT_STATS_MAX_LIBS; i++) {
         const struct domain *d = &protect_domains[i];
-        if (d->key <= 0)
+        if (d->key <= 0 || !d->attached) /* (a library being attached has a key before its gates are published) */
             continue;
         struct protect_stats_lib *l = &s->lib[s->n_libraries++];
         struct gate_counts c;
