@@ -8,6 +8,7 @@
  * Usage: microbench ROW [CALLS] [REPS] [REF]     (bench/run drives it) */
 #define _GNU_SOURCE
 #include <linux/futex.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -182,6 +183,26 @@ static void syscall_loop(long n)
     }
 }
 
+/* A thread that makes one library call: its start, its first entry (a
+ * gate block and stacks of its own, keyed), its end. */
+static void *thread_body(void *arg)
+{
+    bench_empty();
+    return arg;
+}
+
+static void thread_loop(long n)
+{
+    for (long i = 0; i < n; i++) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, thread_body, NULL) != 0) {
+            fprintf(stderr, "microbench: pthread_create failed\n");
+            exit(1);
+        }
+        pthread_join(t, NULL);
+    }
+}
+
 /* The library in another process: a request and a reply through shared
  * memory, each side sleeping on a futex until the other has written. */
 struct ring {
@@ -234,7 +255,7 @@ static const struct row {
     {"gate", plain_loop},      {"args-stack8", args_loop},     {"varargs", varargs_loop},
     {"nested", nested_loop},   {"callback", callback_loop},    {"int3", int3_loop},
     {"trapped-open", trapped_open_loop}, {"deferred-signal", deferred_signal_loop}, {"signal", own_signal_loop},
-    {"syscall", syscall_loop}, {"process", process_loop},
+    {"syscall", syscall_loop}, {"process", process_loop}, {"thread", thread_loop},
 };
 
 static const struct row *find_row(const char *name)

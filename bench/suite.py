@@ -113,11 +113,13 @@ def micro_rows(r, modes, src):
         one("a library's open+close (SIGSYS, carried out in its domain)", "trapped-open", m, integrity, n=slow)
         one("a signal that comes inside the library (deferred, then delivered)", "deferred-signal", m, integrity, n=slow)
         one("a signal to the application's handler (no library call)", "signal", m, integrity, n=slow)
+        one("a thread started that makes one library call", "thread", m, integrity, n=slow)
         if m == "dry":
             one("gate (integrity), without the counters", "gate", "dry-nocounters", integrity, ref="bare-dry")
     one("a library's open+close (unprotected)", "trapped-open", None, n=slow)
     one("a signal raised in a library call (unprotected)", "deferred-signal", None, n=slow)
     one("a signal to the application's handler (unprotected)", "signal", None, n=slow)
+    one("a thread started that makes one library call (unprotected)", "thread", None, n=slow)
     one("mprotect on entry and exit", "syscall", None, n=slow)
     one("library in another process (ring + futex)", "process", None, n=slow)
     return out

@@ -8,7 +8,7 @@ run python3 "$src/bench/suite.py" --quick --build "$build" --src "$src" --out "$
 is "suite runs" "$status" 0
 for row in "plain call" "bare limit" "gate \\(integrity\\)" "gate \\(confidential\\)" "8 stack arguments" varargs \
     "nested entry" "callback round trip" "int3-gated entry" "gate \\(integrity\\), without the counters" "mprotect on entry and exit" "library in another process" \
-    "kvstore, 2 threads" "SQLite join" "LMDB read" "zlib 4 KiB blocks" "malloc/free in a gated call, 2 threads"; do
+    "a thread started that makes one library call" "kvstore, 2 threads" "SQLite join" "LMDB read" "zlib 4 KiB blocks" "malloc/free in a gated call, 2 threads"; do
     has "row: $row" "$tmp/out" "^$row"
 done
 has "header names the mode and the CPU" "$tmp/out" "^libprotect benchmarks: .*; modes: .*dry run"
