@@ -717,18 +717,25 @@ __attribute__((visibility("hidden"))) void protect_on_signal(int sig, siginfo_t 
     }
     /* The application's handler never sees, or changes, a context with the
      * runtime key open.  The runtime domain runs with every signal blocked
-     * but the synchronous ones: a fault there is reported and ends the
-     * process; a breakpoint at a gate's return is libprotect's own (below:
-     * it waits); anything else was sent by another thread, and is dropped. */
-    if (!pku_dry_run() && rights_of_runtime(frame_rights(uc)) && sig != SIGTRAP) {
-        if (!synchronous(sig, si)) {
-            protect_log("signal %d came while libprotect's runtime domain ran (sent by another thread?): dropped",
-                        sig);
+     * but the synchronous ones: a breakpoint at a gate's return is
+     * libprotect's own (below: it waits there); a fault libprotect handles
+     * (an int3 gate entry, a guarded WRPKRU) is handled; any other fault
+     * ends the process; anything else was sent by another thread (a made-up
+     * one has si_code <= 0), and is dropped. */
+    if (!pku_dry_run() && rights_of_runtime(frame_rights(uc))) {
+        uintptr_t exit_ret = (uintptr_t)gate_code()->exit_ret;
+        bool gate_return = sig == SIGTRAP && synchronous(sig, si) &&
+                           (ip == exit_ret + 1 || (si->si_code == TRAP_PERF && (ip == exit_ret || (uintptr_t)si->si_addr == exit_ret)));
+        if (!gate_return) {
+            if (!synchronous(sig, si)) {
+                protect_log("signal %d came while libprotect's runtime domain ran (sent by another thread?): dropped",
+                            sig);
+            } else if (!fault_handled(sig, si, uc, &saved_errno)) {
+                protect_fatal("signal %d in libprotect's runtime domain, at %p: stopping", sig, (void *)ip);
+            }
             errno = saved_errno;
             return;
         }
-        fault_handled(sig, si, uc, &saved_errno);
-        protect_fatal("signal %d in libprotect's runtime domain, at %p: stopping", sig, (void *)ip);
     }
     /* Interrupted on neither an alternate stack of ours nor a domain stack,
      * nor inside an application handler we run: no handler of ours is below
