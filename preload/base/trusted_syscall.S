@@ -14,15 +14,21 @@
     .globl protect_trusted_cookie_call_offset
     .hidden protect_trusted_cookie_call_offset
 
-protect_trusted_code_start:
-/* long fn(long nr, long a0, long a1, long a2, long a3, long a4, long a5) */
-.Lsyscall:
+/* fn(nr, a0, ..., a4, ...) in the C convention -> the kernel's registers
+ * (a5, on the stack, is each entry's own business). */
+.macro SYSCALL_ARGS
     mov %rdi, %rax
     mov %rsi, %rdi
     mov %rdx, %rsi
     mov %rcx, %rdx
     mov %r8, %r10
     mov %r9, %r8
+.endm
+
+protect_trusted_code_start:
+/* long fn(long nr, long a0, long a1, long a2, long a3, long a4, long a5) */
+.Lsyscall:
+    SYSCALL_ARGS
     mov 8(%rsp), %r9
     syscall
     ret
@@ -35,12 +41,7 @@ protect_trusted_code_start:
  * holds the runtime key's read right gets past this load (anyone else
  * takes a protection-key fault), and it leaves no register holding it. */
 .Lcookie_call:
-    mov %rdi, %rax
-    mov %rsi, %rdi
-    mov %rdx, %rsi
-    mov %rcx, %rdx
-    mov %r8, %r10
-    mov %r9, %r8
+    SYSCALL_ARGS
     mov 16(%rsp), %r9
     mov (%r9), %r9
     cmp $9, %eax                        /* SYS_mmap */

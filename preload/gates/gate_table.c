@@ -161,22 +161,26 @@ uintptr_t runtime_service(unsigned svc, union service_io *io)
     return r;
 }
 
-void gate_table_set_service(unsigned svc, uintptr_t (*fn)(int slot, void *io))
+typedef uintptr_t (*service_fn)(int slot, void *io);
+
+/* Puts FN in TABLE_OF_SERVICES (one of the gate table's) as number SVC. */
+static void set_service_in(service_fn *table_of_services, unsigned svc, service_fn fn)
 {
     if (svc >= N_SERVICES)
         protect_fatal("service %u: no such service", svc);
     gate_table_unlock();
-    table.services[svc] = fn;
+    table_of_services[svc] = fn;
     gate_table_lock();
 }
 
-void gate_table_set_rt_service(unsigned svc, uintptr_t (*fn)(int slot, void *io))
+void gate_table_set_service(unsigned svc, service_fn fn)
 {
-    if (svc >= N_SERVICES)
-        protect_fatal("runtime service %u: no such service", svc);
-    gate_table_unlock();
-    table.rt_services[svc] = fn;
-    gate_table_lock();
+    set_service_in(table.services, svc, fn);
+}
+
+void gate_table_set_rt_service(unsigned svc, service_fn fn)
+{
+    set_service_in(table.rt_services, svc, fn);
 }
 
 void gate_table_unlock(void)

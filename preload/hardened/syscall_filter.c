@@ -586,6 +586,19 @@ static void require_word(struct bpf_program_buf *p, uint32_t offset, uint32_t wa
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_KILL_PROCESS);
 }
 
+/* Call NR is allowed only with WORDS[0..N) at OFFSETS[0..N), else it kills;
+ * other calls go on to what follows. */
+static void call_requires(struct bpf_program_buf *p, long nr, const uint32_t *offsets, const uint32_t *words, int n)
+{
+    load_nr(p);
+    bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, (uint32_t)nr);
+    size_t other = bpf_jump_placeholder(p);
+    for (int i = 0; i < n; i++)
+        require_word(p, offsets[i], words[i]);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    bpf_jump_to_here(p, other);
+}
+
 static int install_cookie_filter(void)
 {
     static const long memory_calls[] = {SYS_mprotect, SYS_pkey_mprotect, SYS_munmap, SYS_madvise, SYS_mremap,
@@ -609,22 +622,11 @@ static int install_cookie_filter(void)
     size_t in_page = bpf_goto_if_in(p, M_IP_LO, M_IP_HI, t_lo, t_hi);
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
     bpf_jump_to_here(p, in_page);
-    if (frames) {
-        load_nr(p);
-        bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, SYS_rt_sigreturn);
-        size_t other = bpf_jump_placeholder(p);
-        require_word(p, ARG(0), (uint32_t)frames);
-        require_word(p, ARG(0) + 4, (uint32_t)(frames >> 32));
-        bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
-        bpf_jump_to_here(p, other);
-    }
+    if (frames)
+        call_requires(p, SYS_rt_sigreturn, (const uint32_t[]){ARG(0), ARG(0) + 4},
+                      (const uint32_t[]){(uint32_t)frames, (uint32_t)(frames >> 32)}, 2);
     if (memory) {
-        load_nr(p);
-        bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, SYS_mmap);
-        size_t not_mmap = bpf_jump_placeholder(p);
-        require_word(p, ARG(4) + 4, (uint32_t)memory);
-        bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
-        bpf_jump_to_here(p, not_mmap);
+        call_requires(p, SYS_mmap, (const uint32_t[]){ARG(4) + 4}, (const uint32_t[]){(uint32_t)memory}, 1);
         size_t to_check[sizeof memory_calls / sizeof *memory_calls];
         for (size_t i = 0; i < sizeof memory_calls / sizeof *memory_calls; i++) {
             load_nr(p);

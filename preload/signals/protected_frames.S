@@ -29,26 +29,26 @@
     .section .note.GNU-stack, "", @progbits
     .text
 
-.macro RUNTIME_RIGHTS
-    cmp dword ptr [rip + protect_pf_config + CFG_ON], 0
-    je protect_gate_broken
-    mov eax, [rip + protect_pf_config + CFG_RIGHTS]
+/* PKRU = the sealed word at \rights, checked after the WRPKRU. */
+.macro WRPKRU_CHECKED rights
+    mov eax, [rip + \rights]
     xor ecx, ecx
     xor edx, edx
     wrpkru
-    cmp eax, [rip + protect_pf_config + CFG_RIGHTS]
+    cmp eax, [rip + \rights]
     jne protect_gate_broken
+.endm
+
+.macro RUNTIME_RIGHTS
+    cmp dword ptr [rip + protect_pf_config + CFG_ON], 0
+    je protect_gate_broken
+    WRPKRU_CHECKED protect_pf_config + CFG_RIGHTS
     cmp dword ptr [rip + protect_pf_config + CFG_ON], 0
     je protect_gate_broken
 .endm
 
 .macro APP_RIGHTS
-    mov eax, [rip + protect_gate_page + GT_APP_PKRU]
-    xor ecx, ecx
-    xor edx, edx
-    wrpkru
-    cmp eax, [rip + protect_gate_page + GT_APP_PKRU]
-    jne protect_gate_broken
+    WRPKRU_CHECKED protect_gate_page + GT_APP_PKRU
 .endm
 
 /* \reg = this thread's slice from TLS (the application's to write: checked
