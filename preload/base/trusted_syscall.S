@@ -33,26 +33,38 @@ protect_trusted_code_start:
     syscall
     ret
     int3
-/* long fn(long nr, long a0, ..., long a5, const uint64_t *cookie): a memory
- * call (trusted_syscall.c), which the filter lets through only with the
- * runtime's cookie: in r9, or for mmap, whose six arguments are all used,
- * its low half in the high half of the descriptor (the kernel reads an
- * unsigned int there).  The cookie is read here, last: only a thread that
- * holds the runtime key's read right gets past this load (anyone else
- * takes a protection-key fault), and it leaves no register holding it. */
+/* long fn(long nr, long a0, ..., long a5, const uint64_t *cookie, long slot):
+ * a call the filter lets out of the page only with the runtime's cookie
+ * (trusted_syscall.c): slot 0, all of it in r9 (a call of five arguments or
+ * fewer); slot 1, its low half in the high half of the first argument, slot
+ * 2 in that of the fifth (a call of six whose descriptor argument the
+ * kernel reads as an int: the high half is not read).  The cookie is read
+ * here, last: only a thread that holds the runtime key's read right gets
+ * past this load (anyone else takes a protection-key fault), and it leaves
+ * no register holding it. */
 .Lcookie_call:
     SYSCALL_ARGS
-    mov 16(%rsp), %r9
-    mov (%r9), %r9
-    cmp $9, %eax                        /* SYS_mmap */
-    jne 1f
-    shl $32, %r9
-    mov %r8d, %r8d
-    or %r9, %r8
     mov 8(%rsp), %r9
-1:  syscall
+    mov 16(%rsp), %r11
+    mov (%r11), %r11
+    mov 24(%rsp), %rcx
+    test %rcx, %rcx
+    jnz 1f
+    mov %r11, %r9
+    jmp 3f
+1:  shl $32, %r11
+    cmp $1, %rcx
+    jne 2f
+    mov %edi, %edi
+    or %r11, %rdi
+    jmp 3f
+2:  mov %r8d, %r8d
+    or %r11, %r8
+3:  syscall
+    xor %edi, %edi
     xor %r8d, %r8d
     xor %r9d, %r9d
+    xor %r11d, %r11d
     ret
     int3
 /* sa_restorer of every handler libprotect installs: the only rt_sigreturn

@@ -15,7 +15,7 @@ extern const uint64_t protect_trusted_syscall_offset, protect_trusted_restorer_o
     protect_trusted_cookie_call_offset;
 
 typedef long (*raw_syscall_fn)(long, long, long, long, long, long, long);
-typedef long (*cookie_call_fn)(long, long, long, long, long, long, long, const uint64_t *);
+typedef long (*cookie_call_fn)(long, long, long, long, long, long, long, const uint64_t *, long);
 /* Where the page is, sealed: a pointer to it in writable memory was one
  * the application could point at its own function, which libprotect then
  * called inside a service with a library's rights (attack page_pointer).
@@ -27,6 +27,8 @@ static SEALED union {
         cookie_call_fn cookie_call;
         const uint64_t *cookie_at;
         long (*forward)(long nr, const long *a);
+        int (*traps)(long nr, const long *a);
+        long (*carry)(long nr, int reason, const long *a);
         int key;
         bool required, block_signals;
     } v;
@@ -92,12 +94,35 @@ bool trusted_memory_call(long nr)
     }
 }
 
-void trusted_page_use_cookie(const uint64_t *cookie_at, int key, long (*forward)(long nr, const long *a))
+/* Calls of six arguments whose first is a descriptor (an int to the
+ * kernel): the cookie's low half goes in its high half. */
+static const long first_arg_calls[] = {SYS_sendto, SYS_recvfrom, SYS_preadv2, SYS_pwritev2,
+                                       SYS_splice, SYS_copy_file_range, SYS_epoll_pwait};
+
+int trusted_cookie_slot(long nr)
+{
+    if (nr == SYS_mmap)
+        return TRUSTED_SLOT_ARG4_HIGH;
+    for (size_t i = 0; i < sizeof first_arg_calls / sizeof *first_arg_calls; i++)
+        if (first_arg_calls[i] == nr)
+            return TRUSTED_SLOT_ARG0_HIGH;
+    return TRUSTED_SLOT_ARG5;
+}
+
+const long *trusted_first_arg_calls(size_t *n)
+{
+    *n = sizeof first_arg_calls / sizeof *first_arg_calls;
+    return first_arg_calls;
+}
+
+void trusted_page_use_cookie(const uint64_t *cookie_at, int key, const struct trusted_routes *routes)
 {
     sealed_open();
     page.v.cookie_at = cookie_at;
     page.v.key = key;
-    page.v.forward = forward;
+    page.v.forward = routes->memory;
+    page.v.traps = routes->traps;
+    page.v.carry = routes->carry;
     sealed_close();
 }
 
@@ -128,26 +153,41 @@ bool trusted_page_needs_runtime(void)
     return page.v.required && !trusted_cookie_readable();
 }
 
-/* A memory call with the cookie, every signal blocked around it where a
- * frame written meanwhile (r9 in it) would lie where the application reads. */
+/* A call with the cookie, every signal blocked around it where a frame
+ * written meanwhile (the cookie in it) would lie where the application
+ * reads. */
 static long cookie_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
     uint64_t all = ~0ull, saved;
     if (page.v.block_signals)
         page_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&saved, sizeof all, 0, 0);
-    long r = page.v.cookie_call(nr, a0, a1, a2, a3, a4, a5, page.v.cookie_at);
+    long r = page.v.cookie_call(nr, a0, a1, a2, a3, a4, a5, page.v.cookie_at, trusted_cookie_slot(nr));
     if (page.v.block_signals)
         page_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&saved, 0, sizeof saved, 0, 0);
     return r;
 }
 
+/* Once the cookie is required, the page's calls without it are judged as
+ * the application's: a call the filter would stop there carries the
+ * cookie where this thread can read it, else goes to the runtime domain
+ * (a memory call to RT_MEMORY, the rest to the application's trapped-call
+ * service), and whatever the filter lets the application make goes out
+ * plainly. */
 long trusted_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
-    if (page.v.required && trusted_memory_call(nr)) {
-        if (trusted_cookie_readable())
-            return cookie_call(nr, a0, a1, a2, a3, a4, a5);
+    if (page.v.required) {
         const long a[6] = {a0, a1, a2, a3, a4, a5};
-        return page.v.forward(nr, a);
+        bool memory = trusted_memory_call(nr);
+        int reason = memory ? 0 : page.v.traps(nr, a);
+        if (memory || reason) {
+            if (trusted_cookie_readable())
+                return cookie_call(nr, a0, a1, a2, a3, a4, a5);
+            if (memory)
+                return page.v.forward(nr, a);
+            long r = page.v.carry(nr, reason, a);
+            if (r != TRUSTED_NOT_CARRIED)
+                return r;
+        }
     }
     return page_syscall ? page_syscall(nr, a0, a1, a2, a3, a4, a5) : direct_syscall(nr, a0, a1, a2, a3, a4, a5);
 }

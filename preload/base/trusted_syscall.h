@@ -20,12 +20,37 @@ void *trusted_restorer(void);
  * memory is and who may touch it) that the filter lets out of the trusted
  * page only with the runtime domain's cookie, once it is required. */
 bool trusted_memory_call(long nr);
+/* Where a call carries the cookie (the trusted page's cookie entry and
+ * the filter agree on it, by call): */
+enum {
+    TRUSTED_SLOT_ARG5,      /* all of it in the sixth argument (calls of five or fewer) */
+    TRUSTED_SLOT_ARG0_HIGH, /* its low half in the high half of the first (a descriptor) */
+    TRUSTED_SLOT_ARG4_HIGH, /* ... of the fifth (mmap's descriptor) */
+};
+int trusted_cookie_slot(long nr);
+/* The calls of TRUSTED_SLOT_ARG0_HIGH (N of them). */
+const long *trusted_first_arg_calls(size_t *n);
+
+/* What answers trusted_syscall for a thread that may not read the cookie
+ * (hardened/runtime_domain.c, hardened/syscall_trap.c):
+ *  - memory: a memory call, made by the runtime domain's RT_MEMORY, which
+ *    holds it to the application's rules;
+ *  - traps: the reason the filter would stop call NR with arguments A if
+ *    the application made it (0: it lets it through);
+ *  - carry: such a call carried out by the runtime domain by the
+ *    application's rules, or TRUSTED_NOT_CARRIED for the reasons whose
+ *    calls the page still makes without the cookie (signal and thread
+ *    calls). */
+struct trusted_routes {
+    long (*memory)(long nr, const long *a);
+    int (*traps)(long nr, const long *a);
+    long (*carry)(long nr, int reason, const long *a);
+};
+#define TRUSTED_NOT_CARRIED (-4096L - 2)
 /* Where the cookie lies (memory of KEY, which only the runtime domain and
- * the libraries' domains may read) and what carries out a memory call for
- * a thread that may not (the runtime domain's RT_MEMORY, which holds it to
- * the application's rules).  At start. */
-void trusted_page_use_cookie(const uint64_t *cookie_at, int key, long (*forward)(long nr, const long *a));
-/* From now on (the filter installed) memory calls carry the cookie; with
+ * the libraries' domains may read) and the routes above.  At start. */
+void trusted_page_use_cookie(const uint64_t *cookie_at, int key, const struct trusted_routes *routes);
+/* From now on (the filter installed) the page's calls carry the cookie; with
  * BLOCK_SIGNALS every signal is blocked while one is made (where the kernel
  * writes signal frames in memory the application can read). */
 void trusted_page_require_cookie(bool block_signals);

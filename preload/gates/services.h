@@ -48,6 +48,8 @@ enum rt_service {
     RT_START_DONE, /* the trusted page's filter program, at the end of the start */
     RT_CONTAIN,  /* a library's contained fault: its later calls fail fast */
     RT_EXIT_PATCH, /* the gates' final ret made an int3 and back (no hardware breakpoints) */
+    RT_TRAP,     /* a call the filter stops for the application, by the application's rules */
+    RT_EXIT_BREAKPOINT, /* this thread's hardware breakpoint on the gates' final ret */
     RT_N
 };
 _Static_assert(RT_N <= N_SERVICES, "runtime services fit the table");

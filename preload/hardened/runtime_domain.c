@@ -201,7 +201,9 @@ void runtime_domain_setup(void)
     t->domain[RT_SLOT].pkru = t->app_pkru & ~pku_key_mask(key);
     t->domain[RT_SLOT].index = RT_SLOT;
     gate_table_lock();
-    trusted_page_use_cookie((const uint64_t *)page, key, forward_memory_call);
+    struct trusted_routes routes = {.memory = forward_memory_call};
+    syscall_trap_routes(&routes);
+    trusted_page_use_cookie((const uint64_t *)page, key, &routes);
     gate_table_add_runtime_region((uintptr_t)page, (uintptr_t)page + 4096);
     gate_table_add_runtime_region(g.blocks_lo, g.blocks_lo + g.blocks_size);
     gate_table_add_runtime_region(g.stacks_lo, g.stacks_lo + g.stacks_size);

@@ -398,6 +398,37 @@ bool filter_sends(long nr, int reason, const long *a)
     }
 }
 
+/* The reason the scoped filter traps call NR with arguments A for, when
+ * the application makes it; 0 if it lets the call through.  (The program
+ * build_rules emits, in C: what the trusted page's calls without the
+ * runtime's cookie are held to.) */
+int app_trap_reason(long nr, const long *a)
+{
+    if (listed(nr, forbidden, sizeof forbidden / sizeof *forbidden) ||
+        (nr == SYS_personality && (uint32_t)a[0] != 0xffffffffu) ||
+        (nr == SYS_arch_prctl && (uint32_t)a[0] >= 0x2001 && (uint32_t)a[0] <= 0x2003) ||
+        (nr == SYS_prctl && (uint32_t)a[0] == PR_SET_MM))
+        return FILTER_FORBIDDEN;
+    if (nr == SYS_rt_sigreturn)
+        return FILTER_SIGRETURN;
+    static const int reasons[] = {FILTER_REMAP, FILTER_OPEN, FILTER_SENDMSG, FILTER_FD,
+                                  FILTER_SIGNAL, FILTER_THREAD, FILTER_EXEC};
+    for (size_t i = 0; i < sizeof reasons / sizeof *reasons; i++)
+        if ((reasons[i] != FILTER_SENDMSG && reasons[i] != FILTER_FD) || library_fd_base())
+            if (filter_sends(nr, reasons[i], a))
+                return reasons[i];
+    if (nr == SYS_mprotect || nr == SYS_pkey_mprotect || nr == SYS_munmap || nr == SYS_madvise ||
+        (nr == SYS_mmap && (a[3] & MAP_FIXED)))
+        return in_protected_memory((uintptr_t)a[0], (uintptr_t)a[0] + ((uintptr_t)a[1] ? (uintptr_t)a[1] : 1))
+                   ? FILTER_PROTECTED
+                   : 0;
+    if (nr == SYS_shmat && (a[2] & (SHM_EXEC | SHM_REMAP)))
+        return FILTER_FORBIDDEN;
+    return 0;
+}
+
+static void emit_rules(struct bpf_program_buf *p);
+
 /* The program for calls made from SCOPE (code ranges), checking memory
  * calls against every protected range. */
 static void build_scoped(struct bpf_program_buf *p, const struct range *scope, int n_scope)
@@ -416,7 +447,13 @@ static void build_scoped(struct bpf_program_buf *p, const struct range *scope, i
     bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
     for (int i = 0; i < n_scope; i++)
         bpf_jump_to_here(p, to_rules[i]);
+    emit_rules(p);
+}
 
+/* The rules themselves: every call's verdict, from its number and
+ * arguments (app_trap_reason says the same in C). */
+static void emit_rules(struct bpf_program_buf *p)
+{
     load_nr(p);
     for (size_t i = 0; i < sizeof forbidden / sizeof *forbidden; i++) {
         bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, (uint32_t)forbidden[i]);
@@ -569,16 +606,19 @@ static int install_libseccomp_filter(void)
     return rc ? -1 : 0;
 }
 
-/* The trusted page's own program: calls from it carry a cookie, or the
- * process dies.  With protected signal frames, an rt_sigreturn from its
- * restorer carries the one only libprotect's way back (which opens the
- * runtime key through its checked WRPKRU) can read, in rdi: a jump to the
- * restorer with a frame of the application's making fails.  With the
- * runtime domain, a memory call carries the runtime's (the page's cookie
- * call reads it from memory of the runtime key): in r9, or for mmap in the
- * high half of the descriptor.  (By where the call is made: a program this
- * one execs keeps the filter, and makes its calls elsewhere.)  The
- * program, cookies included, is wiped once the kernel has its copy. */
+/* The trusted page's own program.  With protected signal frames, an
+ * rt_sigreturn from its restorer carries the cookie only libprotect's way
+ * back (which opens the runtime key through its checked WRPKRU) can read,
+ * in rdi: a jump to the restorer with a frame of the application's making
+ * fails.  With the runtime domain, a call carries the runtime's cookie
+ * (which the page's cookie entry reads from memory of the runtime key),
+ * where trusted_cookie_slot puts it, and goes through; a memory call
+ * without it kills; the signal and thread calls pass without it (what
+ * remains open); any other call without it is judged as the application's
+ * (the same rules: an open of /proc/self/mem made there is the
+ * application's open).  (By where the call is made: a program this one
+ * execs keeps the filter, and makes its calls elsewhere.)  The program,
+ * cookies included, is wiped once the kernel has its copy. */
 static void require_word(struct bpf_program_buf *p, uint32_t offset, uint32_t want)
 {
     bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, offset);
@@ -599,11 +639,32 @@ static void call_requires(struct bpf_program_buf *p, long nr, const uint32_t *of
     bpf_jump_to_here(p, other);
 }
 
+/* Call NR (every call if NR < 0) with WORD at OFFSET goes through. */
+static void allow_with_word(struct bpf_program_buf *p, long nr, uint32_t offset, uint32_t word)
+{
+    if (nr >= 0) {
+        load_nr(p);
+        bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 3, (uint32_t)nr);
+    }
+    bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, offset);
+    bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, word);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+}
+
+/* Call NR ends with VERDICT; other calls go on. */
+static void call_ends(struct bpf_program_buf *p, long nr, uint32_t verdict)
+{
+    load_nr(p);
+    bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, (uint32_t)nr);
+    bpf_emit(p, BPF_RET | BPF_K, 0, 0, verdict);
+}
+
 static int install_cookie_filter(void)
 {
     static const long memory_calls[] = {SYS_mprotect, SYS_pkey_mprotect, SYS_munmap, SYS_madvise, SYS_mremap,
                                         SYS_pkey_alloc, SYS_pkey_free, SYS_shmat, SYS_shmdt, SYS_remap_file_pages,
                                         SYS_process_madvise};
+    static const long without_cookie[] = {SYS_rt_sigaction, SYS_sigaltstack, SYS_rt_sigprocmask, SYS_clone};
     uint64_t frames = protected_frames_cookie(), memory = runtime_cookie_for_filter();
     if (!protected_frames_on() && !runtime_domain_on())
         return 0;
@@ -627,21 +688,22 @@ static int install_cookie_filter(void)
                       (const uint32_t[]){(uint32_t)frames, (uint32_t)(frames >> 32)}, 2);
     if (memory) {
         call_requires(p, SYS_mmap, (const uint32_t[]){ARG(4) + 4}, (const uint32_t[]){(uint32_t)memory}, 1);
-        size_t to_check[sizeof memory_calls / sizeof *memory_calls];
-        for (size_t i = 0; i < sizeof memory_calls / sizeof *memory_calls; i++) {
-            load_nr(p);
-            bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, (uint32_t)memory_calls[i]);
-            size_t next = bpf_jump_placeholder(p);
-            to_check[i] = bpf_jump_placeholder(p);
-            bpf_jump_to_here(p, next);
-        }
-        bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+        size_t n_first;
+        const long *first = trusted_first_arg_calls(&n_first);
+        for (size_t i = 0; i < n_first; i++)
+            allow_with_word(p, first[i], ARG(0) + 4, (uint32_t)memory);
+        /* (allow_with_word's test in two halves: the low one, then the high) */
+        bpf_emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG(5));
+        bpf_emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 3, (uint32_t)memory);
+        allow_with_word(p, -1, ARG(5) + 4, (uint32_t)(memory >> 32));
         for (size_t i = 0; i < sizeof memory_calls / sizeof *memory_calls; i++)
-            bpf_jump_to_here(p, to_check[i]);
-        require_word(p, ARG(5), (uint32_t)memory);
-        require_word(p, ARG(5) + 4, (uint32_t)(memory >> 32));
+            call_ends(p, memory_calls[i], SECCOMP_RET_KILL_PROCESS);
+        for (size_t i = 0; i < sizeof without_cookie / sizeof *without_cookie; i++)
+            call_ends(p, without_cookie[i], SECCOMP_RET_ALLOW);
+        emit_rules(p);
+    } else {
+        bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
     }
-    bpf_emit(p, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
     explicit_bzero(&frames, sizeof frames);
     explicit_bzero(&memory, sizeof memory);
     int rc = p->overflow ? (errno = E2BIG, -1) : load_program(p);

@@ -41,6 +41,10 @@ enum filter_reason {
  * send itself a SIGSYS with any siginfo). */
 bool filter_sends(long nr, int reason, const long *a);
 
+/* The reason the filter traps call NR with arguments A for when the
+ * application makes it (enum filter_reason), or 0 when it lets it through. */
+int app_trap_reason(long nr, const long *a);
+
 /* Whether hardened mode is on (PROTECT_HARDENED unset or not "0"). */
 bool hardened_mode(void);
 /* Reads PROTECT_HARDENED once, at start; hardened_mode() answers the same from then on. */

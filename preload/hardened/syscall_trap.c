@@ -8,6 +8,7 @@
 #include "base/proc_maps.h"
 #include "hardened/syscall_filter.h"
 #include "gates/domains.h"
+#include "gates/gate_table.h"
 #include "gates/services.h"
 #include "hardened/library_fds.h"
 #include "hardened/open_trap.h"
@@ -17,7 +18,9 @@
 #include "base/trusted_syscall.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/audit.h>
+#include <linux/openat2.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <stdio.h>
@@ -27,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #ifndef SYS_SECCOMP
@@ -385,18 +389,54 @@ static long fd_request(long nr, const long *a, uint32_t rights)
     return -EPERM;
 }
 
-/* On the handler's (alternate) stack: 8 KiB at most. */
+/* Whether [P, P + LEN) is memory the caller may name: a page past the
+ * first, no wrap, none of the runtime domain's memory.  The trapped calls
+ * of the application are carried out in the runtime domain, whose rights
+ * (and so the kernel's, reading or writing for the call) include its own
+ * memory: a pointer the caller hands over must not reach it. */
+static bool callers_memory(uintptr_t p, size_t len)
+{
+    return p >= 4096 && p + len >= p && !in_runtime_region(p, p + (len ? len : 1));
+}
+
+/* On the handler's (alternate) stack, or a service stack: 16 KiB at most. */
 #define MAX_SENT 8
 #define MAX_CONTROL 1024
+#define MAX_SENT_IOV 256
 
-/* One message's control data copied (the application could change it
- * between the check and the call), and checked for library descriptors. */
-static bool copy_checked(struct msghdr *m, char *control, int base)
+/* The vectors of the messages being sent, copied (so that another thread
+ * cannot change a checked pointer before the kernel reads it). */
+struct sent_iov {
+    struct iovec v[MAX_SENT_IOV];
+    size_t used;
+};
+
+/* One message's parts copied (the application could change them between
+ * the check and the call) and checked: its vector and name in the caller's
+ * memory, no library descriptor in its control data.  0, or -errno. */
+static long copy_checked(struct msghdr *m, char *control, int base, struct sent_iov *iov)
 {
+    if (m->msg_name && m->msg_namelen && !callers_memory((uintptr_t)m->msg_name, m->msg_namelen))
+        return -EFAULT;
+    if (m->msg_iovlen > MAX_SENT_IOV - iov->used)
+        return -EMSGSIZE;
+    if (m->msg_iovlen) {
+        if (!callers_memory((uintptr_t)m->msg_iov, m->msg_iovlen * sizeof *m->msg_iov))
+            return -EFAULT;
+        struct iovec *v = iov->v + iov->used;
+        memcpy(v, m->msg_iov, m->msg_iovlen * sizeof *v);
+        for (size_t i = 0; i < m->msg_iovlen; i++)
+            if (v[i].iov_len && !callers_memory((uintptr_t)v[i].iov_base, v[i].iov_len))
+                return -EFAULT;
+        m->msg_iov = v;
+        iov->used += m->msg_iovlen;
+    }
     if (!m->msg_control || !m->msg_controllen)
-        return true;
+        return 0;
     if (m->msg_controllen > MAX_CONTROL)
-        return false;
+        return -EPERM;
+    if (!callers_memory((uintptr_t)m->msg_control, m->msg_controllen))
+        return -EFAULT;
     memcpy(control, m->msg_control, m->msg_controllen);
     m->msg_control = control;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
@@ -406,9 +446,16 @@ static bool copy_checked(struct msghdr *m, char *control, int base)
         const int *fds = (const int *)CMSG_DATA(c);
         for (size_t i = 0; i < n; i++)
             if (in_library_fds(fds[i], base))
-                return false;
+                return -EPERM;
     }
-    return true;
+    return 0;
+}
+
+static long sent_refusal(long nr, long r)
+{
+    return r == -EPERM ? trap_refuse(nr, "a descriptor of a protected library sent away (SCM_RIGHTS), or too much "
+                                         "control data")
+                       : r;
 }
 
 /* sendmsg and sendmmsg: a library's descriptor must not be sent away
@@ -419,20 +466,30 @@ static long sendmsg_request(long nr, const long *a, uint32_t rights)
     if (in_library_fds(a[0], base) || calling_domain(rights))
         return calling_domain(rights) ? call(nr, a) : fd_request(nr, a, rights);
     char control[MAX_SENT][MAX_CONTROL];
+    struct sent_iov iov = {.used = 0};
+    long r;
     if (nr == SYS_sendmsg) {
+        if (!callers_memory((uintptr_t)a[1], sizeof(struct msghdr)))
+            return -EFAULT;
         struct msghdr m = *(struct msghdr *)a[1];
-        if (!copy_checked(&m, control[0], base))
-            return trap_refuse(nr, "a descriptor of a protected library sent away (SCM_RIGHTS), or too much control data");
+        if ((r = copy_checked(&m, control[0], base, &iov)) != 0)
+            return sent_refusal(nr, r);
         return trusted_syscall(nr, a[0], (long)&m, a[2], 0, 0, 0);
     }
     struct mmsghdr copy[MAX_SENT], *orig = (struct mmsghdr *)a[1];
     unsigned n = (unsigned)a[2] < MAX_SENT ? (unsigned)a[2] : MAX_SENT; /* fewer sent: allowed */
+    if (!callers_memory((uintptr_t)orig, n * sizeof *orig))
+        return -EFAULT;
     for (unsigned i = 0; i < n; i++) {
         copy[i] = orig[i];
-        if (!copy_checked(&copy[i].msg_hdr, control[i], base))
-            return trap_refuse(nr, "a descriptor of a protected library sent away (SCM_RIGHTS), or too much control data");
+        if ((r = copy_checked(&copy[i].msg_hdr, control[i], base, &iov)) == -EMSGSIZE && i > 0) {
+            n = i; /* the vectors copied are full: the rest waits for another call */
+            break;
+        }
+        if (r != 0)
+            return sent_refusal(nr, r);
     }
-    long r = trusted_syscall(nr, a[0], (long)copy, n, a[3], 0, 0);
+    r = trusted_syscall(nr, a[0], (long)copy, n, a[3], 0, 0);
     for (long i = 0; i < r; i++)
         orig[i].msg_len = copy[i].msg_len;
     return r;
@@ -523,6 +580,106 @@ static long carry_out(long nr, int reason, const long *a, uint32_t rights, uint6
     }
 }
 
+/* ---- the application's trapped calls, in the runtime domain ---- */
+
+/* The reasons whose calls the runtime domain carries out: all but the
+ * signal and thread calls (which the trusted page still makes without the
+ * cookie, and the SIGSYS handler with the application's rights). */
+static bool runtime_carries(int reason)
+{
+    return reason && reason != FILTER_SIGNAL && reason != FILTER_THREAD;
+}
+
+/* What an open-type call names, copied into the runtime's memory: the
+ * kernel, reading a name with the runtime's rights, would read the
+ * runtime's memory there too (a memfd or a file created with the cookie
+ * in its name). */
+struct named_copy {
+    char path[PATH_MAX];
+    struct open_how how;
+    union {
+        struct file_handle h;
+        char bytes[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+    } handle;
+};
+
+static long copy_name(char *to, uintptr_t from)
+{
+    for (size_t i = 0; i < PATH_MAX; i++) {
+        if ((i == 0 || ((from + i) & 4095) == 0) && !callers_memory((from + i) & ~4095ul, 4096))
+            return -EFAULT;
+        if (!(to[i] = *(const char *)(from + i)))
+            return 0;
+    }
+    return -ENAMETOOLONG;
+}
+
+/* A's pointers for call NR (FILTER_OPEN) made to point at copies in C. */
+static long copy_named(long nr, long *a, struct named_copy *c)
+{
+    int at = nr == SYS_openat || nr == SYS_openat2 || nr == SYS_open_by_handle_at;
+    if (nr == SYS_open_by_handle_at) {
+        if (!callers_memory((uintptr_t)a[1], sizeof c->handle.h))
+            return -EFAULT;
+        unsigned bytes = ((const struct file_handle *)a[1])->handle_bytes;
+        if (bytes > MAX_HANDLE_SZ)
+            return -EINVAL;
+        if (!callers_memory((uintptr_t)a[1], sizeof c->handle.h + bytes))
+            return -EFAULT;
+        memcpy(&c->handle, (const void *)a[1], sizeof c->handle.h + bytes);
+        c->handle.h.handle_bytes = bytes;
+        a[1] = (long)&c->handle;
+        return 0;
+    }
+    if (nr == SYS_openat2) {
+        if (a[3] != (long)sizeof c->how)
+            return -E2BIG; /* (copy_how knows only this size) */
+        if (!callers_memory((uintptr_t)a[2], sizeof c->how))
+            return -EFAULT;
+        memcpy(&c->how, (const void *)a[2], sizeof c->how);
+        a[2] = (long)&c->how;
+    }
+    long r = copy_name(c->path, (uintptr_t)a[at]);
+    a[at] = (long)c->path;
+    return r;
+}
+
+/* RT_TRAP: w[0] the call, w[1] the filter's reason, w[2..7] its arguments:
+ * a call the filter stops for the application (its own, or libprotect's
+ * made with its rights), carried out by the application's rules.  Anyone
+ * may ask: the reason must be the filter's for that call. */
+static uintptr_t app_trap_service(int slot, void *io)
+{
+    const union service_io *q = io;
+    long nr = (long)q->w[0], a[6];
+    int reason = (int)q->w[1];
+    memcpy(a, &q->w[2], sizeof a);
+    if (slot != RT_SLOT || !runtime_carries(reason) || app_trap_reason(nr, a) != reason)
+        return (uintptr_t)trap_refuse(nr, "asked of libprotect's runtime as a trapped call, which it is not");
+    struct named_copy names;
+    long r;
+    if (reason == FILTER_OPEN && (r = copy_named(nr, a, &names)) != 0)
+        return (uintptr_t)r;
+    return (uintptr_t)carry_out(nr, reason, a, app_rights(), NULL);
+}
+
+/* trusted_syscall's route for a call the filter stops, made by a thread
+ * that may not read the cookie. */
+static long carry_in_runtime(long nr, int reason, const long *a)
+{
+    if (!runtime_carries(reason))
+        return TRUSTED_NOT_CARRIED;
+    union service_io io = {.w = {(uint64_t)nr, (uint64_t)reason}};
+    memcpy(&io.w[2], a, 6 * sizeof *a);
+    return (long)runtime_service(RT_TRAP, &io);
+}
+
+void syscall_trap_routes(struct trusted_routes *r)
+{
+    r->traps = app_trap_reason;
+    r->carry = carry_in_runtime;
+}
+
 bool syscall_trap(siginfo_t *si, ucontext_t *uc)
 {
     if (si->si_code != SYS_SECCOMP)
@@ -568,6 +725,8 @@ bool syscall_trap(siginfo_t *si, ucontext_t *uc)
         r = (long)domain_service(d->slot, SVC_TRAP, &io);
         if (si->si_errno != FILTER_THREAD)
             *mask = io.w[8];
+    } else if (trusted_page_needs_runtime() && runtime_carries(si->si_errno)) {
+        r = carry_in_runtime(nr, si->si_errno, a);
     } else {
         uint32_t saved = pku_read(), rights = frame_rights(uc);
         pku_write_checked(rights_within_app(rights) ? rights : app_rights());
@@ -610,4 +769,5 @@ void syscall_trap_register_service(void)
 {
     gate_table_set_service(SVC_TRAP, trap_service);
     gate_table_set_rt_service(RT_EXEC, exec_service);
+    gate_table_set_rt_service(RT_TRAP, app_trap_service);
 }

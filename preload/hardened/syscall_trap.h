@@ -16,6 +16,11 @@ bool syscall_trap(siginfo_t *si, ucontext_t *uc);
  * the gate table, at start. */
 void syscall_trap_register_service(void);
 
+/* trusted_syscall's routes for the calls the filter stops (the reason,
+ * and the runtime domain's RT_TRAP that carries them out). */
+struct trusted_routes;
+void syscall_trap_routes(struct trusted_routes *r);
+
 /* System calls of the program refused so far (telemetry). */
 unsigned long syscall_refusals(void);
 

@@ -66,10 +66,12 @@ static SEALED union {
 } sealed_hooks;
 
 static uintptr_t exit_patch_service(int slot, void *io);
+static uintptr_t exit_breakpoint_service(int slot, void *io);
 
 void signals_set_hooks(const struct signal_hooks *h)
 {
     gate_table_set_rt_service(RT_EXIT_PATCH, exit_patch_service);
+    gate_table_set_rt_service(RT_EXIT_BREAKPOINT, exit_breakpoint_service);
     sealed_open();
     sealed_hooks.v = *h;
     sealed_close();
@@ -574,10 +576,11 @@ static void exit_check(bool on)
     atomic_flag_clear(&exit_patch_lock);
 }
 
-static int exit_breakpoint(void)
+/* A hardware breakpoint on the gates' final ret, for this thread: its
+ * hit sends SIGTRAP.  From the trusted page: the filter refuses
+ * perf_event_open to the program. */
+static long exit_breakpoint_open(void)
 {
-    if (pending.perf_fd)
-        return pending.perf_fd - 1;
     struct perf_event_attr a;
     memset(&a, 0, sizeof a);
     a.type = PERF_TYPE_BREAKPOINT;
@@ -592,8 +595,25 @@ static int exit_breakpoint(void)
     a.exclude_kernel = 1;
     a.exclude_hv = 1;
     a.disabled = 1;
-    /* From the trusted page: the filter refuses perf_event_open to the program. */
-    long r = no_breakpoints ? -EPERM : trusted_syscall(SYS_perf_event_open, (long)&a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC, 0);
+    return trusted_syscall(SYS_perf_event_open, (long)&a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC, 0);
+}
+
+/* RT_EXIT_BREAKPOINT: the calling thread's breakpoint (its descriptor, or
+ * -errno).  Anyone may ask: it watches libprotect's own code, disabled
+ * until libprotect arms it. */
+static uintptr_t exit_breakpoint_service(int slot, void *io)
+{
+    (void)io;
+    return (uintptr_t)(slot == RT_SLOT ? exit_breakpoint_open() : -EPERM);
+}
+
+static int exit_breakpoint(void)
+{
+    if (pending.perf_fd)
+        return pending.perf_fd - 1;
+    long r = no_breakpoints                ? -EPERM
+             : trusted_page_needs_runtime() ? (long)runtime_service(RT_EXIT_BREAKPOINT, &(union service_io){0})
+                                            : exit_breakpoint_open();
     int fd = r < 0 ? (errno = (int)-r, -1) : (int)r;
     if (fd < 0) {
         static atomic_bool warned;

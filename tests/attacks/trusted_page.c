@@ -9,13 +9,20 @@
  *   runtime   the runtime domain's RT_MEMORY service asked for the same
  *             pkey_mprotect (protect_service, slot 15);
  *   proc-mem  its plain entry for a call that is not a memory call: an
- *             open of /proc/self/mem, then a read of the secret there. */
+ *             open of /proc/self/mem, then a read of the secret there;
+ *   name      its plain entry for memfd_create named by the runtime's cookie
+ *             page (the call, stopped there as the application's, is
+ *             carried out by the runtime domain, whose rights read that
+ *             page: the name would show the cookie in /proc/self/fd);
+ *   sendmsg   ... for sendmsg of the cookie page to a socket pair. */
 #define _GNU_SOURCE
 #include "attack.h"
 #include "libprotect_symbols.h"
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -24,7 +31,7 @@
 #define RT_MEMORY 0
 
 typedef long (*page_call)(long, long, long, long, long, long, long);
-typedef long (*cookie_call)(long, long, long, long, long, long, long, const uint64_t *);
+typedef long (*cookie_call)(long, long, long, long, long, long, long, const uint64_t *, long);
 
 static uintptr_t page_start(void)
 {
@@ -76,12 +83,41 @@ int main(int argc, char **argv)
             blocked_errno("pread of /proc/self/mem");
         read_secret_at(VAULT_DATA, copy);
     }
+    if (!strcmp(how, "name") || !strcmp(how, "sendmsg")) {
+        const uint64_t *cookie = cookie_place((uintptr_t)cookie_entry(page));
+        char got[96] = "";
+        if (!strcmp(how, "name")) {
+            long fd = ((page_call)page)(SYS_memfd_create, (long)cookie, 0, 0, 0, 0, 0);
+            if (fd < 0) {
+                snprintf(got, sizeof got, "memfd_create named by the cookie page refused (%ld)", fd);
+                blocked(got);
+            }
+            char link[64];
+            snprintf(link, sizeof link, "/proc/self/fd/%ld", fd);
+            ssize_t n = readlink(link, got, sizeof got - 1);
+            got[n > 0 ? n : 0] = 0;
+            printf("BREACHED: a memfd named by the runtime's memory: %s\n", got);
+            return 0;
+        }
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) != 0)
+            blocked_errno("socketpair");
+        struct iovec v = {(void *)cookie, 8};
+        struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+        long sent = ((page_call)page)(SYS_sendmsg, sv[0], (long)&m, 0, 0, 0, 0);
+        if (sent != 8) {
+            snprintf(got, sizeof got, "sendmsg of the cookie page refused (%ld)", sent);
+            blocked(got);
+        }
+        printf("BREACHED: the runtime's cookie sent through a socket\n");
+        return 0;
+    }
     if (!strcmp(how, "guess")) {
         static const uint64_t guess = 0x0123456789abcdefull;
-        r = cookie_entry(page)(SYS_pkey_mprotect, lo, 4096, PROT_READ | PROT_WRITE, 0, 0, 0, &guess);
+        r = cookie_entry(page)(SYS_pkey_mprotect, lo, 4096, PROT_READ | PROT_WRITE, 0, 0, 0, &guess, 0);
     } else if (!strcmp(how, "cookie")) {
         cookie_call entry = cookie_entry(page);
-        r = entry(SYS_pkey_mprotect, lo, 4096, PROT_READ | PROT_WRITE, 0, 0, 0, cookie_place((uintptr_t)entry));
+        r = entry(SYS_pkey_mprotect, lo, 4096, PROT_READ | PROT_WRITE, 0, 0, 0, cookie_place((uintptr_t)entry), 0);
     } else if (!strcmp(how, "runtime")) {
         uintptr_t (*service)(int, unsigned, uint64_t *) = libprotect_symbol("protect_service");
         if (!service)
