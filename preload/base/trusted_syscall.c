@@ -168,11 +168,11 @@ static long cookie_call(long nr, long a0, long a1, long a2, long a3, long a4, lo
 }
 
 /* Once the cookie is required, the page's calls without it are judged as
- * the application's: a call the filter would stop there carries the
- * cookie where this thread can read it, else goes to the runtime domain
- * (a memory call to RT_MEMORY, the rest to the application's trapped-call
- * service), and whatever the filter lets the application make goes out
- * plainly. */
+ * the application's: a call the page wants the cookie with carries it
+ * where this thread can read it, else goes to the runtime domain (a
+ * memory call to RT_MEMORY, the rest to the application's trapped-call
+ * service); the rest (what the filter lets the application make, and the
+ * signal and thread calls the page lets through) goes out plainly. */
 long trusted_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
     if (page.v.required) {
@@ -182,11 +182,7 @@ long trusted_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long 
         if (memory || reason) {
             if (trusted_cookie_readable())
                 return cookie_call(nr, a0, a1, a2, a3, a4, a5);
-            if (memory)
-                return page.v.forward(nr, a);
-            long r = page.v.carry(nr, reason, a);
-            if (r != TRUSTED_NOT_CARRIED)
-                return r;
+            return memory ? page.v.forward(nr, a) : page.v.carry(nr, reason, a);
         }
     }
     return page_syscall ? page_syscall(nr, a0, a1, a2, a3, a4, a5) : direct_syscall(nr, a0, a1, a2, a3, a4, a5);

@@ -36,17 +36,16 @@ const long *trusted_first_arg_calls(size_t *n);
  *  - memory: a memory call, made by the runtime domain's RT_MEMORY, which
  *    holds it to the application's rules;
  *  - traps: the reason the filter would stop call NR with arguments A if
- *    the application made it (0: it lets it through);
+ *    the application made it, when the page wants the cookie with it (0:
+ *    the filter lets it through, or it is a signal or thread call, which
+ *    the page still lets through without the cookie);
  *  - carry: such a call carried out by the runtime domain by the
- *    application's rules, or TRUSTED_NOT_CARRIED for the reasons whose
- *    calls the page still makes without the cookie (signal and thread
- *    calls). */
+ *    application's rules. */
 struct trusted_routes {
     long (*memory)(long nr, const long *a);
     int (*traps)(long nr, const long *a);
     long (*carry)(long nr, int reason, const long *a);
 };
-#define TRUSTED_NOT_CARRIED (-4096L - 2)
 /* Where the cookie lies (memory of KEY, which only the runtime domain and
  * the libraries' domains may read) and the routes above.  At start. */
 void trusted_page_use_cookie(const uint64_t *cookie_at, int key, const struct trusted_routes *routes);

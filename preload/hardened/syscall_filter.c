@@ -686,6 +686,8 @@ static int install_cookie_filter(void)
     if (frames)
         call_requires(p, SYS_rt_sigreturn, (const uint32_t[]){ARG(0), ARG(0) + 4},
                       (const uint32_t[]){(uint32_t)frames, (uint32_t)(frames >> 32)}, 2);
+    else
+        call_ends(p, SYS_rt_sigreturn, SECCOMP_RET_ALLOW); /* the restorer, before Linux 6.12 */
     if (memory) {
         call_requires(p, SYS_mmap, (const uint32_t[]){ARG(4) + 4}, (const uint32_t[]){(uint32_t)memory}, 1);
         size_t n_first;

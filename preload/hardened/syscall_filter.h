@@ -13,7 +13,9 @@
  *    the like are refused; new executable memory, mremap, open and
  *    rt_sigreturn go to the SIGSYS handler (syscall_trap.c), which decides.
  * libprotect's own calls come from the trusted page (trusted_syscall.c),
- * which lies outside the scope.  A filter cannot be changed, only added to:
+ * which lies outside the scope and has a program of its own: with the
+ * runtime domain's cookie a call goes through, without it the page's calls
+ * are held to the same rules (install_cookie_filter).  A filter cannot be changed, only added to:
  * each new protected library or new executable mapping adds one. */
 #ifndef LIBPROTECT_SYSCALL_FILTER_H
 #define LIBPROTECT_SYSCALL_FILTER_H

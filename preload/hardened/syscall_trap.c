@@ -663,12 +663,18 @@ static uintptr_t app_trap_service(int slot, void *io)
     return (uintptr_t)carry_out(nr, reason, a, app_rights(), NULL);
 }
 
-/* trusted_syscall's route for a call the filter stops, made by a thread
- * that may not read the cookie. */
+/* The reason the trusted page wants the cookie with call NR (A): one
+ * whose call the runtime domain carries out for the application. */
+static int cookie_reason(long nr, const long *a)
+{
+    int reason = app_trap_reason(nr, a);
+    return runtime_carries(reason) ? reason : 0;
+}
+
+/* trusted_syscall's route for such a call, made by a thread that may not
+ * read the cookie. */
 static long carry_in_runtime(long nr, int reason, const long *a)
 {
-    if (!runtime_carries(reason))
-        return TRUSTED_NOT_CARRIED;
     union service_io io = {.w = {(uint64_t)nr, (uint64_t)reason}};
     memcpy(&io.w[2], a, 6 * sizeof *a);
     return (long)runtime_service(RT_TRAP, &io);
@@ -676,7 +682,7 @@ static long carry_in_runtime(long nr, int reason, const long *a)
 
 void syscall_trap_routes(struct trusted_routes *r)
 {
-    r->traps = app_trap_reason;
+    r->traps = cookie_reason;
     r->carry = carry_in_runtime;
 }
 

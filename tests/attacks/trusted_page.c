@@ -14,15 +14,22 @@
  *             page (the call, stopped there as the application's, is
  *             carried out by the runtime domain, whose rights read that
  *             page: the name would show the cookie in /proc/self/fd);
- *   sendmsg   ... for sendmsg of the cookie page to a socket pair. */
+ *   sendmsg   ... for sendmsg of the cookie page to a socket pair;
+ *   sigaction its plain entry for an alternate stack and a SIGSEGV action of
+ *             the attacker's (past libprotect's handler), then a fault
+ *             inside the library: does the attacker's handler get the
+ *             library's context? */
 #define _GNU_SOURCE
 #include "attack.h"
 #include "libprotect_symbols.h"
 
 #include <fcntl.h>
 #include <signal.h>
+#include <dlfcn.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <ucontext.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -67,6 +74,35 @@ static const uint64_t *cookie_place(uintptr_t entry)
     blocked("the cookie's place not found (no runtime domain?)");
 }
 
+static void context_seen(int sig, siginfo_t *si, void *ucv)
+{
+    (void)sig;
+    (void)si;
+    const ucontext_t *uc = ucv;
+    Dl_info where;
+    const char *lib = dladdr((void *)uc->uc_mcontext.gregs[REG_RIP], &where) && where.dli_fname ? where.dli_fname : "?";
+    if (strstr(lib, "libvault"))
+        printf("BREACHED: the library's context handed to the attacker's handler (rip in %s)\n", lib);
+    else
+        printf("BLOCKED: the attacker's handler got a context in %s, not the library's\n", lib);
+    fflush(stdout);
+    _exit(0);
+}
+
+static void handler_past_libprotect(uintptr_t page)
+{
+    static char alt[1 << 16];
+    stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt};
+    struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } k = {
+        (void *)context_seen, SA_SIGINFO | SA_ONSTACK | 0x04000000 /* SA_RESTORER */, (void *)page, 0};
+    long r1 = ((page_call)page)(SYS_sigaltstack, (long)&ss, 0, 0, 0, 0, 0);
+    long r2 = ((page_call)page)(SYS_rt_sigaction, SIGSEGV, (long)&k, 0, 8, 0, 0);
+    printf("sigaltstack %ld, rt_sigaction %ld through the page\n", r1, r2);
+    fflush(stdout);
+    vault_secret_hash(VAULT_DATA, (uint64_t *)8); /* the library writes there: a fault inside it */
+    blocked("the library did not fault");
+}
+
 int main(int argc, char **argv)
 {
     const char *how = argc > 1 ? argv[1] : "";
@@ -83,6 +119,8 @@ int main(int argc, char **argv)
             blocked_errno("pread of /proc/self/mem");
         read_secret_at(VAULT_DATA, copy);
     }
+    if (!strcmp(how, "sigaction"))
+        handler_past_libprotect(page);
     if (!strcmp(how, "name") || !strcmp(how, "sendmsg")) {
         const uint64_t *cookie = cookie_place((uintptr_t)cookie_entry(page));
         char got[96] = "";
