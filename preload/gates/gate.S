@@ -735,6 +735,8 @@ GATE(protect_service):
 3:  XMM0_7_STORE r12
     mov rsp, r9
     mov rax, r10
+    cmp ebx, RT_SLOT                    /* the runtime's services run no library code: quiet */
+    je 4f
     cmp r13d, SVC_FIRST_LOUD
     jb 4f
     cmp r13d, N_SERVICES

@@ -50,6 +50,8 @@ enum rt_service {
     RT_EXIT_PATCH, /* the gates' final ret made an int3 and back (no hardware breakpoints) */
     RT_TRAP,     /* a call the filter stops for the application, by the application's rules */
     RT_EXIT_BREAKPOINT, /* this thread's hardware breakpoint on the gates' final ret */
+    RT_SIGACTION, /* a signal's action in the kernel: libprotect's handler, SIG_DFL or SIG_IGN */
+    RT_ALTSTACK, /* this thread's alternate stack in the kernel: libprotect's */
     RT_N
 };
 _Static_assert(RT_N <= N_SERVICES, "runtime services fit the table");

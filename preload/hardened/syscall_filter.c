@@ -664,7 +664,7 @@ static int install_cookie_filter(void)
     static const long memory_calls[] = {SYS_mprotect, SYS_pkey_mprotect, SYS_munmap, SYS_madvise, SYS_mremap,
                                         SYS_pkey_alloc, SYS_pkey_free, SYS_shmat, SYS_shmdt, SYS_remap_file_pages,
                                         SYS_process_madvise};
-    static const long without_cookie[] = {SYS_rt_sigaction, SYS_sigaltstack, SYS_rt_sigprocmask, SYS_clone};
+    static const long without_cookie[] = {SYS_rt_sigprocmask, SYS_clone};
     uint64_t frames = protected_frames_cookie(), memory = runtime_cookie_for_filter();
     if (!protected_frames_on() && !runtime_domain_on())
         return 0;

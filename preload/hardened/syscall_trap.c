@@ -664,11 +664,13 @@ static uintptr_t app_trap_service(int slot, void *io)
 }
 
 /* The reason the trusted page wants the cookie with call NR (A): one
- * whose call the runtime domain carries out for the application. */
+ * whose call the runtime domain carries out for the application, or an
+ * action or alternate stack set (for libprotect's own, signals.c's
+ * RT_SIGACTION and RT_ALTSTACK). */
 static int cookie_reason(long nr, const long *a)
 {
     int reason = app_trap_reason(nr, a);
-    return runtime_carries(reason) ? reason : 0;
+    return runtime_carries(reason) || (reason == FILTER_SIGNAL && nr != SYS_rt_sigprocmask) ? reason : 0;
 }
 
 /* trusted_syscall's route for such a call, made by a thread that may not

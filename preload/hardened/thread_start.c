@@ -29,7 +29,6 @@ _Static_assert(offsetof(struct thread_record, rip) == 96 && offsetof(struct thre
 extern const char protect_thread_trampoline[];
 
 #define SIGSYS_BIT (1ull << (SIGSYS - 1))
-#define OWN_ALTSTACK_SIZE (128 * 1024)
 
 /* The trampoline's call, on the child's stack: its alternate stack, then
  * the mask it would have had (without SIGSYS, which the filter's traps
@@ -38,17 +37,10 @@ extern const char protect_thread_trampoline[];
  * else. */
 __attribute__((visibility("hidden"))) void thread_start_born(uint64_t mask, uint32_t own_tls)
 {
-    if (own_tls) {
+    if (own_tls)
         signals_new_thread_altstack();
-    } else {
-        /* Its TLS is its parent's (no CLONE_SETTLS), where libprotect keeps
-         * the parent's stacks: one of its own, kept for its life. */
-        void *mem = trusted_mmap(NULL, OWN_ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
-                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        stack_t ss = {.ss_sp = mem, .ss_size = OWN_ALTSTACK_SIZE};
-        if (mem != MAP_FAILED)
-            trusted_syscall(SYS_sigaltstack, (long)&ss, 0, 0, 0, 0, 0);
-    }
+    else
+        signals_kernel_altstack(ALTSTACK_OWN, 0);
     mask &= ~(SIGSYS_BIT | PROTECT_SIGNAL_BIT);
     trusted_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, sizeof mask, 0, 0);
 }

@@ -251,6 +251,17 @@ void *protected_frames_altstack(int level)
     return s ? (void *)(level_top(s, level) - PF_LEVEL_SIZE) : NULL;
 }
 
+void *protected_frames_owned_altstack(int level)
+{
+    uintptr_t s = protect_pf_slice;
+    if (!pf->on || s - pf->slices >= pf->slices_size || ((s - pf->slices) & ((1u << PF_SLICE_SHIFT) - 1)))
+        return NULL;
+    const struct pf_record *r = record_of(s);
+    if (r->tid != (uint64_t)gettid() || r->pid != (uint64_t)getpid())
+        return NULL;
+    return (void *)(level_top(s, level) - PF_LEVEL_SIZE);
+}
+
 void protected_frames_after_fork(void)
 {
     if (pf->on)
@@ -272,7 +283,7 @@ __attribute__((noreturn, format(printf, 1, 2))) static void pf_fatal(const char 
     protect_log("%s", msg);
     struct kernel_sigaction dfl = {.handler = SIG_DFL};
     uint64_t abrt = 1ull << (SIGABRT - 1);
-    trusted_syscall(SYS_rt_sigaction, SIGABRT, (long)&dfl, 0, 8, 0, 0);
+    signals_kernel_sigaction(SIGABRT, &dfl, NULL);
     trusted_syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&abrt, 0, 8, 0, 0);
     trusted_syscall(SYS_tgkill, getpid(), gettid(), SIGABRT, 0, 0, 0);
     trusted_syscall(SYS_exit_group, 127, 0, 0, 0, 0, 0);

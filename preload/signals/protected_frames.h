@@ -65,6 +65,10 @@ void protect_pf_signal_entry(int sig, siginfo_t *si, void *ctx);
 uintptr_t protected_frames_thread(void);
 /* This thread's protected alternate stack of LEVEL. */
 void *protected_frames_altstack(int level);
+/* The same for the runtime domain, which claims no slice: the stack of
+ * the slice the calling thread's TLS names, if that slice's record says it
+ * is this thread's; NULL otherwise. */
+void *protected_frames_owned_altstack(int level);
 /* Whether [lo, hi) lies in the region. */
 bool protected_frames_contains(uintptr_t lo, uintptr_t hi);
 /* A fork child: the forking thread's slice becomes the child's. */

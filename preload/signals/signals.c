@@ -48,6 +48,7 @@
 #define MAX_PENDING 128
 #define ALTSTACK_SIZE (128 * 1024)
 #define ALTSTACK_LEVELS 8
+#define OWN_ALTSTACK_SIZE (128 * 1024)
 #ifndef SS_AUTODISARM
 #define SS_AUTODISARM (1U << 31) /* linux/signal.h, Linux 4.7 */
 #endif
@@ -67,11 +68,15 @@ static SEALED union {
 
 static uintptr_t exit_patch_service(int slot, void *io);
 static uintptr_t exit_breakpoint_service(int slot, void *io);
+static uintptr_t sigaction_service(int slot, void *io);
+static uintptr_t altstack_service(int slot, void *io);
 
 void signals_set_hooks(const struct signal_hooks *h)
 {
     gate_table_set_rt_service(RT_EXIT_PATCH, exit_patch_service);
     gate_table_set_rt_service(RT_EXIT_BREAKPOINT, exit_breakpoint_service);
+    gate_table_set_rt_service(RT_SIGACTION, sigaction_service);
+    gate_table_set_rt_service(RT_ALTSTACK, altstack_service);
     sealed_open();
     sealed_hooks.v = *h;
     sealed_close();
@@ -117,6 +122,57 @@ static uint64_t now_ns(void)
  * trusted page: the filter sends the application's rt_sigaction here. */
 static int apply(int sig);
 
+static bool reserved(int sig);
+void protect_on_signal(int sig, siginfo_t *si, void *ctx);
+
+/* The kernel's action for SIG: K (if any) set, the old one into O (if
+ * any); 0 or -errno.  rt_sigaction with an action is the runtime's: the
+ * page wants the cookie with it. */
+static long kernel_sigaction_here(int sig, const struct kernel_sigaction *k, struct kernel_sigaction *o)
+{
+    return trusted_syscall(SYS_rt_sigaction, sig, (long)k, (long)o, sizeof k->mask, 0, 0);
+}
+
+/* RT_SIGACTION: w[0] the signal, w[1] whether an action follows in
+ * w[2..5] (struct kernel_sigaction); the old action comes back in
+ * w[8..11].  Anyone may ask, for an action libprotect would set itself:
+ * its handler's entry, SIG_DFL or SIG_IGN (where frames are not protected,
+ * also glibc's handlers of its own signals, as before), always with the
+ * trusted restorer and, for a handler, libprotect's alternate stack. */
+static uintptr_t sigaction_service(int slot, void *io)
+{
+    union service_io *q = io;
+    int sig = (int)q->w[0];
+    struct kernel_sigaction k, o = {0};
+    memcpy(&k, &q->w[2], sizeof k);
+    void *h = k.handler;
+    bool handler = h != SIG_DFL && h != SIG_IGN;
+    if (slot != RT_SLOT)
+        return (uintptr_t)-EPERM;
+    if (q->w[1] && handler && h != (void *)protect_on_signal &&
+        !(protected_frames_on() ? h == (void *)protect_pf_signal_entry : reserved(sig))) {
+        protect_log("blocked rt_sigaction(%d, %p) asked of libprotect's runtime: a handler not libprotect's", sig, h);
+        return (uintptr_t)-EPERM;
+    }
+    k.flags |= SA_RESTORER | (handler ? SA_ONSTACK : 0);
+    k.restorer = trusted_restorer();
+    long r = kernel_sigaction_here(sig, q->w[1] ? &k : NULL, &o);
+    memcpy(&q->w[8], &o, sizeof o);
+    return (uintptr_t)r;
+}
+
+long signals_kernel_sigaction(int sig, const struct kernel_sigaction *k, struct kernel_sigaction *o)
+{
+    if (!k || !trusted_page_needs_runtime())
+        return kernel_sigaction_here(sig, k, o);
+    union service_io io = {.w = {(uint64_t)sig, 1}};
+    memcpy(&io.w[2], k, sizeof *k);
+    long r = (long)runtime_service(RT_SIGACTION, &io);
+    if (o)
+        memcpy(o, &io.w[8], sizeof *o);
+    return r;
+}
+
 static int protect_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     void *restorer = trusted_restorer();
@@ -148,7 +204,7 @@ static int protect_real_sigaction(int sig, const struct sigaction *act, struct s
         k = (struct kernel_sigaction){.handler = (void *)act->sa_handler, .flags = flags, .restorer = restorer};
         memcpy(&k.mask, &act->sa_mask, sizeof k.mask);
     }
-    long r = trusted_syscall(SYS_rt_sigaction, sig, act ? (long)&k : 0, old ? (long)&o : 0, sizeof k.mask, 0, 0);
+    long r = signals_kernel_sigaction(sig, act ? &k : NULL, old ? &o : NULL);
     if (r < 0) {
         errno = (int)-r;
         return -1;
@@ -205,8 +261,8 @@ static __thread int alt_depth;
 static void refuse_protected_altstack(const stack_t *ss)
 {
     uintptr_t lo = (uintptr_t)ss->ss_sp;
-    if (!(ss->ss_flags & SS_DISABLE) && sealed_hooks.v.protected_memory &&
-        sealed_hooks.v.protected_memory(lo, lo + ss->ss_size))
+    if (!(ss->ss_flags & SS_DISABLE) && ((sealed_hooks.v.protected_memory &&
+        sealed_hooks.v.protected_memory(lo, lo + ss->ss_size)) || in_runtime_region(lo, lo + ss->ss_size)))
         protect_fatal("blocked an alternate signal stack at %p (%zu bytes) in protected memory: the kernel would "
                       "write signal frames there",
                       ss->ss_sp, ss->ss_size);
@@ -238,10 +294,59 @@ static void install_altstack(int level)
             return;
         altstack[level] = mem;
     }
-    stack_t ss = kernel_altstack(level);
-    if (!ss.ss_sp)
-        return;
-    trusted_syscall(SYS_sigaltstack, (long)&ss, 0, 0, 0, 0, 0); /* the filter sends the application's here */
+    signals_kernel_altstack(ALTSTACK_LEVEL, level);
+}
+
+/* The kernel's alternate stack for this thread: WHAT (enum
+ * kernel_altstack), 0 or -errno.  sigaltstack that sets is the runtime's:
+ * the page wants the cookie with it. */
+static long kernel_altstack_here(int what, int level, bool in_runtime)
+{
+    stack_t ss = {.ss_flags = SS_DISABLE};
+    if (what == ALTSTACK_LEVEL) {
+        if (level < 0 || level >= ALTSTACK_LEVELS)
+            return -EINVAL;
+        if (protected_frames_on() && in_runtime) {
+            /* (the slice claimed by the caller: the runtime claims none) */
+            ss = (stack_t){.ss_sp = protected_frames_owned_altstack(level), .ss_size = PF_LEVEL_SIZE,
+                           .ss_flags = SS_AUTODISARM};
+            if (!ss.ss_sp)
+                return -EINVAL;
+        } else {
+            ss = kernel_altstack(level);
+        }
+    } else if (what == ALTSTACK_OWN) {
+        /* A thread that shares its parent's TLS (no CLONE_SETTLS), where
+         * libprotect keeps the parent's stacks: one of its own, kept for its
+         * life. */
+        void *mem = trusted_mmap(NULL, OWN_ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        ss = (stack_t){.ss_sp = mem == MAP_FAILED ? NULL : mem, .ss_size = OWN_ALTSTACK_SIZE};
+    } else if (what != ALTSTACK_OFF) {
+        return -EINVAL;
+    }
+    if (!ss.ss_sp && !(ss.ss_flags & SS_DISABLE))
+        return -ENOMEM;
+    return trusted_syscall(SYS_sigaltstack, (long)&ss, 0, 0, 0, 0, 0); /* the filter sends the application's here */
+}
+
+/* RT_ALTSTACK: w[0] what, w[1] the level.  Anyone may ask: the stack is
+ * the one libprotect gives this thread (its slice of the protected frames'
+ * region, or its key-0 stack of that level, refused in protected memory),
+ * a new one of its own, or none. */
+static uintptr_t altstack_service(int slot, void *io)
+{
+    const union service_io *q = io;
+    return (uintptr_t)(slot == RT_SLOT ? kernel_altstack_here((int)q->w[0], (int)q->w[1], true) : -EPERM);
+}
+
+long signals_kernel_altstack(int what, int level)
+{
+    if (!trusted_page_needs_runtime())
+        return kernel_altstack_here(what, level, false);
+    if (what == ALTSTACK_LEVEL)
+        protected_frames_thread(); /* a slice claimed here, with the application's rights */
+    return (long)runtime_service(RT_ALTSTACK, &(union service_io){.w = {(uint64_t)what, (uint64_t)level}});
 }
 
 /* The C handler of LEVEL runs on altstack[LEVEL]; with protected frames
@@ -950,8 +1055,7 @@ void signals_thread_exit(void)
     uint64_t all_but_sigsys = ~(1ull << (SIGSYS - 1));
     trusted_syscall(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all_but_sigsys, 0, sizeof all_but_sigsys, 0, 0);
     disarm();
-    stack_t off = {.ss_flags = SS_DISABLE};
-    trusted_syscall(SYS_sigaltstack, (long)&off, 0, 0, 0, 0, 0);
+    signals_kernel_altstack(ALTSTACK_OFF, 0);
     for (int i = 0; i < ALTSTACK_LEVELS; i++)
         if (altstack[i]) {
             /* (Where they are is in TLS, which the application can write:

@@ -71,6 +71,17 @@ struct kernel_sigaction {
     void *restorer;
     uint64_t mask;
 };
+/* The kernel's action for SIG (K set if not NULL, the old one into O if
+ * not NULL), through the runtime domain where this thread cannot make the
+ * call itself (which then sets only libprotect's own actions); 0 or -errno. */
+long signals_kernel_sigaction(int sig, const struct kernel_sigaction *k, struct kernel_sigaction *o);
+/* The kernel's alternate stack for the calling thread, likewise: */
+enum kernel_altstack {
+    ALTSTACK_LEVEL, /* libprotect's stack of LEVEL */
+    ALTSTACK_OWN,   /* a new one of its own (a thread that shares its parent's TLS) */
+    ALTSTACK_OFF,   /* none (the thread is ending) */
+};
+long signals_kernel_altstack(int what, int level);
 /* Releases the calling thread's breakpoint and timer (thread exit). */
 void signals_thread_exit(void);
 void signals_counts(struct protect_signal_counts *c);
