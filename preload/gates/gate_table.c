@@ -161,6 +161,11 @@ uintptr_t runtime_service(unsigned svc, union service_io *io)
     return r;
 }
 
+uintptr_t runtime_service_masked(unsigned svc, union service_io *io)
+{
+    return domain_service(RT_SLOT, svc, io);
+}
+
 typedef uintptr_t (*service_fn)(int slot, void *io);
 
 /* Puts FN in TABLE_OF_SERVICES (one of the gate table's) as number SVC. */

@@ -257,7 +257,7 @@ void *protected_frames_owned_altstack(int level)
     if (!pf->on || s - pf->slices >= pf->slices_size || ((s - pf->slices) & ((1u << PF_SLICE_SHIFT) - 1)))
         return NULL;
     const struct pf_record *r = record_of(s);
-    if (r->tid != (uint64_t)gettid() || r->pid != (uint64_t)getpid())
+    if (r->tid != (uint64_t)gettid()) /* (tids are the pid namespace's: a forked child's is not its parent's) */
         return NULL;
     return (void *)(level_top(s, level) - PF_LEVEL_SIZE);
 }

@@ -280,7 +280,10 @@ static stack_t kernel_altstack(int level)
     return ss;
 }
 
-static void install_altstack(int level)
+static long kernel_altstack_call(int what, int level, bool masked);
+
+/* MASKED: every asynchronous signal is blocked (in the handler). */
+static void install_altstack(int level, bool masked)
 {
     if (level >= ALTSTACK_LEVELS)
         return;
@@ -294,7 +297,7 @@ static void install_altstack(int level)
             return;
         altstack[level] = mem;
     }
-    signals_kernel_altstack(ALTSTACK_LEVEL, level);
+    kernel_altstack_call(ALTSTACK_LEVEL, level, masked);
 }
 
 /* The kernel's alternate stack for this thread: WHAT (enum
@@ -340,13 +343,19 @@ static uintptr_t altstack_service(int slot, void *io)
     return (uintptr_t)(slot == RT_SLOT ? kernel_altstack_here((int)q->w[0], (int)q->w[1], true) : -EPERM);
 }
 
-long signals_kernel_altstack(int what, int level)
+static long kernel_altstack_call(int what, int level, bool masked)
 {
     if (!trusted_page_needs_runtime())
         return kernel_altstack_here(what, level, false);
     if (what == ALTSTACK_LEVEL)
         protected_frames_thread(); /* a slice claimed here, with the application's rights */
-    return (long)runtime_service(RT_ALTSTACK, &(union service_io){.w = {(uint64_t)what, (uint64_t)level}});
+    union service_io io = {.w = {(uint64_t)what, (uint64_t)level}};
+    return (long)(masked ? runtime_service_masked(RT_ALTSTACK, &io) : runtime_service(RT_ALTSTACK, &io));
+}
+
+long signals_kernel_altstack(int what, int level)
+{
+    return kernel_altstack_call(what, level, false);
 }
 
 /* The C handler of LEVEL runs on altstack[LEVEL]; with protected frames
@@ -576,7 +585,7 @@ static void deliver(int sig, siginfo_t *si, void *ctx, bool inside)
      * stack pointer points. */
     if (alt_depth < 1 || alt_depth >= ALTSTACK_LEVELS) /* (its count is in TLS, which the application can write) */
         protect_fatal("signal %d: handlers nested more than %d deep", sig, ALTSTACK_LEVELS);
-    install_altstack(alt_depth);
+    install_altstack(alt_depth, true);
     uint32_t rights = pku_read();
     ucontext_t *uc = ctx, shown;
     fpregset_t xsave = uc->uc_mcontext.fpregs;
@@ -1033,7 +1042,7 @@ void signals_configure(const struct policy *p)
 
 void signals_new_thread_altstack(void)
 {
-    install_altstack(0); /* whatever its TLS says: the kernel gave a new thread none */
+    install_altstack(0, false); /* whatever its TLS says: the kernel gave a new thread none */
 }
 
 void signals_thread_altstack(void)
@@ -1042,7 +1051,7 @@ void signals_thread_altstack(void)
      * that runs on level 0, which the kernel disarmed for it; arming it
      * again would have a nested signal written over that handler. */
     if (!altstack[0])
-        install_altstack(0);
+        install_altstack(0, false);
 }
 
 void signals_thread_exit(void)
@@ -1152,7 +1161,7 @@ int signals_set_altstack(const stack_t *ss, stack_t *old)
      * memory (vfork) too: without ours, its frames would be written where
      * its stack pointer points. */
     if (!altstack[0])
-        install_altstack(0);
+        install_altstack(0, false);
     if (ss && !(ss->ss_flags & SS_DISABLE) && ss->ss_size < (size_t)MINSIGSTKSZ) {
         errno = ENOMEM;
         return -1;

@@ -151,7 +151,10 @@ if [ "$protected_frames" != "$kernel_can" ]; then
 fi
 if [ "$protected_frames" = 0 ]; then
     echo "# this kernel cannot protect signal frames: the frame attacks are known to breach here"
+    # (and the library's registers at a fault, in the frame the application's
+    # handler is given: the kernel's own, on a stack of key 0, is readable anyway)
     KNOWN_OPEN+=("forged sigreturn frame through libprotect's restorer"
+                 "... its plain entry for an alternate stack and a SIGSEGV action of the attacker's (past libprotect's handler), then a fault inside the library"
                  "a signal delivered inside the library: its handler finds the library's frame on libprotect's stacks of key 0 (the real one before Linux 6.12, else the copy the C handler works on) and points it at application code")
     # (the same breach as the one before it, won only when the race is)
     SKIP=("... handed to a racing thread that keeps rewriting it (and its rights) while libprotect takes the handler's changes back")
