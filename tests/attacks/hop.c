@@ -3,6 +3,9 @@
 #include <stdint.h>
 #include <time.h>
 
+/* Its own memory (late_key reads it). */
+uint64_t hop_counter = 42;
+
 /* A long call: spins for ARG milliseconds. */
 void hop_spin(void *arg)
 {

@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <link.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct found {
@@ -85,4 +87,16 @@ int libprotect_mappings(struct mapping *out, int max)
     if (maps)
         fclose(maps);
     return n;
+}
+
+unsigned long libprotect_trusted_page(void)
+{
+    struct {
+        void *handler;
+        unsigned long flags;
+        void *restorer;
+        uint64_t mask;
+    } k = {0};
+    syscall(SYS_rt_sigaction, SIGSEGV, NULL, &k, 8);
+    return (unsigned long)k.restorer & ~4095ul;
 }

@@ -17,4 +17,10 @@ struct mapping {
 };
 int libprotect_mappings(struct mapping *out, int max);
 
+/* libprotect's trusted system-call page, found from the restorer of any
+ * handler it installed; 0 if there is none.  Its first entry is
+ * long fn(long nr, long a0, ..., long a5). */
+unsigned long libprotect_trusted_page(void);
+typedef long (*trusted_page_call)(long, long, long, long, long, long, long);
+
 #endif

@@ -37,16 +37,15 @@
 #define RT_SLOT 15
 #define RT_MEMORY 0
 
-typedef long (*page_call)(long, long, long, long, long, long, long);
+typedef trusted_page_call page_call;
 typedef long (*cookie_call)(long, long, long, long, long, long, long, const uint64_t *, long);
 
 static uintptr_t page_start(void)
 {
-    struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } k;
-    syscall(SYS_rt_sigaction, SIGSEGV, NULL, &k, 8);
-    if (!k.restorer)
+    uintptr_t page = libprotect_trusted_page();
+    if (!page)
         blocked("no restorer to follow");
-    return (uintptr_t)k.restorer & ~4095ul;
+    return page;
 }
 
 /* The cookie entry: the page's offset of it, from libprotect's symbols. */
