@@ -9,6 +9,7 @@
 #include "base/pku.h"
 #include "hardened/process_lockdown.h"
 #include "base/next_functions.h"
+#include "base/caller_search.h"
 #include "base/sealed.h"
 #include "signals/protected_frames.h"
 #include "signals/signals.h"
@@ -295,11 +296,11 @@ __attribute__((constructor)) static void libprotect_init(void)
 
 /* dlopen and dlclose are interposed so that a library loaded later is
  * protected before the caller gets its handle.  (The loader then sees
- * libprotect.so as the caller: a RUNPATH of the real caller does not apply.) */
+ * libprotect.so as the caller: a bare name is searched for the real one.) */
 void *dlopen(const char *file, int mode)
 {
     void *(*real)(const char *, int) = next_function(NEXT_DLOPEN);
-    void *h = real(file, mode);
+    void *h = dlopen_for_caller(file, mode, __builtin_return_address(0), real);
     if (h && protect_n_domains)
         rescan();
     return h;

@@ -334,6 +334,9 @@ has "RUNPATH: the library is matched by its file name and gated" "$tmp/err" "^li
 run "$wrap" -v -p "$rp/gatetest-bare.policy" -- "$build/tests/dlopen_test" "$rp/lib/renamed.so"
 is "a file of another name, dlopened: runs" "$status" 0
 has "a file of another name: matched by its soname" "$tmp/err" "^libprotect: libgatetest.so (protected|gated \\(dry run\\)) \\(integrity"
+run "$wrap" -v -p "$rp/gatetest-bare.policy" -- "$rp/bin/dlopen_test" renamed.so
+is "a bare name dlopened: found through the caller's RUNPATH (\$ORIGIN/../lib)" "$status" 0
+has "a bare name dlopened: protected" "$tmp/err" "^libprotect: libgatetest.so (protected|gated \\(dry run\\)) \\(integrity"
 fi
 if enforced; then
 run "$wrap" -p "$rp/gatetest-bare.policy" -- "$rp/bin/gatetest" stray-write
