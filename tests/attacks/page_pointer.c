@@ -30,21 +30,11 @@ static long evil(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
     return -ENOENT;
 }
 
-static void ignore(int sig) {}
-
 /* The trusted page's system-call entry (its first byte): the page holds
  * the restorer of every handler (as attack sigreturn finds it). */
 static uintptr_t trusted_entry(void)
 {
-    struct {
-        void *handler;
-        unsigned long flags;
-        void *restorer;
-        uint64_t mask;
-    } k = {0};
-    sigaction(SIGUSR1, &(struct sigaction){.sa_handler = ignore}, NULL);
-    syscall(SYS_rt_sigaction, SIGUSR1, NULL, &k, 8);
-    return (uintptr_t)k.restorer & ~(uintptr_t)4095;
+    return libprotect_trusted_page();
 }
 
 int main(void)
