@@ -400,7 +400,7 @@ bool filter_sends(long nr, int reason, const long *a)
 
 /* The reason the scoped filter traps call NR with arguments A for, when
  * the application makes it; 0 if it lets the call through.  (The program
- * build_rules emits, in C: what the trusted page's calls without the
+ * emit_rules emits, in C: what the trusted page's calls without the
  * runtime's cookie are held to.) */
 int app_trap_reason(long nr, const long *a)
 {
@@ -422,6 +422,8 @@ int app_trap_reason(long nr, const long *a)
         return in_protected_memory((uintptr_t)a[0], (uintptr_t)a[0] + ((uintptr_t)a[1] ? (uintptr_t)a[1] : 1))
                    ? FILTER_PROTECTED
                    : 0;
+    if (nr == SYS_shmdt)
+        return in_protected_memory((uintptr_t)a[0], (uintptr_t)a[0] + 1) ? FILTER_PROTECTED : 0;
     if (nr == SYS_shmat && (a[2] & (SHM_EXEC | SHM_REMAP)))
         return FILTER_FORBIDDEN;
     return 0;
@@ -613,10 +615,11 @@ static int install_libseccomp_filter(void)
  * fails.  With the runtime domain, a call carries the runtime's cookie
  * (which the page's cookie entry reads from memory of the runtime key),
  * where trusted_cookie_slot puts it, and goes through; a memory call
- * without it kills; the signal and thread calls pass without it (what
- * remains open); any other call without it is judged as the application's
- * (the same rules: an open of /proc/self/mem made there is the
- * application's open).  (By where the call is made: a program this one
+ * without it kills; rt_sigprocmask and clone pass without it (libprotect
+ * makes them with the application's rights, and they give no more than
+ * the application's own); any other call without it is judged as the
+ * application's (the same rules: an open of /proc/self/mem made there is
+ * the application's open).  (By where the call is made: a program this one
  * execs keeps the filter, and makes its calls elsewhere.)  The program,
  * cookies included, is wiped once the kernel has its copy. */
 static void require_word(struct bpf_program_buf *p, uint32_t offset, uint32_t want)
